@@ -1,0 +1,295 @@
+//! The streaming [`Body`] of requests and responses.
+//!
+//! [`Body`] is one concrete type for both directions. It implements
+//! [`http_body::Body`] with `Data = Bytes` and `Error = albany::Error`, so it
+//! is accepted wherever hyper, tower-http, axum or reqwest accept a body.
+//!
+//! | you have | you write |
+//! | --- | --- |
+//! | nothing | [`Body::empty()`] |
+//! | `Bytes`, `Vec<u8>`, `String`, `&'static str` | `Body::from(x)` (no copy) |
+//! | any `http_body::Body` | [`Body::new`] |
+//! | a `Stream` of `Result<Bytes, E>` | [`Body::from_stream`] |
+//! | a `Stream` of `Result<Frame<Bytes>, E>` | [`Body::from_frame_stream`] |
+//! | a `futures_io::AsyncRead` | [`Body::from_reader`] |
+//! | a task that produces data | [`Body::channel`] |
+//!
+//! | you want | you write |
+//! | --- | --- |
+//! | all of it, bounded | [`Body::collect`], [`Body::to_bytes`] |
+//! | a `Stream` | [`Body::into_data_stream`], [`Body::into_frame_stream`] |
+//! | a `futures_io::AsyncRead` | [`Body::into_reader`] |
+//!
+//! # Contract
+//!
+//! The contract is the one of [`http_body::Body`]: `poll_frame` returns
+//! `Ready(Some(Ok(frame)))` for each data or trailers frame,
+//! `Ready(Some(Err(_)))` when the body failed (it did not end normally), and
+//! `Ready(None)` at the end of the stream. Trailers, if any, are the last
+//! frame. After `None` or an error, further polls return `None`.
+//! [`size_hint`](http_body::Body::size_hint) is exact whenever the length is
+//! known, which lets a server send `Content-Length` instead of chunked
+//! transfer coding.
+
+mod channel;
+mod collect;
+mod reader;
+mod stream;
+
+use std::any::Any;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use http_body::{Frame, SizeHint};
+use sync_wrapper::SyncWrapper;
+
+use crate::error::{BoxError, Error};
+
+pub use channel::{SendError, Sender};
+pub use collect::{CollectError, Collected};
+pub use reader::BodyReader;
+pub use stream::{DataStream, FrameStream};
+
+pub use http_body::Frame as BodyFrame;
+
+type BoxBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = Error> + Send + 'static>>;
+
+/// A streaming HTTP body, for requests and responses alike.
+///
+/// Cheap for the common cases: an empty body and a body made of one `Bytes`
+/// value do not allocate; only real streams are boxed. `Body` is `Send` and
+/// `Sync`, so a `&Request` can be held across an `.await`.
+///
+/// See the [module documentation](crate::body) for the ways in and out.
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Empty,
+    Full(Bytes),
+    Channel(channel::Receiver),
+    Boxed(Boxed),
+}
+
+/// A boxed body with its size hint and end-of-stream flag cached outside
+/// the `SyncWrapper`, which gives no shared access to what it wraps. Both are
+/// refreshed after every poll, while there is exclusive access.
+struct Boxed {
+    body: SyncWrapper<BoxBody>,
+    hint: SizeHint,
+    end: bool,
+}
+
+impl Body {
+    /// An empty body: `size_hint` is exactly 0 and `is_end_stream` is `true`.
+    pub const fn empty() -> Self {
+        Body { kind: Kind::Empty }
+    }
+
+    /// Wraps any [`http_body::Body`].
+    ///
+    /// Its data chunks are turned into [`Bytes`] (without a copy when they
+    /// already are `Bytes`) and its errors into [`Error`]. Its size hint is
+    /// kept. A `Body` passed in is returned as it is, not boxed again.
+    pub fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let mut slot = Some(body);
+        if let Some(body) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Body>>() {
+            return body.take().expect("the slot was just filled");
+        }
+        let body = slot.expect("the slot was just filled");
+        Body::boxed(MapBody { inner: body })
+    }
+
+    pub(crate) fn boxed(body: impl http_body::Body<Data = Bytes, Error = Error> + Send + 'static) -> Self {
+        let hint = body.size_hint();
+        let end = body.is_end_stream();
+        Body {
+            kind: Kind::Boxed(Boxed {
+                body: SyncWrapper::new(Box::pin(body)),
+                hint,
+                end,
+            }),
+        }
+    }
+
+    /// Returns `true` if this body is known to have no more frames.
+    pub fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(self)
+    }
+
+    /// Returns the bounds on the remaining length of the body, in bytes.
+    pub fn size_hint(&self) -> SizeHint {
+        http_body::Body::size_hint(self)
+    }
+
+    /// Polls for the next frame; see [`http_body::Body::poll_frame`].
+    ///
+    /// `Body` is `Unpin`, so this takes `&mut self`.
+    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        http_body::Body::poll_frame(Pin::new(self), cx)
+    }
+
+    /// Waits for the next frame. `None` is the end of the body.
+    pub async fn frame(&mut self) -> Option<Result<Frame<Bytes>, Error>> {
+        std::future::poll_fn(|cx| self.poll_frame(cx)).await
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Empty => "empty",
+            Kind::Full(_) => "full",
+            Kind::Channel(_) => "channel",
+            Kind::Boxed(_) => "boxed",
+        };
+        f.debug_struct("Body")
+            .field("kind", &kind)
+            .field("size_hint", &self.size_hint())
+            .finish()
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        match &mut this.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(_) => {
+                let Kind::Full(bytes) = std::mem::replace(&mut this.kind, Kind::Empty) else {
+                    unreachable!("matched Kind::Full above")
+                };
+                if bytes.is_empty() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Ok(Frame::data(bytes))))
+                }
+            }
+            Kind::Channel(receiver) => receiver.poll_frame(cx),
+            Kind::Boxed(boxed) => {
+                let body = boxed.body.get_mut();
+                let polled = body.as_mut().poll_frame(cx);
+                if polled.is_ready() {
+                    boxed.hint = body.size_hint();
+                    boxed.end = body.is_end_stream();
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(bytes) => bytes.is_empty(),
+            Kind::Channel(receiver) => receiver.is_end_stream(),
+            Kind::Boxed(boxed) => boxed.end,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(bytes) => SizeHint::with_exact(bytes.len() as u64),
+            Kind::Channel(_) => SizeHint::default(),
+            Kind::Boxed(boxed) => boxed.hint.clone(),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body {
+            kind: Kind::Full(bytes),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::from(Bytes::from(bytes))
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::from(Bytes::from(text))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::from(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(bytes: &'static [u8]) -> Self {
+        Body::from(Bytes::from_static(bytes))
+    }
+}
+
+impl From<()> for Body {
+    fn from((): ()) -> Self {
+        Body::empty()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Adapts a foreign `http_body::Body` to `Data = Bytes, Error = Error`.
+    struct MapBody<B> {
+        #[pin]
+        inner: B,
+    }
+}
+
+impl<B> http_body::Body for MapBody<B>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        match self.project().inner.poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(Error::new(error)))),
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(
+                frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+            ))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,52 @@
+use std::net::SocketAddr;
+
+/// What the server knows about the connection a request came in on.
+///
+/// Adapters insert one in every request's extensions; get it with
+/// [`RequestExt::connection_info`](crate::RequestExt::connection_info).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The client's address (the TCP peer).
+    pub peer_addr: SocketAddr,
+    /// The server's address on this connection (the TCP local address).
+    pub local_addr: SocketAddr,
+    /// TLS parameters, when the connection is secured; `None` over plain TCP.
+    pub tls: Option<TlsInfo>,
+}
+
+impl ConnectionInfo {
+    /// Describes a plain TCP connection.
+    pub fn new(peer_addr: SocketAddr, local_addr: SocketAddr) -> Self {
+        ConnectionInfo {
+            peer_addr,
+            local_addr,
+            tls: None,
+        }
+    }
+
+    /// Adds TLS parameters.
+    pub fn with_tls(mut self, tls: TlsInfo) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+}
+
+/// TLS parameters of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TlsInfo {
+    /// The server name the client asked for (SNI, RFC 6066 §3), if any.
+    pub server_name: Option<String>,
+    /// The protocol agreed by ALPN (RFC 7301), such as `b"h2"`, if any.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// The TLS version, such as `"TLSv1.3"`.
+    pub protocol_version: Option<String>,
+}
+
+impl TlsInfo {
+    /// TLS parameters with every field unknown.
+    pub fn new() -> Self {
+        TlsInfo::default()
+    }
+}

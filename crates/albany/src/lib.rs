@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod application;
+pub mod body;
+mod blocking;
+mod connection;
+mod error;
+mod ext;
+pub mod rt;
+pub mod shutdown;
+pub mod upgrade;
+
+pub use application::{from_fn, Application, BoxApplication, FromFn};
+pub use blocking::{blocking, Blocking, DEFAULT_BLOCKING_BODY_LIMIT};
+pub use body::Body;
+pub use connection::{ConnectionInfo, TlsInfo};
+pub use error::{BoxError, Error};
+pub use ext::RequestExt;
+pub use shutdown::ShutdownSignal;
+
+pub use bytes;
+pub use http;
+pub use http_body;
+
+/// An HTTP request as an [`Application`] receives it.
+///
+/// The adapter fills in the method, target, version, headers (order and
+/// duplicates preserved) and the extensions listed in [`RequestExt`].
+pub type Request<B = Body> = http::Request<B>;
+
+/// An HTTP response as an [`Application`] produces it.
+///
+/// Framing (`Content-Length` or chunked transfer coding) is decided by the
+/// server from the body's [`size_hint`](http_body::Body::size_hint).
+pub type Response<B = Body> = http::Response<B>;

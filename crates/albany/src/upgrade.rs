@@ -1,0 +1,187 @@
+//! Protocol upgrades: the raw connection after a `101 Switching Protocols`.
+//!
+//! A request that asks for an upgrade (HTTP/1.1 `Connection: upgrade` with an
+//! `Upgrade` header, RFC 9110 §7.8) carries an [`OnUpgrade`] in its
+//! extensions. The application takes it, answers `101`, and awaits it in a
+//! spawned task: it resolves, once the server has written the `101`, to the
+//! connection as an [`Upgraded`] value, a `futures_io::AsyncRead +
+//! AsyncWrite`. Runtime-neutral protocol libraries (async-tungstenite, for
+//! WebSockets) work on it on every adapter.
+//!
+//! ```
+//! use albany::{Body, Request, RequestExt, Response};
+//! use albany::http::{header, StatusCode};
+//!
+//! async fn upgrade(mut request: Request) -> Response {
+//!     let (Some(on_upgrade), Some(handle)) = (request.take_upgrade(), request.runtime().cloned())
+//!     else {
+//!         let mut response = Response::new(Body::from("upgrade required"));
+//!         *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+//!         return response;
+//!     };
+//!     handle.spawn(async move {
+//!         if let Ok(connection) = on_upgrade.await {
+//!             // Speak the new protocol: read from and write to `connection`.
+//!             let (mut reader, mut writer) = futures_lite::io::split(connection);
+//!             let _ = futures_lite::io::copy(&mut reader, &mut writer).await;
+//!         }
+//!     });
+//!     let mut response = Response::new(Body::empty());
+//!     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+//!     response.headers_mut().insert(header::CONNECTION, "upgrade".parse().unwrap());
+//!     response.headers_mut().insert(header::UPGRADE, "echo".parse().unwrap());
+//!     response
+//! }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::error::BoxError;
+
+type UpgradeFuture = Pin<Box<dyn Future<Output = Result<Upgraded, UpgradeError>> + Send>>;
+
+/// A future that resolves to the upgraded connection after a `101` response.
+///
+/// Clones share one connection: the first to await it gets it, the others
+/// resolve to an [`UpgradeError`].
+#[derive(Clone)]
+pub struct OnUpgrade {
+    inner: Arc<Mutex<Option<UpgradeFuture>>>,
+}
+
+impl OnUpgrade {
+    /// Wraps the adapter's future for the upgraded connection.
+    pub fn new(
+        future: impl Future<Output = Result<Upgraded, UpgradeError>> + Send + 'static,
+    ) -> Self {
+        OnUpgrade {
+            inner: Arc::new(Mutex::new(Some(Box::pin(future)))),
+        }
+    }
+}
+
+impl Future for OnUpgrade {
+    type Output = Result<Upgraded, UpgradeError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(future) = slot.as_mut() else {
+            return Poll::Ready(Err(UpgradeError::new(
+                "the upgraded connection was already taken",
+            )));
+        };
+        let output = future.as_mut().poll(cx);
+        if output.is_ready() {
+            *slot = None;
+        }
+        output
+    }
+}
+
+impl fmt::Debug for OnUpgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnUpgrade").finish_non_exhaustive()
+    }
+}
+
+/// The I/O an [`Upgraded`] connection wraps.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// An upgraded connection: the bytes after the `101` response, both ways.
+///
+/// Implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]; bytes
+/// the client sent right after its request are read first.
+pub struct Upgraded {
+    io: Box<dyn Io>,
+}
+
+impl Upgraded {
+    /// Wraps the adapter's connection.
+    pub fn new(io: impl AsyncRead + AsyncWrite + Send + Unpin + 'static) -> Self {
+        Upgraded { io: Box::new(io) }
+    }
+}
+
+impl fmt::Debug for Upgraded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upgraded").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for Upgraded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Upgraded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_close(cx)
+    }
+}
+
+/// Why an upgrade did not happen: the response was not `101`, the
+/// connection closed first, or the connection was already taken.
+pub struct UpgradeError {
+    inner: BoxError,
+}
+
+impl UpgradeError {
+    /// Wraps the reason.
+    pub fn new(reason: impl Into<BoxError>) -> Self {
+        UpgradeError {
+            inner: reason.into(),
+        }
+    }
+}
+
+impl fmt::Debug for UpgradeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UpgradeError").field(&self.inner).finish()
+    }
+}
+
+impl fmt::Display for UpgradeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "upgrade failed: {}", self.inner)
+    }
+}
+
+impl std::error::Error for UpgradeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.inner)
+    }
+}
