@@ -1,0 +1,43 @@
+use std::future::Future;
+use std::io;
+
+use albany::rt::Handle;
+use albany::ConnectionInfo;
+
+/// How an adapter binds the engine to one event loop.
+///
+/// An adapter implements it once, with a [`Listener`] for the runtime's TCP
+/// listener, and a [`Handle`] (its [`albany::rt::Runtime`]) that the engine
+/// uses for hyper's executor and timer and hands to applications.
+pub trait Binding: Send + Sync + 'static {
+    /// The runtime's TCP listener.
+    type Listener: Listener;
+
+    /// The runtime service, for the engine and for applications.
+    fn handle(&self) -> Handle;
+
+    /// Registers a bound, non-blocking standard listener with the runtime.
+    ///
+    /// Called from inside the runtime, by [`Server::serve`](crate::Server::serve).
+    ///
+    /// # Errors
+    ///
+    /// The runtime's error if it cannot register the listener.
+    fn listen(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+}
+
+/// A listener that accepts connections ready for hyper.
+pub trait Listener: Send + 'static {
+    /// A connection, as hyper reads and writes it.
+    type Io: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static;
+
+    /// Accepts the next connection, with its peer and local addresses.
+    /// Implementations set `TCP_NODELAY` on the connection.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's accept error. The engine skips errors that
+    /// concern one connection (reset or aborted before accept) and pauses
+    /// 100 ms after others (such as running out of file descriptors).
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, ConnectionInfo)>> + Send;
+}

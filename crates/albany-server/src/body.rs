@@ -1,0 +1,61 @@
+//! The response body as hyper writes it: the application's body, with
+//! panics turned into errors so that a panicking body aborts its response
+//! instead of unwinding through the connection.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use albany::{Body, Error};
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+
+pub(crate) struct ResponseBody {
+    inner: Body,
+    panicked: bool,
+}
+
+impl ResponseBody {
+    pub(crate) fn new(inner: Body) -> Self {
+        ResponseBody {
+            inner,
+            panicked: false,
+        }
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if self.panicked {
+            return Poll::Ready(None);
+        }
+        let this = &mut *self;
+        match catch_unwind(AssertUnwindSafe(|| this.inner.poll_frame(cx))) {
+            Ok(polled) => {
+                if let Poll::Ready(Some(Err(error))) = &polled {
+                    tracing::warn!(%error, "response body failed; aborting the response");
+                }
+                polled
+            }
+            Err(_payload) => {
+                this.panicked = true;
+                tracing::error!("response body panicked; aborting the response");
+                Poll::Ready(Some(Err(Error::new("the response body panicked"))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+mod binding;
+mod body;
+mod connection;
+pub mod io;
+mod rt;
+mod server;
+mod service;
+mod settings;
+mod signal;
+mod tracker;
+
+pub use binding::{Binding, Listener};
+pub use rt::{HyperExecutor, HyperTimer};
+pub use server::{Server, ShutdownHandle};
+pub use settings::Settings;
+pub use signal::shutdown_on_signal;

@@ -1,0 +1,72 @@
+//! hyper's executor and timer, on an Albany runtime [`Handle`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use albany::rt::{Handle, Sleep};
+
+/// hyper's [`Executor`](hyper::rt::Executor) on an Albany runtime: spawns
+/// HTTP/2 stream tasks with [`albany::rt::Runtime::spawn`].
+#[derive(Clone, Debug)]
+pub struct HyperExecutor {
+    handle: Handle,
+}
+
+impl HyperExecutor {
+    /// Wraps a runtime handle.
+    pub fn new(handle: Handle) -> Self {
+        HyperExecutor { handle }
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for HyperExecutor
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.handle.runtime().spawn(Box::pin(future));
+    }
+}
+
+/// hyper's [`Timer`](hyper::rt::Timer) on an Albany runtime.
+#[derive(Clone, Debug)]
+pub struct HyperTimer {
+    handle: Handle,
+}
+
+impl HyperTimer {
+    /// Wraps a runtime handle.
+    pub fn new(handle: Handle) -> Self {
+        HyperTimer { handle }
+    }
+}
+
+struct HyperSleep {
+    inner: Sleep,
+}
+
+impl Future for HyperSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.inner).poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for HyperSleep {}
+
+impl hyper::rt::Timer for HyperTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(HyperSleep {
+            inner: self.handle.sleep(duration),
+        })
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(HyperSleep {
+            inner: self.handle.sleep_until(deadline),
+        })
+    }
+}

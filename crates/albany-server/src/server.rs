@@ -1,0 +1,361 @@
+//! The server: the accept loop, limits, and graceful shutdown.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use albany::shutdown::ShutdownTrigger;
+use albany::Application;
+use async_lock::Semaphore;
+use hyper_util::server::conn::auto;
+
+use crate::connection::serve_connection;
+use crate::rt::{HyperExecutor, HyperTimer};
+use crate::service::{ConnectionContext, Shared};
+use crate::tracker::Tracker;
+use crate::{Binding, Listener, Settings};
+
+/// An HTTP/1.1 and HTTP/2 server for an [`Application`], on the event loop
+/// that the binding `B` ties it to.
+///
+/// Adapters export it with their binding, as in
+/// `pub type Server = albany_server::Server<TokioBinding>`:
+///
+/// ```ignore
+/// let server = albany_tokio::Server::bind("127.0.0.1:3000")?
+///     .max_connections(1000)
+///     .graceful_shutdown_timeout(Duration::from_secs(5));
+/// let shutdown = server.shutdown_handle();
+/// server.serve(app).await?;
+/// ```
+///
+/// What it does, per the specification in `spec/`:
+/// - HTTP/1.1 (RFC 9112) with keep-alive and pipelining, and HTTP/2 with
+///   prior knowledge (RFC 9113 §3.3) on the same port; upgrades (`101`).
+/// - Response framing from the body's size hint: `Content-Length` when exact,
+///   chunked transfer coding otherwise.
+/// - A panic in the application before the response becomes a `500` and the
+///   server keeps serving; a body error or panic after the head aborts the
+///   response (HTTP/1.1: the connection closes without the last chunk;
+///   HTTP/2: `RST_STREAM`).
+/// - The application's future is dropped when the client goes away.
+/// - Graceful shutdown (see [`ShutdownHandle`]).
+pub struct Server<B: Binding> {
+    listener: TcpListener,
+    binding: B,
+    settings: Settings,
+    shutdown: ShutdownTrigger,
+}
+
+impl<B: Binding + Default> Server<B> {
+    /// Binds a TCP listener on `addr` (the first address it resolves to
+    /// that binds), with the default settings.
+    ///
+    /// Port 0 picks a free port; [`local_addr`](Server::local_addr) tells
+    /// which. Binding happens now; accepting starts with
+    /// [`serve`](Server::serve).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error if no address binds (in use, not
+    /// permitted) or `addr` does not resolve.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let settings = Settings::default();
+        let mut last_error = None;
+        for addr in addr.to_socket_addrs()? {
+            match bind_listener(addr, settings.backlog) {
+                Ok(listener) => return Ok(Server::with_binding(listener, B::default())),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing")
+        }))
+    }
+
+    /// Serves on a listener bound elsewhere (inherited from a supervisor,
+    /// say). It is switched to non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error if the mode cannot be set.
+    pub fn from_listener(listener: TcpListener) -> io::Result<Self> {
+        Ok(Server::with_binding(listener, B::default()))
+    }
+}
+
+fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
+
+impl<B: Binding> Server<B> {
+    /// Serves on `listener` with a given binding (an adapter's runtime with
+    /// non-default options, such as a particular executor).
+    pub fn with_binding(listener: TcpListener, binding: B) -> Self {
+        Server {
+            listener,
+            binding,
+            settings: Settings::default(),
+            shutdown: ShutdownTrigger::new(),
+        }
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `getsockname`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Replaces all the settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// See [`Settings::max_header_size`] (bytes; default 64 KiB; at least 8192).
+    pub fn max_header_size(mut self, bytes: usize) -> Self {
+        self.settings.max_header_size = bytes.max(8192);
+        self
+    }
+
+    /// See [`Settings::header_read_timeout`] (default 30 seconds).
+    pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.header_read_timeout = timeout;
+        self
+    }
+
+    /// See [`Settings::keep_alive`] (default `true`).
+    pub fn keep_alive(mut self, enabled: bool) -> Self {
+        self.settings.keep_alive = enabled;
+        self
+    }
+
+    /// See [`Settings::max_connections`] (default 10000; at least 1).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.settings.max_connections = connections.max(1);
+        self
+    }
+
+    /// See [`Settings::max_request_body_size`] (bytes; default no limit).
+    pub fn max_request_body_size(mut self, bytes: Option<u64>) -> Self {
+        self.settings.max_request_body_size = bytes;
+        self
+    }
+
+    /// See [`Settings::graceful_shutdown_timeout`] (default 30 seconds).
+    pub fn graceful_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.graceful_shutdown_timeout = timeout;
+        self
+    }
+
+    /// See [`Settings::http2`] (default `true`).
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.settings.http2 = enabled;
+        self
+    }
+
+    /// Returns a handle that starts graceful shutdown of this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            trigger: self.shutdown.clone(),
+        }
+    }
+
+    /// Serves `application` until graceful shutdown completes.
+    ///
+    /// Must be awaited on the binding's runtime. Returns `Ok(())` after
+    /// [`ShutdownHandle::shutdown`] once every connection has finished or
+    /// been closed at the deadline.
+    ///
+    /// # Errors
+    ///
+    /// The runtime's error if it cannot register the listener. Errors while
+    /// accepting or serving a connection are logged (`tracing`) and do not
+    /// stop the server.
+    pub async fn serve<A: Application>(self, application: A) -> io::Result<()> {
+        let Server {
+            listener,
+            binding,
+            settings,
+            shutdown,
+        } = self;
+        listener.set_nonblocking(true)?;
+        let mut listener = binding.listen(listener)?;
+        let handle = binding.handle();
+        let builder = Arc::new(hyper_builder(&settings, &handle));
+        let shared = Arc::new(Shared {
+            application,
+            handle: handle.clone(),
+            shutdown: shutdown.clone(),
+            max_request_body_size: settings.max_request_body_size,
+        });
+        let abort = ShutdownTrigger::new();
+        let tracker = Tracker::default();
+        let permits = Arc::new(Semaphore::new(settings.max_connections));
+        let mut shutdown_signal = shutdown.signal();
+
+        loop {
+            let accepted = {
+                let mut accept = pin!(async {
+                    let permit = permits.acquire_arc().await;
+                    (permit, listener.accept().await)
+                });
+                poll_fn(|cx| {
+                    if Pin::new(&mut shutdown_signal).poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    accept.as_mut().poll(cx).map(Some)
+                })
+                .await
+            };
+            let Some((permit, accepted)) = accepted else {
+                break;
+            };
+            let (io, info) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) if is_connection_error(&error) => continue,
+                Err(error) => {
+                    tracing::error!(%error, "accept failed; pausing 100 ms");
+                    handle.sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let tracked = tracker.track();
+            let context = Arc::new(ConnectionContext {
+                shared: shared.clone(),
+                info,
+            });
+            let first_byte_deadline = settings.header_read_timeout.map(|t| handle.sleep(t));
+            let connection = serve_connection(
+                builder.clone(),
+                io,
+                context,
+                first_byte_deadline,
+                shutdown.signal(),
+                abort.signal(),
+            );
+            handle.runtime().spawn(Box::pin(async move {
+                connection.await;
+                drop(tracked);
+                drop(permit);
+            }));
+        }
+
+        // Stop accepting: closing the listener refuses new connections.
+        drop(listener);
+        tracing::info!(
+            connections = tracker.active(),
+            "graceful shutdown started; waiting for connections to finish"
+        );
+        let mut idle = pin!(tracker.wait_idle());
+        let mut deadline = handle.sleep(settings.graceful_shutdown_timeout);
+        let finished = poll_fn(|cx| {
+            if idle.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(true);
+            }
+            Pin::new(&mut deadline).poll(cx).map(|()| false)
+        })
+        .await;
+        if !finished {
+            tracing::warn!(
+                connections = tracker.active(),
+                "graceful shutdown deadline passed; closing the remaining connections"
+            );
+            abort.trigger();
+            idle.await;
+        }
+        Ok(())
+    }
+}
+
+impl<B: Binding> fmt::Debug for Server<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.listener.local_addr().ok())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hyper_builder(settings: &Settings, handle: &albany::rt::Handle) -> auto::Builder<HyperExecutor> {
+    let mut builder = auto::Builder::new(HyperExecutor::new(handle.clone()));
+    if !settings.http2 {
+        builder = builder.http1_only();
+    }
+    builder
+        .http1()
+        .timer(HyperTimer::new(handle.clone()))
+        .keep_alive(settings.keep_alive)
+        .max_buf_size(settings.max_header_size.max(8192))
+        .header_read_timeout(settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(HyperTimer::new(handle.clone()))
+        .max_concurrent_streams(settings.http2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Errors of `accept` that concern one connection, not the listener.
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Starts graceful shutdown of a [`Server`]; clonable, usable from any thread.
+///
+/// Graceful shutdown (spec clause group SHUTDOWN):
+/// 1. the server stops accepting: the listener closes, new connections are
+///    refused;
+/// 2. the [`ShutdownSignal`](albany::ShutdownSignal) in every request
+///    resolves, so long-lived responses can end;
+/// 3. idle connections close, HTTP/2 connections get `GOAWAY`, requests in
+///    flight run to completion;
+/// 4. after [`Settings::graceful_shutdown_timeout`], connections still open
+///    are closed and their applications' futures dropped;
+/// 5. [`Server::serve`] returns.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    trigger: ShutdownTrigger,
+}
+
+impl ShutdownHandle {
+    /// Starts graceful shutdown. Calling it again does nothing more.
+    pub fn shutdown(&self) {
+        self.trigger.trigger();
+    }
+
+    /// Returns `true` once [`shutdown`](ShutdownHandle::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.trigger.is_triggered()
+    }
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}

@@ -1,0 +1,102 @@
+//! One request: from hyper's request to the application and back.
+
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use albany::rt::Handle;
+use albany::shutdown::ShutdownTrigger;
+use albany::upgrade::{OnUpgrade, UpgradeError, Upgraded};
+use albany::{Application, Body, ConnectionInfo, Request, Response};
+use futures_util::FutureExt;
+use http::{header, HeaderValue, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+
+use crate::body::ResponseBody;
+use crate::io::FromHyper;
+
+/// What every connection of one server shares.
+pub(crate) struct Shared<A> {
+    pub(crate) application: A,
+    pub(crate) handle: Handle,
+    pub(crate) shutdown: ShutdownTrigger,
+    pub(crate) max_request_body_size: Option<u64>,
+}
+
+/// What every request of one connection shares.
+pub(crate) struct ConnectionContext<A> {
+    pub(crate) shared: Arc<Shared<A>>,
+    pub(crate) info: ConnectionInfo,
+}
+
+/// Serves one request: builds the Albany request (body and extensions),
+/// calls the application, and turns a panic before the response into a 500.
+pub(crate) async fn serve_request<A: Application>(
+    context: Arc<ConnectionContext<A>>,
+    request: http::Request<Incoming>,
+) -> Result<http::Response<ResponseBody>, Infallible> {
+    let shared = &context.shared;
+    let (mut parts, incoming) = request.into_parts();
+
+    let body = if incoming.is_end_stream() {
+        Body::empty()
+    } else if let Some(limit) = shared.max_request_body_size {
+        if incoming.size_hint().lower() > limit {
+            return Ok(status_response(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Body::new(http_body_util::Limited::new(incoming, limit))
+    } else {
+        Body::new(incoming)
+    };
+
+    if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        parts.extensions.insert(OnUpgrade::new(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => Ok(Upgraded::new(FromHyper::new(upgraded))),
+                Err(error) => Err(UpgradeError::new(error)),
+            }
+        }));
+    }
+    parts.extensions.insert(shared.handle.clone());
+    parts.extensions.insert(context.info.clone());
+    parts.extensions.insert(shared.shutdown.signal());
+
+    let request = Request::from_parts(parts, body);
+    let called = AssertUnwindSafe(shared.application.call(request))
+        .catch_unwind()
+        .await;
+    let response = match called {
+        Ok(response) => response,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a non-string payload");
+            tracing::error!(panic = message, "application panicked; answering 500");
+            return Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    };
+    Ok(response.map(ResponseBody::new))
+}
+
+/// A response the server makes itself: the status, its reason phrase as a
+/// plain-text body, and `Connection: close` for errors the request caused.
+fn status_response(status: StatusCode) -> http::Response<ResponseBody> {
+    let reason = status.canonical_reason().unwrap_or("");
+    let mut response = Response::new(Body::from(format!("{} {reason}\n", status.as_u16())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread body would otherwise be parsed as the next request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response.map(ResponseBody::new)
+}

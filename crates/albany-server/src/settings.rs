@@ -1,0 +1,62 @@
+use std::time::Duration;
+
+/// The engine's settings, with safe defaults.
+///
+/// Set them through the adapter's server builder (`Server::max_header_size`
+/// and so on) or all at once with `Server::settings`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// The largest request head accepted, in bytes: the request line and
+    /// headers over HTTP/1.1, the decoded header list over HTTP/2. A larger
+    /// head gets `431 Request Header Fields Too Large` (RFC 6585 §5) over
+    /// HTTP/1.1. At least 8192. Default: 65536 (64 KiB).
+    pub max_header_size: usize,
+    /// How long a client may take to send a complete request head over
+    /// HTTP/1.1, in seconds, from the first byte of the connection or the end
+    /// of the previous response; past it the connection is closed. `None`
+    /// disables it. Default: 30 seconds.
+    pub header_read_timeout: Option<Duration>,
+    /// Whether HTTP/1.1 connections are kept open between requests
+    /// (RFC 9112 §9.3). Default: `true`.
+    pub keep_alive: bool,
+    /// The most connections served at once. When reached, the server stops
+    /// accepting until one closes (pending connections wait in the listen
+    /// backlog). Default: 10000.
+    pub max_connections: usize,
+    /// The longest request body, in bytes. A request whose `Content-Length`
+    /// is larger gets `413 Content Too Large` without the application being
+    /// called; a body that grows past it fails with an error when read.
+    /// `None`: no limit (applications bound what they buffer, see
+    /// `albany::Body::collect`). Default: `None`.
+    pub max_request_body_size: Option<u64>,
+    /// After graceful shutdown starts, how long requests in flight may take
+    /// to finish, in seconds; then their connections are closed. Default: 30
+    /// seconds.
+    pub graceful_shutdown_timeout: Duration,
+    /// Whether HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) is served on
+    /// the same port as HTTP/1.1. Default: `true`.
+    pub http2: bool,
+    /// The most concurrent streams per HTTP/2 connection (RFC 9113 §5.1.2).
+    /// Default: 200.
+    pub http2_max_concurrent_streams: u32,
+    /// The listen backlog: connections the kernel queues before they are
+    /// accepted. Default: 1024.
+    pub backlog: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_header_size: 64 * 1024,
+            header_read_timeout: Some(Duration::from_secs(30)),
+            keep_alive: true,
+            max_connections: 10_000,
+            max_request_body_size: None,
+            graceful_shutdown_timeout: Duration::from_secs(30),
+            http2: true,
+            http2_max_concurrent_streams: 200,
+            backlog: 1024,
+        }
+    }
+}
