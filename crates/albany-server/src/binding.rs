@@ -14,7 +14,14 @@ pub trait Binding: Send + Sync + 'static {
     type Listener: Listener;
 
     /// The runtime service, for the engine and for applications.
-    fn handle(&self) -> Handle;
+    ///
+    /// Called from inside the runtime, by [`Server::serve`](crate::Server::serve).
+    ///
+    /// # Errors
+    ///
+    /// An error if the binding has no runtime to use (for tokio: `serve` is
+    /// not running inside a tokio runtime).
+    fn handle(&self) -> io::Result<Handle>;
 
     /// Registers a bound, non-blocking standard listener with the runtime.
     ///
@@ -24,6 +31,15 @@ pub trait Binding: Send + Sync + 'static {
     ///
     /// The runtime's error if it cannot register the listener.
     fn listen(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+
+    /// Creates a runtime suited to serving (one worker thread per core) and
+    /// runs `main` on it to completion, passing the binding on. Used by
+    /// [`Server::run`](crate::Server::run).
+    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> F::Output
+    where
+        Self: Sized,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
 }
 
 /// A listener that accepts connections ready for hyper.

@@ -178,6 +178,38 @@ impl<B: Binding> Server<B> {
         }
     }
 
+    /// Creates the binding's runtime, serves `application` on it, and shuts
+    /// down gracefully on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+    ///
+    /// Blocks the calling thread until the server has shut down. If another
+    /// signal handler is already installed in the process, the server runs
+    /// without one (a warning is logged); use
+    /// [`shutdown_handle`](Server::shutdown_handle) instead.
+    ///
+    /// # Errors
+    ///
+    /// As [`serve`](Server::serve).
+    pub fn run<A: Application>(self, application: A) -> io::Result<()> {
+        if let Err(error) = crate::shutdown_on_signal(self.shutdown_handle()) {
+            tracing::warn!(%error, "no signal handler installed; the server ignores Ctrl-C");
+        }
+        let Server {
+            listener,
+            binding,
+            settings,
+            shutdown,
+        } = self;
+        binding.block_on(move |binding| {
+            Server {
+                listener,
+                binding,
+                settings,
+                shutdown,
+            }
+            .serve(application)
+        })
+    }
+
     /// Serves `application` until graceful shutdown completes.
     ///
     /// Must be awaited on the binding's runtime. Returns `Ok(())` after
@@ -197,8 +229,8 @@ impl<B: Binding> Server<B> {
             shutdown,
         } = self;
         listener.set_nonblocking(true)?;
+        let handle = binding.handle()?;
         let mut listener = binding.listen(listener)?;
-        let handle = binding.handle();
         let builder = Arc::new(hyper_builder(&settings, &handle));
         let shared = Arc::new(Shared {
             application,

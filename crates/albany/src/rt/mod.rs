@@ -65,11 +65,30 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    /// Wraps a runtime's timer future.
-    pub fn new(timer: impl Future<Output = ()> + Send + Sync + 'static) -> Self {
+    /// Wraps a runtime's timer future; its output (an `Instant`, for
+    /// `async_io::Timer`) is discarded.
+    pub fn new<F>(timer: F) -> Self
+    where
+        F: Future + Send + Sync + 'static,
+    {
         Sleep {
-            inner: Box::pin(timer),
+            inner: Box::pin(Discard { future: timer }),
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct Discard<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Discard<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().future.poll(cx).map(drop)
     }
 }
 

@@ -1,0 +1,108 @@
+use std::future::Future;
+use std::io;
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::thread;
+
+use albany::rt::Handle;
+use albany::Application;
+use async_executor::Executor;
+
+use crate::{SmolRuntime, TcpListener};
+
+/// The engine bound to smol. [`Server`] is `albany_server::Server<SmolBinding>`.
+///
+/// The default binding spawns on smol's global executor; use
+/// [`SmolBinding::new`] to spawn on an executor of your own.
+#[derive(Debug, Clone, Default)]
+pub struct SmolBinding {
+    runtime: SmolRuntime,
+}
+
+impl SmolBinding {
+    /// Binds to the given runtime (see [`SmolRuntime::with_executor`]).
+    pub fn new(runtime: SmolRuntime) -> Self {
+        SmolBinding { runtime }
+    }
+}
+
+impl albany_server::Binding for SmolBinding {
+    type Listener = TcpListener;
+
+    fn handle(&self) -> io::Result<Handle> {
+        Ok(Handle::new(self.runtime.clone()))
+    }
+
+    fn listen(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        TcpListener::from_std(listener)
+    }
+
+    /// Runs `main` on an executor driven by one thread per core (this
+    /// thread and `available_parallelism - 1` more), or on the binding's
+    /// own executor if it has one.
+    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let executor = match self.runtime.executor() {
+            Some(executor) => executor.clone(),
+            None => Arc::new(Executor::new()),
+        };
+        let threads = thread::available_parallelism().map_or(1, |n| n.get());
+        let (stop, stopped) = smol::channel::bounded::<()>(1);
+        let workers: Vec<_> = (1..threads)
+            .map(|i| {
+                let executor = executor.clone();
+                let stopped = stopped.clone();
+                thread::Builder::new()
+                    .name(format!("albany-smol-{i}"))
+                    .spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())))
+                    .expect("cannot spawn an executor thread")
+            })
+            .collect();
+        let binding = SmolBinding::new(SmolRuntime::with_executor(executor.clone()));
+        let output = futures_lite::future::block_on(executor.run(main(binding)));
+        drop(stop);
+        for worker in workers {
+            let _ = worker.join();
+        }
+        output
+    }
+}
+
+/// An Albany server on smol: bind, configure, serve.
+///
+/// ```no_run
+/// use albany::{from_fn, Body, Response};
+///
+/// # fn example() -> std::io::Result<()> {
+/// let app = from_fn(|_| async { Response::new(Body::from("Hello, world!")) });
+/// smol::block_on(async {
+///     let server = albany_smol::Server::bind("127.0.0.1:3000")?;
+///     let shutdown = server.shutdown_handle(); // call shutdown.shutdown() to stop
+///     server.serve(app).await
+/// })
+/// # }
+/// ```
+pub type Server = albany_server::Server<SmolBinding>;
+
+/// Serves `application` on `addr` on a new multi-threaded smol executor
+/// until Ctrl-C or SIGTERM, then shuts down gracefully.
+///
+/// ```no_run
+/// use albany::{from_fn, Body, Response};
+///
+/// fn main() -> std::io::Result<()> {
+///     albany_smol::run("127.0.0.1:3000", from_fn(|_| async {
+///         Response::new(Body::from("Hello, world!"))
+///     }))
+/// }
+/// ```
+///
+/// # Errors
+///
+/// The error of [`Server::bind`] or of serving.
+pub fn run(addr: impl ToSocketAddrs, application: impl Application) -> io::Result<()> {
+    Server::bind(addr)?.run(application)
+}
