@@ -193,6 +193,18 @@ impl<B: Binding> Server<B> {
         if let Err(error) = crate::shutdown_on_signal(self.shutdown_handle()) {
             tracing::warn!(%error, "no signal handler installed; the server ignores Ctrl-C");
         }
+        self.serve_blocking(application)
+    }
+
+    /// Creates the binding's runtime and serves `application` on it,
+    /// blocking the calling thread until graceful shutdown completes; unlike
+    /// [`run`](Server::run), installs no signal handler. Stop it with a
+    /// [`ShutdownHandle`] taken before.
+    ///
+    /// # Errors
+    ///
+    /// As [`serve`](Server::serve).
+    pub fn serve_blocking<A: Application>(self, application: A) -> io::Result<()> {
         let Server {
             listener,
             binding,
