@@ -96,9 +96,10 @@ impl Application for Reference {
             "/hello" => text(StatusCode::OK, "Hello, world!"),
             "/echo" => {
                 let mut response = Response::new(request.into_body());
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 response
             }
             "/slow" => {

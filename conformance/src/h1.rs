@@ -42,7 +42,10 @@ impl Head {
             }
             return Framing::Close;
         }
-        match self.header("content-length").map(|v| v.trim().parse::<u64>()) {
+        match self
+            .header("content-length")
+            .map(|v| v.trim().parse::<u64>())
+        {
             Some(Ok(length)) => Framing::Length(length),
             Some(Err(_)) => Framing::Close,
             None => Framing::Close,

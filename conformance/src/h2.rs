@@ -35,7 +35,10 @@ pub struct Response {
 ///
 /// A connect or handshake error, a request that got no response head, or
 /// the call taking longer than [`CALL_TIMEOUT`].
-pub fn send_all(addr: SocketAddr, requests: Vec<http::Request<Bytes>>) -> io::Result<Vec<Response>> {
+pub fn send_all(
+    addr: SocketAddr,
+    requests: Vec<http::Request<Bytes>>,
+) -> io::Result<Vec<Response>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

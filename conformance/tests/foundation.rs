@@ -103,7 +103,10 @@ fn pipelined_requests_answered_in_order(target: &dyn Target) {
     let bodies: Vec<Vec<u8>> = (0..3)
         .map(|_| connection.read_response(false).unwrap().body)
         .collect();
-    assert_eq!(bodies, [b"slow".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+    assert_eq!(
+        bodies,
+        [b"slow".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
     server.shutdown().unwrap();
 }
 
@@ -114,7 +117,10 @@ fn upload_8_mib_echoed_while_streaming(target: &dyn Target) {
     let mut connection = h1::Connection::open(server.addr()).unwrap();
     let body = pattern(0, SIZE);
     connection
-        .send(format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {SIZE}\r\n\r\n").as_bytes())
+        .send(
+            format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {SIZE}\r\n\r\n")
+                .as_bytes(),
+        )
         .unwrap();
     let mut writer = connection.stream().try_clone().unwrap();
     let (echo_started, wait_for_echo) = std::sync::mpsc::channel::<()>();
@@ -137,7 +143,11 @@ fn upload_8_mib_echoed_while_streaming(target: &dyn Target) {
     echo_started.send(()).unwrap();
     while echoed.len() < SIZE {
         let more = connection.read_some(SIZE - echoed.len()).unwrap();
-        assert!(!more.is_empty(), "the echo ended after {} bytes", echoed.len());
+        assert!(
+            !more.is_empty(),
+            "the echo ended after {} bytes",
+            echoed.len()
+        );
         echoed.extend(more);
     }
     upload.join().unwrap();
@@ -171,7 +181,9 @@ fn push_writer_waits_for_a_slow_reader(target: &dyn Target) {
     const SIZE: u64 = 64 * 1024 * 1024;
     let (server, state) = start(target);
     let mut connection = h1::Connection::open(server.addr()).unwrap();
-    connection.send(&h1::get(&format!("/push?size={SIZE}"))).unwrap();
+    connection
+        .send(&h1::get(&format!("/push?size={SIZE}")))
+        .unwrap();
     let head = connection.read_head().unwrap();
     assert_eq!(head.status, 200);
     // The client reads nothing more: the producer must stall once the
@@ -210,14 +222,19 @@ fn trailers_over_http1_chunked_and_http2(target: &dyn Target) {
 
     let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/trailers")]).unwrap();
     assert_eq!(responses[0].body.as_ref().unwrap(), "hello");
-    let trailers = responses[0].trailers.as_ref().expect("trailers over HTTP/2");
+    let trailers = responses[0]
+        .trailers
+        .as_ref()
+        .expect("trailers over HTTP/2");
     assert_eq!(trailers["x-checksum"], "5d41402a");
 
     // Trailers sent by the client come back through the echo.
     let mut request = http::Request::post(format!("http://{}/echo", server.addr()))
         .body(Bytes::from_static(b"data"))
         .unwrap();
-    request.headers_mut().insert("te", "trailers".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("te", "trailers".parse().unwrap());
     let responses = h2::send_all(server.addr(), vec![request]).unwrap();
     assert_eq!(responses[0].body.as_ref().unwrap(), "data");
     server.shutdown().unwrap();
@@ -230,7 +247,10 @@ fn panic_before_head_is_500_and_serving_continues(target: &dyn Target) {
     let response = connection.read_response(false).unwrap();
     assert_eq!(response.status(), 500);
     connection.send(&h1::get("/hello")).unwrap();
-    assert_eq!(connection.read_response(false).unwrap().body, b"Hello, world!");
+    assert_eq!(
+        connection.read_response(false).unwrap().body,
+        b"Hello, world!"
+    );
     let response = h1::exchange(server.addr(), &h1::get("/hello")).unwrap();
     assert_eq!(response.status(), 200);
     server.shutdown().unwrap();
@@ -243,12 +263,25 @@ fn body_error_after_head_aborts_the_response(target: &dyn Target) {
         connection.send(&h1::get(path)).unwrap();
         let response = connection.read_response(false).unwrap();
         assert_eq!(response.status(), 200, "{path}");
-        assert_eq!(response.header("transfer-encoding"), Some("chunked"), "{path}");
-        assert!(!response.complete, "{path}: the aborted response looks complete");
-        assert!(connection.is_closed_within(Duration::from_secs(5)), "{path}");
+        assert_eq!(
+            response.header("transfer-encoding"),
+            Some("chunked"),
+            "{path}"
+        );
+        assert!(
+            !response.complete,
+            "{path}: the aborted response looks complete"
+        );
+        assert!(
+            connection.is_closed_within(Duration::from_secs(5)),
+            "{path}"
+        );
 
         let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), path)]).unwrap();
-        assert!(responses[0].body.is_err(), "{path}: HTTP/2 stream not reset");
+        assert!(
+            responses[0].body.is_err(),
+            "{path}: HTTP/2 stream not reset"
+        );
     }
     // The server still serves.
     let response = h1::exchange(server.addr(), &h1::get("/hello")).unwrap();
@@ -260,11 +293,17 @@ fn client_disconnect_drops_the_application_future(target: &dyn Target) {
     let (server, state) = start(target);
     let mut connection = h1::Connection::open(server.addr()).unwrap();
     connection.send(&h1::get("/pending")).unwrap();
-    assert!(eventually(Duration::from_secs(5), || state.pending.load(Ordering::SeqCst) == 1));
+    assert!(eventually(Duration::from_secs(5), || state
+        .pending
+        .load(Ordering::SeqCst)
+        == 1));
     let closed = Instant::now();
     drop(connection);
     assert!(
-        eventually(Duration::from_secs(1), || state.dropped.load(Ordering::SeqCst) == 1),
+        eventually(Duration::from_secs(1), || state
+            .dropped
+            .load(Ordering::SeqCst)
+            == 1),
         "the application's future was not dropped within 1 s of the disconnect"
     );
     println!(
@@ -278,11 +317,17 @@ fn client_disconnect_drops_the_application_future(target: &dyn Target) {
     let client = thread::spawn(move || {
         let _ = h2::send_all(addr, vec![h2::get(addr, "/pending")]);
     });
-    assert!(eventually(Duration::from_secs(5), || state.pending.load(Ordering::SeqCst) == 2));
+    assert!(eventually(Duration::from_secs(5), || state
+        .pending
+        .load(Ordering::SeqCst)
+        == 2));
     // The HTTP/2 client gives up after its timeout; shutting the server
     // down closes the connection instead, which must drop the future too.
     server.begin_shutdown();
-    assert!(eventually(Duration::from_secs(10), || state.dropped.load(Ordering::SeqCst) == 2));
+    assert!(eventually(Duration::from_secs(10), || state
+        .dropped
+        .load(Ordering::SeqCst)
+        == 2));
     drop(server);
     client.join().unwrap();
 }
@@ -319,7 +364,10 @@ fn graceful_shutdown_deadline_is_enforced(target: &dyn Target) {
     let (server, state) = start_with(target, settings);
     let mut connection = h1::Connection::open(server.addr()).unwrap();
     connection.send(&h1::get("/pending")).unwrap();
-    assert!(eventually(Duration::from_secs(5), || state.pending.load(Ordering::SeqCst) == 1));
+    assert!(eventually(Duration::from_secs(5), || state
+        .pending
+        .load(Ordering::SeqCst)
+        == 1));
     let started = Instant::now();
     server.shutdown().unwrap();
     let elapsed = started.elapsed();
@@ -399,7 +447,12 @@ fn malformed_requests_get_400(target: &dyn Target) {
         let response = connection.read_response(false).unwrap_or_else(|error| {
             panic!("{:?}: no response: {error}", String::from_utf8_lossy(case))
         });
-        assert_eq!(response.status(), 400, "{:?}", String::from_utf8_lossy(case));
+        assert_eq!(
+            response.status(),
+            400,
+            "{:?}",
+            String::from_utf8_lossy(case)
+        );
         assert!(connection.is_closed_within(Duration::from_secs(5)));
     }
     let response = h1::exchange(server.addr(), &h1::get("/hello")).unwrap();

@@ -30,6 +30,9 @@ impl albany_server::Listener for TcpListener {
         let (stream, peer_addr) = self.inner.accept().await?;
         stream.set_nodelay(true)?;
         let local_addr = stream.local_addr()?;
-        Ok((Compat::new(stream), ConnectionInfo::new(peer_addr, local_addr)))
+        Ok((
+            Compat::new(stream),
+            ConnectionInfo::new(peer_addr, local_addr),
+        ))
     }
 }

@@ -33,7 +33,8 @@ pub(crate) async fn serve_connection<A, I>(
         inner: io,
         deadline: first_byte_deadline,
     };
-    let service = hyper::service::service_fn(move |request| serve_request(context.clone(), request));
+    let service =
+        hyper::service::service_fn(move |request| serve_request(context.clone(), request));
     let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
     let mut graceful = false;
     let result = poll_fn(|cx| {

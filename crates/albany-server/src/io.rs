@@ -56,8 +56,9 @@ impl<T: AsyncRead> hyper::rt::Read for Compat<T> {
         }
         // SAFETY: every byte of `unfilled` was initialised just above, and
         // `MaybeUninit<u8>` has the layout of `u8`.
-        let slice: &mut [u8] =
-            unsafe { std::slice::from_raw_parts_mut(unfilled.as_mut_ptr().cast::<u8>(), unfilled.len()) };
+        let slice: &mut [u8] = unsafe {
+            std::slice::from_raw_parts_mut(unfilled.as_mut_ptr().cast::<u8>(), unfilled.len())
+        };
         match self.project().inner.poll_read(cx, slice) {
             Poll::Ready(Ok(n)) => {
                 // SAFETY: the reader initialised (filled) the first `n` bytes.

@@ -74,7 +74,10 @@ impl<B: Binding + Default> Server<B> {
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
         }))
     }
 

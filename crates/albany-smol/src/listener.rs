@@ -31,6 +31,9 @@ impl albany_server::Listener for TcpListener {
         let (stream, peer_addr) = self.inner.accept().await?;
         stream.get_ref().set_nodelay(true)?;
         let local_addr = stream.get_ref().local_addr()?;
-        Ok((Compat::new(stream), ConnectionInfo::new(peer_addr, local_addr)))
+        Ok((
+            Compat::new(stream),
+            ConnectionInfo::new(peer_addr, local_addr),
+        ))
     }
 }

@@ -2,8 +2,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod application;
-pub mod body;
 mod blocking;
+pub mod body;
 mod connection;
 mod error;
 mod ext;

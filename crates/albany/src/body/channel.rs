@@ -254,7 +254,9 @@ impl Sender {
     /// then the error. A server aborts the response (HTTP/1.1: the connection
     /// is closed without the final chunk; HTTP/2: `RST_STREAM`).
     pub fn abort(mut self) {
-        self.close(End::Failed(Some(Error::msg("the body was aborted by its sender"))));
+        self.close(End::Failed(Some(Error::msg(
+            "the body was aborted by its sender",
+        ))));
     }
 
     /// Like [`abort`](Sender::abort), with the error the reader sees.
@@ -373,8 +375,17 @@ mod tests {
             let mut trailers = HeaderMap::new();
             trailers.insert("x-done", "1".parse().unwrap());
             sender.send_trailers(trailers).await.unwrap();
-            assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "e");
-            let trailers = body.frame().await.unwrap().unwrap().into_trailers().unwrap();
+            assert_eq!(
+                body.frame().await.unwrap().unwrap().into_data().unwrap(),
+                "e"
+            );
+            let trailers = body
+                .frame()
+                .await
+                .unwrap()
+                .unwrap()
+                .into_trailers()
+                .unwrap();
             assert_eq!(trailers["x-done"], "1");
             assert!(body.frame().await.is_none());
         });

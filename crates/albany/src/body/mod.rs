@@ -108,7 +108,9 @@ impl Body {
         Body::boxed(MapBody { inner: body })
     }
 
-    pub(crate) fn boxed(body: impl http_body::Body<Data = Bytes, Error = Error> + Send + 'static) -> Self {
+    pub(crate) fn boxed(
+        body: impl http_body::Body<Data = Bytes, Error = Error> + Send + 'static,
+    ) -> Self {
         let hint = body.size_hint();
         let end = body.is_end_stream();
         Body {
@@ -133,7 +135,10 @@ impl Body {
     /// Polls for the next frame; see [`http_body::Body::poll_frame`].
     ///
     /// `Body` is `Unpin`, so this takes `&mut self`.
-    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    pub fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         http_body::Body::poll_frame(Pin::new(self), cx)
     }
 
@@ -212,7 +217,7 @@ impl http_body::Body for Body {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Channel(_) => SizeHint::default(),
-            Kind::Boxed(boxed) => boxed.hint.clone(),
+            Kind::Boxed(boxed) => boxed.hint,
         }
     }
 }

@@ -74,7 +74,9 @@ impl<R: AsyncRead> http_body::Body for ReaderBody<R> {
                 *this.done = true;
                 Poll::Ready(None)
             }
-            Poll::Ready(Ok(n)) => Poll::Ready(Some(Ok(Frame::data(this.buffer.split_to(n).freeze())))),
+            Poll::Ready(Ok(n)) => {
+                Poll::Ready(Some(Ok(Frame::data(this.buffer.split_to(n).freeze()))))
+            }
             Poll::Ready(Err(error)) => {
                 *this.done = true;
                 Poll::Ready(Some(Err(Error::new(error))))

@@ -41,7 +41,10 @@ impl Body {
         S: Stream<Item = Result<Frame<Bytes>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        Body::boxed(FrameStreamBody { stream, done: false })
+        Body::boxed(FrameStreamBody {
+            stream,
+            done: false,
+        })
     }
 
     /// Turns the body into a stream of its data chunks. Trailers are
@@ -159,7 +162,9 @@ pub struct DataStream {
 
 impl fmt::Debug for DataStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DataStream").field("body", &self.body).finish()
+        f.debug_struct("DataStream")
+            .field("body", &self.body)
+            .finish()
     }
 }
 
@@ -199,7 +204,9 @@ pub struct FrameStream {
 
 impl fmt::Debug for FrameStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FrameStream").field("body", &self.body).finish()
+        f.debug_struct("FrameStream")
+            .field("body", &self.body)
+            .finish()
     }
 }
 

@@ -144,7 +144,9 @@ impl JoinError {
     /// Gives `self` back if the task was cancelled, not panicked.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.kind {
-            Kind::Panic(payload) => Ok(payload.into_inner().unwrap_or_else(PoisonError::into_inner)),
+            Kind::Panic(payload) => {
+                Ok(payload.into_inner().unwrap_or_else(PoisonError::into_inner))
+            }
             Kind::Cancelled => Err(self),
         }
     }
