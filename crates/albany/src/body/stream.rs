@@ -30,7 +30,6 @@ impl Body {
     {
         Body::boxed(StreamBody {
             stream,
-            frames: false,
             done: false,
         })
     }
@@ -63,7 +62,6 @@ pin_project_lite::pin_project! {
     struct StreamBody<S> {
         #[pin]
         stream: S,
-        frames: bool,
         done: bool,
     }
 }
