@@ -460,6 +460,37 @@ fn malformed_requests_get_400(target: &dyn Target) {
     server.shutdown().unwrap();
 }
 
+fn oversized_request_head_gets_431(target: &dyn Target) {
+    let (server, _) = start(target);
+    // The default limit is 64 KiB; send a 100 KiB header field.
+    let request = format!(
+        "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let response = h1::exchange(server.addr(), request.as_bytes()).unwrap();
+    assert_eq!(response.status(), 431);
+    server.shutdown().unwrap();
+}
+
+fn silent_connection_closed_after_header_read_timeout(target: &dyn Target) {
+    let mut settings = test_settings();
+    settings.header_read_timeout = Some(Duration::from_millis(300));
+    let (server, _) = start_with(target, settings);
+    // Sends nothing at all.
+    let mut silent = h1::Connection::open(server.addr()).unwrap();
+    // Sends half a request head.
+    let mut partial = h1::Connection::open(server.addr()).unwrap();
+    partial.send(b"GET /hello HTTP/1.1\r\nHost: loc").unwrap();
+    let started = Instant::now();
+    assert!(silent.is_closed_within(Duration::from_secs(5)));
+    assert!(partial.is_closed_within(Duration::from_secs(5)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A prompt client is still served.
+    let response = h1::exchange(server.addr(), &h1::get("/hello")).unwrap();
+    assert_eq!(response.status(), 200);
+    server.shutdown().unwrap();
+}
+
 /// Runs every test on every adapter: one module per adapter.
 macro_rules! for_each_adapter {
     ($($test:ident),* $(,)?) => {
@@ -493,4 +524,6 @@ for_each_adapter!(
     runtime_service_inside_the_application,
     http2_100_concurrent_streams,
     malformed_requests_get_400,
+    oversized_request_head_gets_431,
+    silent_connection_closed_after_header_read_timeout,
 );
