@@ -97,7 +97,6 @@ impl Body {
     pub fn new<B>(body: B) -> Self
     where
         B: http_body::Body + Send + 'static,
-        B::Data: Send,
         B::Error: Into<BoxError>,
     {
         let mut slot = Some(body);
@@ -145,6 +144,38 @@ impl Body {
     /// Waits for the next frame. `None` is the end of the body.
     pub async fn frame(&mut self) -> Option<Result<Frame<Bytes>, Error>> {
         std::future::poll_fn(|cx| self.poll_frame(cx)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn extension<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn types_are_send_and_sync_and_extensions_fit() {
+        send_sync::<Body>();
+        send_sync::<crate::Request>();
+        send_sync::<crate::Response>();
+        extension::<crate::rt::Handle>();
+        extension::<crate::ConnectionInfo>();
+        extension::<crate::ShutdownSignal>();
+        extension::<crate::upgrade::OnUpgrade>();
+    }
+
+    #[test]
+    fn bytes_bodies_have_exact_size_hints() {
+        let body = Body::from("hello");
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        assert_eq!(Body::empty().size_hint().exact(), Some(0));
+        assert!(Body::from(Vec::new()).is_end_stream());
+        // A foreign body keeps its hint; a `Body` is not boxed twice.
+        let full = http_body_util::Full::new(Bytes::from_static(b"abc"));
+        assert_eq!(Body::new(full).size_hint().exact(), Some(3));
+        assert!(matches!(Body::new(Body::from("x")).kind, Kind::Full(_)));
     }
 }
 
