@@ -68,6 +68,8 @@ pub struct AppState {
 /// | `/upgrade` | `101`, then echoes the upgraded connection |
 /// | `/runtime` | uses sleep, spawn, spawn_blocking, timeout; answers what worked |
 /// | `/info` | the peer address from `ConnectionInfo` |
+/// | `/wrong-length` | `short` with `Content-Length: 100` (the server answers 500) |
+/// | `/http09` | a response whose version is HTTP/0.9 (the server ignores it) |
 pub fn application(state: Arc<AppState>) -> BoxApplication {
     BoxApplication::new(Reference { state })
 }
@@ -152,6 +154,18 @@ impl Application for Reference {
                 unreachable!("a pending future never completes")
             }
             "/upgrade" => upgrade(request),
+            "/wrong-length" => {
+                let mut response = text(StatusCode::OK, "short");
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+                response
+            }
+            "/http09" => {
+                let mut response = text(StatusCode::OK, "version ignored");
+                *response.version_mut() = http::Version::HTTP_09;
+                response
+            }
             "/runtime" => runtime(request).await,
             "/info" => match request.connection_info() {
                 Some(info) => text(StatusCode::OK, format!("peer={}", info.peer_addr)),

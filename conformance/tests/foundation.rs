@@ -491,6 +491,20 @@ fn silent_connection_closed_after_header_read_timeout(target: &dyn Target) {
     server.shutdown().unwrap();
 }
 
+fn server_owns_framing_and_version(target: &dyn Target) {
+    let (server, _) = start(target);
+    let response = h1::exchange(server.addr(), &h1::get("/wrong-length")).unwrap();
+    assert_eq!(response.status(), 500);
+    let response = h1::exchange(server.addr(), &h1::get("/http09")).unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.head.minor_version, 1);
+    assert_eq!(response.body, b"version ignored");
+    let responses =
+        h2::send_all(server.addr(), vec![h2::get(server.addr(), "/wrong-length")]).unwrap();
+    assert_eq!(responses[0].status, 500);
+    server.shutdown().unwrap();
+}
+
 /// Runs every test on every adapter: one module per adapter.
 macro_rules! for_each_adapter {
     ($($test:ident),* $(,)?) => {
@@ -526,4 +540,5 @@ for_each_adapter!(
     malformed_requests_get_400,
     oversized_request_head_gets_431,
     silent_connection_closed_after_header_read_timeout,
+    server_owns_framing_and_version,
 );

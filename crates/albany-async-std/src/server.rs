@@ -49,7 +49,7 @@ impl albany_server::Binding for AsyncStdBinding {
 /// ```
 pub type Server = albany_server::Server<AsyncStdBinding>;
 
-/// Serves `application` on `addr` on async-std until Ctrl-C or SIGTERM,
+/// Serves `application` on `addr` on async-std until Ctrl-C, SIGTERM or SIGHUP,
 /// then shuts down gracefully.
 ///
 /// ```no_run

@@ -1,11 +1,13 @@
 //! hyper's executor and timer, on an Albany runtime [`Handle`].
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use albany::rt::{Handle, Sleep};
+use futures_util::FutureExt;
 
 /// hyper's [`Executor`](hyper::rt::Executor) on an Albany runtime: spawns
 /// HTTP/2 stream tasks with [`albany::rt::Runtime::spawn`].
@@ -26,7 +28,13 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, future: F) {
-        self.handle.runtime().spawn(Box::pin(future));
+        // A panic inside hyper ends this stream's task only; it must not
+        // unwind into the executor (smol's would lose a worker thread).
+        self.handle.runtime().spawn(Box::pin(async move {
+            if AssertUnwindSafe(future).catch_unwind().await.is_err() {
+                tracing::error!("an HTTP/2 stream task panicked");
+            }
+        }));
     }
 }
 

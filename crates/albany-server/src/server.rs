@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use albany::shutdown::ShutdownTrigger;
 use albany::Application;
 use async_lock::Semaphore;
+use futures_util::FutureExt;
 use hyper_util::server::conn::auto;
 
 use crate::connection::serve_connection;
@@ -244,6 +246,9 @@ impl<B: Binding> Server<B> {
             shutdown,
         } = self;
         listener.set_nonblocking(true)?;
+        // Listening again updates the backlog (Linux, the BSDs, macOS).
+        socket2::SockRef::from(&listener)
+            .listen(i32::try_from(settings.backlog).unwrap_or(i32::MAX))?;
         let handle = binding.handle()?;
         let mut listener = binding.listen(listener)?;
         let builder = Arc::new(hyper_builder(&settings, &handle));
@@ -299,7 +304,10 @@ impl<B: Binding> Server<B> {
                 abort.signal(),
             );
             handle.runtime().spawn(Box::pin(async move {
-                connection.await;
+                // A panic inside hyper closes this connection only.
+                if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
+                    tracing::error!("a connection task panicked; the connection is closed");
+                }
                 drop(tracked);
                 drop(permit);
             }));
@@ -372,7 +380,7 @@ fn is_connection_error(error: &io::Error) -> bool {
 
 /// Starts graceful shutdown of a [`Server`]; clonable, usable from any thread.
 ///
-/// Graceful shutdown (spec clause group SHUTDOWN):
+/// Graceful shutdown (spec clauses SHUT):
 /// 1. the server stops accepting: the listener closes, new connections are
 ///    refused;
 /// 2. the [`ShutdownSignal`](albany::ShutdownSignal) in every request

@@ -38,6 +38,7 @@ pub(crate) async fn serve_request<A: Application>(
 ) -> Result<http::Response<ResponseBody>, Infallible> {
     let shared = &context.shared;
     let (mut parts, incoming) = request.into_parts();
+    let head_request = parts.method == http::Method::HEAD;
 
     let body = if incoming.is_end_stream() {
         Body::empty()
@@ -79,7 +80,42 @@ pub(crate) async fn serve_request<A: Application>(
             return Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
-    Ok(response.map(ResponseBody::new))
+    Ok(prepare_response(response, head_request))
+}
+
+/// Checks what the server frames itself before hyper sees the response.
+fn prepare_response(mut response: Response, head_request: bool) -> http::Response<ResponseBody> {
+    // [RESP-23] The server answers in the request's protocol: hyper writes
+    // the response's version over HTTP/1.1 (and panics on HTTP/0.9).
+    *response.version_mut() = http::Version::default();
+
+    // [RESP-6] A `Content-Length` that contradicts an exact body length is
+    // never sent: the response could not be framed correctly.
+    let status = response.status();
+    let has_body = !head_request
+        && !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED;
+    if has_body {
+        if let (Some(exact), Some(declared)) = (
+            response.body().size_hint().exact(),
+            response.headers().get(header::CONTENT_LENGTH),
+        ) {
+            let declared = declared
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared != Some(exact) {
+                tracing::error!(
+                    ?declared,
+                    body_length = exact,
+                    "the application's Content-Length disagrees with its body; answering 500"
+                );
+                return status_response(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        }
+    }
+    response.map(ResponseBody::new)
 }
 
 /// A response the server makes itself: the status, its reason phrase as a

@@ -12,10 +12,12 @@ pub struct Settings {
     /// head gets `431 Request Header Fields Too Large` (RFC 6585 §5) over
     /// HTTP/1.1. At least 8192. Default: 65536 (64 KiB).
     pub max_header_size: usize,
-    /// How long a client may take to send a complete request head over
-    /// HTTP/1.1, in seconds, from the first byte of the connection or the end
-    /// of the previous response; past it the connection is closed. `None`
-    /// disables it. Default: 30 seconds.
+    /// How long a client may take to send a request head, in seconds; past
+    /// it the connection is closed. It applies twice on a new connection:
+    /// to the first bytes (any protocol), then over HTTP/1.1 to the complete
+    /// head, timed by hyper from the first read of each request (so it is
+    /// also the idle timeout between keep-alive requests). `None` disables
+    /// it. Default: 30 seconds.
     pub header_read_timeout: Option<Duration>,
     /// Whether HTTP/1.1 connections are kept open between requests
     /// (RFC 9112 §9.3). Default: `true`.

@@ -88,7 +88,7 @@ impl albany_server::Binding for SmolBinding {
 pub type Server = albany_server::Server<SmolBinding>;
 
 /// Serves `application` on `addr` on a new multi-threaded smol executor
-/// until Ctrl-C or SIGTERM, then shuts down gracefully.
+/// until Ctrl-C, SIGTERM or SIGHUP, then shuts down gracefully.
 ///
 /// ```no_run
 /// use albany::{from_fn, Body, Response};

@@ -70,7 +70,7 @@ impl albany_server::Binding for TokioBinding {
 pub type Server = albany_server::Server<TokioBinding>;
 
 /// Serves `application` on `addr` on a new multi-threaded tokio runtime
-/// until Ctrl-C or SIGTERM, then shuts down gracefully.
+/// until Ctrl-C, SIGTERM or SIGHUP, then shuts down gracefully.
 ///
 /// ```no_run
 /// use albany::{from_fn, Body, Response};
