@@ -24,6 +24,14 @@ use crate::{Request, Response};
 /// The request carries the event-loop service and connection data in its
 /// extensions, see [`RequestExt`](crate::RequestExt).
 ///
+/// A client that sends `Expect: 100-continue` (curl does for uploads over
+/// 1 MiB) waits for `100 Continue`, which the server sends when the
+/// application first reads the request body (RFC 9110 §10.1.1). An
+/// application that answers before reading, passing the request body into
+/// the response unread, makes such a client wait for its own timeout
+/// (curl: one second) before it sends the body; read the first frame
+/// before answering, as the `echo` example does.
+///
 /// # Example
 ///
 /// ```

@@ -233,8 +233,9 @@ impl Sender {
     /// Sends the trailers and ends the body.
     ///
     /// A server sends trailers over HTTP/2, and over HTTP/1.1 when the
-    /// response uses chunked transfer coding (RFC 9112 §7.1.2) and the
-    /// request allowed them (`TE: trailers`); otherwise they are dropped.
+    /// response uses chunked transfer coding (RFC 9112 §7.1.2), the request
+    /// allowed them (`TE: trailers`) and the response's `Trailer` header
+    /// names each field (RFC 9110 §6.6.2); otherwise they are dropped.
     ///
     /// # Errors
     ///

@@ -1,0 +1,77 @@
+//! Blocking: a synchronous handler, served without stalling the event loop.
+//!
+//! [`albany::blocking`] turns a plain `Fn(Request<Bytes>) -> Response` into
+//! an application: the server reads the request body in full (here up to
+//! 1 MiB; a longer one gets `413 Content Too Large`), then runs the function
+//! on the runtime's blocking thread pool. The function may block as it
+//! likes (a synchronous database driver, file I/O, hashing); here it sleeps
+//! a few milliseconds and computes the FNV-1a hash of the body.
+//!
+//! Try it:
+//!
+//! ```text
+//! cargo run --example blocking -- --runtime smol --addr 127.0.0.1:3000
+//! curl -s --data-binary 'hello' http://127.0.0.1:3000/hash
+//! head -c 2000000 /dev/zero | curl -s --data-binary @- http://127.0.0.1:3000/  # 413
+//! ```
+
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use albany::http::{header, HeaderValue};
+use albany::{Body, Request, Response};
+use bytes::Bytes;
+
+/// The 64-bit FNV-1a hash of `data`: a simple, non-cryptographic checksum.
+fn fnv1a_64(data: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET_BASIS;
+    for &byte in data {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    hash
+}
+
+/// The synchronous handler: it runs on a blocking thread, never on the
+/// event loop.
+fn handle(request: Request<Bytes>) -> Response {
+    let started = Instant::now();
+    // Stands for slow synchronous work, such as a query to a database.
+    thread::sleep(Duration::from_millis(5));
+    let body = request.body();
+    let hash = fnv1a_64(body);
+    let text = format!(
+        "{} {}: {} bytes, fnv1a-64 {hash:016x}, on thread {}, in {:?}\n",
+        request.method(),
+        request.uri().path(),
+        body.len(),
+        thread::current().name().unwrap_or("unnamed"),
+        started.elapsed(),
+    );
+    let mut response = Response::new(Body::from(text));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn main() -> ExitCode {
+    let app = albany::blocking(handle).body_limit(1024 * 1024);
+    albany_examples::run(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fnv1a_64;
+
+    #[test]
+    fn fnv1a_known_values() {
+        assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+}

@@ -1,0 +1,113 @@
+//! Echo: streams the request body back as it arrives.
+//!
+//! The response body *is* the request body, passed through: the server
+//! writes each chunk back to the client as soon as it has read it. Nothing
+//! is buffered whole, so the echo starts before the upload ends and a body
+//! of any size goes through in constant memory (a client that reads slowly
+//! slows its own upload down: that is backpressure). Trailers sent by the
+//! client come back as trailers (over HTTP/1.1, when the request announced
+//! them in a `Trailer` header and accepts them with `TE: trailers`), the
+//! request's `Content-Type` is copied to the response, and a body with a
+//! `Content-Length` is echoed with the same `Content-Length`.
+//!
+//! The application waits for the first chunk of the body before it answers.
+//! Reading the body is what makes the server send `100 Continue` to a client
+//! that asked for it (`Expect: 100-continue`, which curl sends for uploads
+//! over 1 MiB); answering before that would leave such a client waiting for
+//! a `100 Continue` that never comes (curl gives up after one second).
+//!
+//! Try it:
+//!
+//! ```text
+//! cargo run --example echo -- --runtime async-std --addr 127.0.0.1:3000
+//! head -c 4000000 /dev/urandom > upload.bin
+//! curl -s --data-binary @upload.bin http://127.0.0.1:3000/ -o echoed.bin && cmp upload.bin echoed.bin
+//! curl -s -H 'Content-Type: text/plain' --data 'hello' http://127.0.0.1:3000/
+//! ```
+//!
+//! Any method and path are echoed; a request without a body gets an empty
+//! response.
+
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::task::{Context, Poll};
+
+use albany::body::BodyFrame;
+use albany::http::{header, HeaderValue, StatusCode};
+use albany::{from_fn, Body, Error, Request, Response};
+use bytes::Bytes;
+use http_body::SizeHint;
+
+async fn echo(request: Request) -> Response {
+    let (parts, mut body) = request.into_parts();
+    let first = match body.frame().await {
+        None => None,
+        Some(Ok(frame)) => Some(frame),
+        Some(Err(error)) => {
+            tracing::debug!(%error, "the request body failed");
+            let mut response = Response::new(Body::from("malformed request body\n"));
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return response;
+        }
+    };
+    let mut response = Response::new(Body::new(Prepend { first, rest: body }));
+    // The same content type, and the same announced trailer fields: over
+    // HTTP/1.1, hyper sends only the trailers that the response's `Trailer`
+    // header names (RFC 9110 §6.6.2), and only to a client that sent
+    // `TE: trailers`.
+    for name in [header::CONTENT_TYPE, header::TRAILER] {
+        for value in parts.headers.get_all(&name) {
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
+/// A body made of a frame already read, then the rest of the body it came
+/// from. Its size hint adds the two, so an exact length stays exact.
+struct Prepend {
+    first: Option<BodyFrame<Bytes>>,
+    rest: Body,
+}
+
+impl http_body::Body for Prepend {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BodyFrame<Bytes>, Error>>> {
+        match self.first.take() {
+            Some(frame) => Poll::Ready(Some(Ok(frame))),
+            None => self.rest.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let first = self
+            .first
+            .as_ref()
+            .and_then(BodyFrame::data_ref)
+            .map_or(0, |data| data.len() as u64);
+        let rest = self.rest.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower().saturating_add(first));
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(first));
+        }
+        hint
+    }
+}
+
+fn main() -> ExitCode {
+    albany_examples::run(from_fn(echo))
+}

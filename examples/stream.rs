@@ -1,0 +1,127 @@
+//! Stream: a server-sent-events clock that ends cleanly on shutdown.
+//!
+//! `GET /` answers an endless `text/event-stream`: every second an event
+//! whose data is the time in seconds since the UNIX epoch. The response
+//! body is a [`Body::channel`], fed by a task that the application spawns
+//! with the runtime [`Handle`] found in the request; it sleeps with
+//! [`Handle::sleep`], so the same code runs on tokio, async-std and smol.
+//!
+//! The task stops when the client goes away (sending fails). When the
+//! server begins a graceful shutdown (Ctrl-C, SIGTERM), the request's
+//! [`ShutdownSignal`] fires: the task sends a last `shutdown` event and
+//! ends the body, so the response completes and the server can exit
+//! without waiting for its shutdown deadline.
+//!
+//! Try it:
+//!
+//! ```text
+//! cargo run --example stream -- --runtime smol --addr 127.0.0.1:3000
+//! curl -N http://127.0.0.1:3000/
+//! ```
+//!
+//! then press Ctrl-C in the server's terminal: curl prints
+//! `event: shutdown` / `data: bye` and exits.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use albany::body::Sender;
+use albany::http::{header, HeaderValue, Method, StatusCode};
+use albany::rt::Handle;
+use albany::{Application, Body, Request, RequestExt, Response, ShutdownSignal};
+use futures_lite::future;
+
+/// How many bytes of events may wait for a slow client before the clock
+/// task waits too.
+const CHANNEL_CAPACITY: usize = 16 * 1024;
+
+/// The application: each request to `/` gets its own clock task.
+struct Clock;
+
+impl Application for Clock {
+    async fn call(&self, request: Request) -> Response {
+        if request.uri().path() != "/" {
+            return text(StatusCode::NOT_FOUND, "Not Found\n");
+        }
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        // Both are in every request an adapter serves.
+        let (Some(handle), Some(shutdown)) =
+            (request.runtime().cloned(), request.shutdown_signal())
+        else {
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "no runtime\n");
+        };
+        let (sender, body) = Body::channel(CHANNEL_CAPACITY);
+        // The task outlives this call: it runs until the client leaves or
+        // the server shuts down. Dropping its JoinHandle detaches it.
+        handle.spawn(tick(handle.clone(), shutdown, sender));
+
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+/// Sends the time every second until the client leaves (a send fails) or
+/// the server shuts down (the signal fires).
+async fn tick(handle: Handle, mut shutdown: ShutdownSignal, mut sender: Sender) {
+    loop {
+        let event = format!("data: {}\n\n", unix_time());
+        if sender.send(event).await.is_err() {
+            tracing::debug!("the client went away; the clock stops");
+            return;
+        }
+        // Wait for whichever comes first; the signal is polled first, so it
+        // wins a tie.
+        let shutting_down = future::or(
+            async {
+                (&mut shutdown).await;
+                true
+            },
+            async {
+                handle.sleep(Duration::from_secs(1)).await;
+                false
+            },
+        )
+        .await;
+        if shutting_down {
+            tracing::debug!("shutdown: the clock says goodbye");
+            if sender.send("event: shutdown\ndata: bye\n\n").await.is_ok() {
+                sender.finish();
+            }
+            return;
+        }
+    }
+}
+
+/// Seconds since the UNIX epoch (0 if the clock is set before it).
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// A `text/plain` response.
+fn text(status: StatusCode, body: &'static str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn main() -> ExitCode {
+    albany_examples::run(Clock)
+}
