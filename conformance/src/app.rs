@@ -68,14 +68,34 @@ pub struct AppState {
 /// | `/upgrade` | `101`, then echoes the upgraded connection |
 /// | `/runtime` | uses sleep, spawn, spawn_blocking, timeout; answers what worked |
 /// | `/info` | the peer address from `ConnectionInfo` |
+/// | `/blocking` | `albany::blocking`: `N bytes on THREAD`; 413 past 64 KiB |
 /// | `/wrong-length` | `short` with `Content-Length: 100` (the server answers 500) |
 /// | `/http09` | a response whose version is HTTP/0.9 (the server ignores it) |
 pub fn application(state: Arc<AppState>) -> BoxApplication {
-    BoxApplication::new(Reference { state })
+    let blocking = albany::blocking(|request: Request<Bytes>| {
+        // Blocking work, as a synchronous handler may do.
+        std::thread::sleep(Duration::from_millis(5));
+        let thread = std::thread::current();
+        let body = format!(
+            "{} bytes on {}",
+            request.body().len(),
+            thread.name().unwrap_or("an unnamed thread")
+        );
+        Response::new(Body::from(body))
+    })
+    .body_limit(BLOCKING_BODY_LIMIT);
+    BoxApplication::new(Reference {
+        state,
+        blocking: BoxApplication::new(blocking),
+    })
 }
+
+/// The body limit of the `/blocking` route, in bytes.
+pub const BLOCKING_BODY_LIMIT: usize = 64 * 1024;
 
 struct Reference {
     state: Arc<AppState>,
+    blocking: BoxApplication,
 }
 
 fn text(status: StatusCode, body: impl Into<Body>) -> Response {
@@ -154,6 +174,7 @@ impl Application for Reference {
                 unreachable!("a pending future never completes")
             }
             "/upgrade" => upgrade(request),
+            "/blocking" => self.blocking.call(request).await,
             "/wrong-length" => {
                 let mut response = text(StatusCode::OK, "short");
                 response

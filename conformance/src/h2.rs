@@ -102,6 +102,38 @@ async fn send_all_inner(
     Ok(responses)
 }
 
+/// Sends `request` on a new HTTP/2 connection, waits `delay`, then cancels
+/// it (the client sends `RST_STREAM` with `CANCEL`, RFC 9113 §8.7) and keeps
+/// the connection open for `keep_open` more.
+///
+/// # Errors
+///
+/// A connect or handshake error.
+pub fn send_then_reset(
+    addr: SocketAddr,
+    request: http::Request<Bytes>,
+    delay: Duration,
+    keep_open: Duration,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .map_err(io::Error::other)?;
+        tokio::spawn(connection);
+        sender.ready().await.map_err(io::Error::other)?;
+        let response = sender.send_request(request.map(Full::new));
+        // Dropping the unfinished response future resets the stream.
+        let _ = tokio::time::timeout(delay, response).await;
+        tokio::time::sleep(keep_open).await;
+        Ok(())
+    })
+}
+
 /// A `GET` for `path` on `addr`, with an empty body.
 pub fn get(addr: SocketAddr, path: &str) -> http::Request<Bytes> {
     http::Request::get(format!("http://{addr}{path}"))

@@ -312,24 +312,30 @@ fn client_disconnect_drops_the_application_future(target: &dyn Target) {
         closed.elapsed()
     );
 
-    // Over HTTP/2: the client resets the stream by dropping the connection.
+    // Over HTTP/2: the client resets the stream (RST_STREAM) and keeps the
+    // connection open.
     let addr = server.addr();
     let client = thread::spawn(move || {
-        let _ = h2::send_all(addr, vec![h2::get(addr, "/pending")]);
+        h2::send_then_reset(
+            addr,
+            h2::get(addr, "/pending"),
+            Duration::from_millis(300),
+            Duration::from_secs(3),
+        )
     });
     assert!(eventually(Duration::from_secs(5), || state
         .pending
         .load(Ordering::SeqCst)
         == 2));
-    // The HTTP/2 client gives up after its timeout; shutting the server
-    // down closes the connection instead, which must drop the future too.
-    server.begin_shutdown();
-    assert!(eventually(Duration::from_secs(10), || state
-        .dropped
-        .load(Ordering::SeqCst)
-        == 2));
-    drop(server);
-    client.join().unwrap();
+    assert!(
+        eventually(Duration::from_millis(1300), || state
+            .dropped
+            .load(Ordering::SeqCst)
+            == 2),
+        "the application's future was not dropped within 1 s of RST_STREAM"
+    );
+    client.join().unwrap().unwrap();
+    server.shutdown().unwrap();
 }
 
 fn graceful_shutdown_finishes_requests_in_flight(target: &dyn Target) {
@@ -505,6 +511,92 @@ fn server_owns_framing_and_version(target: &dyn Target) {
     server.shutdown().unwrap();
 }
 
+fn max_connections_holds_back_further_connections(target: &dyn Target) {
+    let mut settings = test_settings();
+    settings.max_connections = 1;
+    let (server, _) = start_with(target, settings);
+    let mut first = h1::Connection::open(server.addr()).unwrap();
+    first.send(&h1::get("/hello")).unwrap();
+    assert_eq!(first.read_response(false).unwrap().status(), 200);
+    // The second connection waits in the backlog while the first is open.
+    let mut second = h1::Connection::open(server.addr()).unwrap();
+    second.send(&h1::get("/say/second")).unwrap();
+    second
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    assert!(
+        second.read_head().is_err(),
+        "a second connection was served"
+    );
+    drop(first);
+    second
+        .stream()
+        .set_read_timeout(Some(h1::IO_TIMEOUT))
+        .unwrap();
+    let response = second.read_response(false).unwrap();
+    assert_eq!(response.body, b"second");
+    server.shutdown().unwrap();
+}
+
+fn request_body_limit_gives_413(target: &dyn Target) {
+    let mut settings = test_settings();
+    settings.max_request_body_size = Some(1024);
+    let (server, _) = start_with(target, settings);
+    // Announced too long: 413 without calling the application.
+    let request = format!(
+        "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2048\r\n\r\n{}",
+        "x".repeat(2048)
+    );
+    let response = h1::exchange(server.addr(), request.as_bytes()).unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.header("connection"), Some("close"));
+    // Grows too long while read (chunked): `albany::blocking` answers 413.
+    let chunk = "y".repeat(600);
+    let request = format!(
+        "POST /blocking HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n\
+         258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+    );
+    let response = h1::exchange(server.addr(), request.as_bytes()).unwrap();
+    assert_eq!(response.status(), 413);
+    // Within the limit.
+    let request = "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
+    let response = h1::exchange(server.addr(), request.as_bytes()).unwrap();
+    assert_eq!(response.status(), 200);
+    server.shutdown().unwrap();
+}
+
+fn blocking_application_on_the_blocking_pool(target: &dyn Target) {
+    let (server, _) = start(target);
+    let request = "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
+    let response = h1::exchange(server.addr(), request.as_bytes()).unwrap();
+    assert_eq!(response.status(), 200);
+    let body = String::from_utf8_lossy(&response.body).into_owned();
+    assert!(body.starts_with("5 bytes on "), "{body}");
+    // Its own body limit (64 KiB) gives 413.
+    let size = app::BLOCKING_BODY_LIMIT + 1;
+    let request = format!(
+        "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n\r\n{}",
+        "z".repeat(size)
+    );
+    let response = h1::exchange(server.addr(), request.as_bytes()).unwrap();
+    assert_eq!(response.status(), 413);
+    // Twenty blocking requests at once, over HTTP/2, all answered.
+    let addr = server.addr();
+    let requests = (0..20)
+        .map(|_| {
+            http::Request::post(format!("http://{addr}/blocking"))
+                .body(Bytes::from_static(b"abc"))
+                .unwrap()
+        })
+        .collect();
+    for response in h2::send_all(addr, requests).unwrap() {
+        assert_eq!(response.status, 200);
+        assert!(response.body.unwrap().starts_with(b"3 bytes on "));
+    }
+    server.shutdown().unwrap();
+}
+
 /// Runs every test on every adapter: one module per adapter.
 macro_rules! for_each_adapter {
     ($($test:ident),* $(,)?) => {
@@ -541,4 +633,7 @@ for_each_adapter!(
     oversized_request_head_gets_431,
     silent_connection_closed_after_header_read_timeout,
     server_owns_framing_and_version,
+    max_connections_holds_back_further_connections,
+    request_body_limit_gives_413,
+    blocking_application_on_the_blocking_pool,
 );

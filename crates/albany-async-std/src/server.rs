@@ -25,12 +25,12 @@ impl albany_server::Binding for AsyncStdBinding {
 
     /// Runs `main` with `async_std::task::block_on`; async-std's global
     /// executor runs one thread per core (`ASYNC_STD_THREAD_COUNT`).
-    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> F::Output
+    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        async_std::task::block_on(main(self))
+        Ok(async_std::task::block_on(main(self)))
     }
 }
 

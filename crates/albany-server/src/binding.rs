@@ -35,7 +35,11 @@ pub trait Binding: Send + Sync + 'static {
     /// Creates a runtime suited to serving (one worker thread per core) and
     /// runs `main` on it to completion, passing the binding on. Used by
     /// [`Server::run`](crate::Server::run).
-    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> F::Output
+    ///
+    /// # Errors
+    ///
+    /// The error if the runtime or its threads cannot be created.
+    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         Self: Sized,
         F: Future + Send + 'static,

@@ -208,7 +208,8 @@ impl<B: Binding> Server<B> {
     ///
     /// # Errors
     ///
-    /// As [`serve`](Server::serve).
+    /// As [`serve`](Server::serve), and the error if the runtime cannot be
+    /// created.
     pub fn serve_blocking<A: Application>(self, application: A) -> io::Result<()> {
         let Server {
             listener,
@@ -224,7 +225,7 @@ impl<B: Binding> Server<B> {
                 shutdown,
             }
             .serve(application)
-        })
+        })?
     }
 
     /// Serves `application` until graceful shutdown completes.

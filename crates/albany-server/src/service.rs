@@ -46,8 +46,7 @@ pub(crate) async fn serve_request<A: Application>(
         if incoming.size_hint().lower() > limit {
             return Ok(status_response(StatusCode::PAYLOAD_TOO_LARGE));
         }
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        Body::new(http_body_util::Limited::new(incoming, limit))
+        Body::new(incoming).limit(limit)
     } else {
         Body::new(incoming)
     };

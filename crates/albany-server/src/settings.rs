@@ -28,7 +28,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// The longest request body, in bytes. A request whose `Content-Length`
     /// is larger gets `413 Content Too Large` without the application being
-    /// called; a body that grows past it fails with an error when read.
+    /// called; a body that grows past it fails, when read, with an
+    /// `albany::body::LengthLimitError` (which `Body::collect` reports as
+    /// `CollectError::TooLarge`, and `albany::blocking` answers with `413`).
     /// `None`: no limit (applications bound what they buffer, see
     /// `albany::Body::collect`). Default: `None`.
     pub max_request_body_size: Option<u64>,

@@ -40,7 +40,7 @@ impl albany_server::Binding for SmolBinding {
     /// Runs `main` on an executor driven by one thread per core (this
     /// thread and `available_parallelism - 1` more), or on the binding's
     /// own executor if it has one.
-    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> F::Output
+    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -50,24 +50,25 @@ impl albany_server::Binding for SmolBinding {
             None => Arc::new(Executor::new()),
         };
         let threads = thread::available_parallelism().map_or(1, |n| n.get());
+        // Dropping `stop` (also on an early return) ends the workers' loops.
         let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let workers: Vec<_> = (1..threads)
-            .map(|i| {
-                let executor = executor.clone();
-                let stopped = stopped.clone();
+        let mut workers = Vec::with_capacity(threads.saturating_sub(1));
+        for i in 1..threads {
+            let executor = executor.clone();
+            let stopped = stopped.clone();
+            workers.push(
                 thread::Builder::new()
                     .name(format!("albany-smol-{i}"))
-                    .spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())))
-                    .expect("cannot spawn an executor thread")
-            })
-            .collect();
+                    .spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())))?,
+            );
+        }
         let binding = SmolBinding::new(SmolRuntime::with_executor(executor.clone()));
         let output = futures_lite::future::block_on(executor.run(main(binding)));
         drop(stop);
         for worker in workers {
             let _ = worker.join();
         }
-        output
+        Ok(output)
     }
 }
 

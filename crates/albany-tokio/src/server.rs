@@ -41,16 +41,15 @@ impl albany_server::Binding for TokioBinding {
         TcpListener::from_std(listener)
     }
 
-    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> F::Output
+    fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
-            .build()
-            .expect("cannot create the tokio runtime");
-        runtime.block_on(main(self))
+            .build()?;
+        Ok(runtime.block_on(main(self)))
     }
 }
 

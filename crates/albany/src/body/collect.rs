@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderMap;
 
-use super::Body;
+use super::{Body, LengthLimitError};
 use crate::error::Error;
 
 /// A whole body: its data and its trailers. Returned by [`Body::collect`].
@@ -81,8 +81,10 @@ impl Body {
     ///
     /// # Errors
     ///
-    /// [`CollectError::TooLarge`] past `limit` bytes;
-    /// [`CollectError::Body`] if the body fails.
+    /// [`CollectError::TooLarge`] past `limit` bytes, or when the body fails
+    /// with a [`LengthLimitError`](super::LengthLimitError) (a server's
+    /// request body limit, see [`Body::limit`]); [`CollectError::Body`] if
+    /// the body fails otherwise.
     pub async fn collect(mut self, limit: usize) -> Result<Collected, CollectError> {
         if self.size_hint().lower() > limit as u64 {
             return Err(CollectError::TooLarge { limit });
@@ -92,7 +94,12 @@ impl Body {
         let mut length = 0usize;
         let mut trailers: Option<HeaderMap> = None;
         while let Some(frame) = self.frame().await {
-            let frame = frame.map_err(CollectError::Body)?;
+            let frame = frame.map_err(|error| match error.downcast_ref::<LengthLimitError>() {
+                Some(exceeded) => CollectError::TooLarge {
+                    limit: usize::try_from(exceeded.limit()).unwrap_or(usize::MAX),
+                },
+                None => CollectError::Body(error),
+            })?;
             let frame = match frame.into_data() {
                 Ok(data) => {
                     length = length.saturating_add(data.len());

@@ -17,6 +17,7 @@
 //! | you want | you write |
 //! | --- | --- |
 //! | all of it, bounded | [`Body::collect`], [`Body::to_bytes`] |
+//! | a length limit | [`Body::limit`] |
 //! | a `Stream` | [`Body::into_data_stream`], [`Body::into_frame_stream`] |
 //! | a `futures_io::AsyncRead` | [`Body::into_reader`] |
 //!
@@ -33,6 +34,7 @@
 
 mod channel;
 mod collect;
+mod limit;
 mod reader;
 mod stream;
 
@@ -49,6 +51,7 @@ use crate::error::{BoxError, Error};
 
 pub use channel::{SendError, Sender};
 pub use collect::{CollectError, Collected};
+pub use limit::LengthLimitError;
 pub use reader::BodyReader;
 pub use stream::{DataStream, FrameStream};
 
