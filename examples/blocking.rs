@@ -19,8 +19,8 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use albany::http::{header, HeaderValue};
-use albany::{Body, Request, Response};
+use albany::http::StatusCode;
+use albany::{Request, Response};
 use bytes::Bytes;
 
 /// The 64-bit FNV-1a hash of `data`: a simple, non-cryptographic checksum.
@@ -51,12 +51,7 @@ fn handle(request: Request<Bytes>) -> Response {
         thread::current().name().unwrap_or("unnamed"),
         started.elapsed(),
     );
-    let mut response = Response::new(Body::from(text));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    albany_examples::text(StatusCode::OK, text)
 }
 
 fn main() -> ExitCode {

@@ -33,7 +33,7 @@ use std::process::ExitCode;
 use std::task::{Context, Poll};
 
 use albany::body::BodyFrame;
-use albany::http::{header, HeaderValue, StatusCode};
+use albany::http::{header, StatusCode};
 use albany::{from_fn, Body, Error, Request, Response};
 use bytes::Bytes;
 use http_body::SizeHint;
@@ -45,13 +45,7 @@ async fn echo(request: Request) -> Response {
         Some(Ok(frame)) => Some(frame),
         Some(Err(error)) => {
             tracing::debug!(%error, "the request body failed");
-            let mut response = Response::new(Body::from("malformed request body\n"));
-            *response.status_mut() = StatusCode::BAD_REQUEST;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            return response;
+            return albany_examples::text(StatusCode::BAD_REQUEST, "malformed request body\n");
         }
     };
     let mut response = Response::new(Body::new(Prepend { first, rest: body }));

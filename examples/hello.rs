@@ -20,6 +20,8 @@
 
 use std::process::ExitCode;
 
+use albany_examples::text;
+
 use albany::http::{header, HeaderValue, Method, StatusCode};
 use albany::{Application, Body, Request, RequestExt, Response};
 
@@ -50,17 +52,6 @@ impl Application for Hello {
 enum Route {
     Hello,
     Json,
-}
-
-/// A `text/plain` response.
-fn text(status: StatusCode, body: &'static str) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 /// The `/json` response: a greeting and what the request tells about the

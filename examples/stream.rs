@@ -23,6 +23,8 @@
 //! `event: shutdown` / `data: bye` and exits.
 
 use std::process::ExitCode;
+
+use albany_examples::text;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use albany::body::Sender;
@@ -109,17 +111,6 @@ fn unix_time() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-/// A `text/plain` response.
-fn text(status: StatusCode, body: &'static str) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 fn main() -> ExitCode {

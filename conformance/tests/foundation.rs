@@ -44,6 +44,18 @@ fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
+/// Opens a connection with a request to `/pending` and waits until the
+/// application has started it.
+fn open_pending(server: &RunningServer, state: &AppState) -> h1::Connection {
+    let before = state.pending.load(Ordering::SeqCst);
+    let mut connection = h1::Connection::open(server.addr()).unwrap();
+    connection.send(&h1::get("/pending")).unwrap();
+    assert!(eventually(Duration::from_secs(5), || {
+        state.pending.load(Ordering::SeqCst) > before
+    }));
+    connection
+}
+
 fn get_post_head(target: &dyn Target) {
     let (server, _) = start(target);
     let response = h1::exchange(server.addr(), &h1::get("/hello")).unwrap();
@@ -291,12 +303,7 @@ fn body_error_after_head_aborts_the_response(target: &dyn Target) {
 
 fn client_disconnect_drops_the_application_future(target: &dyn Target) {
     let (server, state) = start(target);
-    let mut connection = h1::Connection::open(server.addr()).unwrap();
-    connection.send(&h1::get("/pending")).unwrap();
-    assert!(eventually(Duration::from_secs(5), || state
-        .pending
-        .load(Ordering::SeqCst)
-        == 1));
+    let connection = open_pending(&server, &state);
     let closed = Instant::now();
     drop(connection);
     assert!(
@@ -368,12 +375,7 @@ fn graceful_shutdown_deadline_is_enforced(target: &dyn Target) {
     let mut settings = test_settings();
     settings.graceful_shutdown_timeout = Duration::from_millis(300);
     let (server, state) = start_with(target, settings);
-    let mut connection = h1::Connection::open(server.addr()).unwrap();
-    connection.send(&h1::get("/pending")).unwrap();
-    assert!(eventually(Duration::from_secs(5), || state
-        .pending
-        .load(Ordering::SeqCst)
-        == 1));
+    let mut connection = open_pending(&server, &state);
     let started = Instant::now();
     server.shutdown().unwrap();
     let elapsed = started.elapsed();

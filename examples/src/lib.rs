@@ -24,7 +24,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use albany::Application;
+use albany::http::{header, HeaderValue, StatusCode};
+use albany::{Application, Body, Response};
 use albany_server::{Binding, Server};
 use tracing_subscriber::EnvFilter;
 
@@ -280,6 +281,17 @@ fn announce_and_run<B: Binding>(
     server.run(application)?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// A `text/plain; charset=utf-8` response with `status` and `body`.
+pub fn text(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 #[cfg(test)]
