@@ -70,6 +70,10 @@ pub struct AppState {
 /// | `/info` | the peer address from `ConnectionInfo` |
 /// | `/blocking` | `albany::blocking`: `N bytes on THREAD`; 413 past 64 KiB |
 /// | `/wrong-length` | `short` with `Content-Length: 100` (the server answers 500) |
+/// | `/early-hints` | a final `103` (the server answers 500) |
+/// | `/bare-101` | `101` whatever the request (over HTTP/2 the server answers 500) |
+/// | `/no-content`, `/not-modified` | 204 and 304, each with a body the server must not send |
+/// | `/transfer-encoding` | `plain` with `Transfer-Encoding: gzip` (the server removes it) |
 /// | `/http09` | a response whose version is HTTP/0.9 (the server ignores it) |
 pub fn application(state: Arc<AppState>) -> BoxApplication {
     let blocking = albany::blocking(|request: Request<Bytes>| {
@@ -180,6 +184,20 @@ impl Application for Reference {
                 response
                     .headers_mut()
                     .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+                response
+            }
+            "/bare-101" => text(StatusCode::SWITCHING_PROTOCOLS, Body::empty()),
+            "/early-hints" => text(
+                StatusCode::from_u16(103).expect("a valid status"),
+                Body::empty(),
+            ),
+            "/no-content" => text(StatusCode::NO_CONTENT, "this body is not sent"),
+            "/not-modified" => text(StatusCode::NOT_MODIFIED, "neither is this one"),
+            "/transfer-encoding" => {
+                let mut response = text(StatusCode::OK, "plain");
+                response
+                    .headers_mut()
+                    .insert(header::TRANSFER_ENCODING, HeaderValue::from_static("gzip"));
                 response
             }
             "/http09" => {

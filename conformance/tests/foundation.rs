@@ -510,6 +510,54 @@ fn server_owns_framing_and_version(target: &dyn Target) {
     let responses =
         h2::send_all(server.addr(), vec![h2::get(server.addr(), "/wrong-length")]).unwrap();
     assert_eq!(responses[0].status, 500);
+
+    // The application's Transfer-Encoding is replaced by the server's framing.
+    let response = h1::exchange(server.addr(), &h1::get("/transfer-encoding")).unwrap();
+    assert_eq!(response.header("transfer-encoding"), None);
+    assert_eq!(response.header("content-length"), Some("5"));
+    assert_eq!(response.body, b"plain");
+    server.shutdown().unwrap();
+}
+
+fn no_content_for_head_204_and_304(target: &dyn Target) {
+    let (server, _) = start(target);
+    let addr = server.addr();
+    // HTTP/1.1: no body bytes; the next response on the connection parses.
+    let mut connection = h1::Connection::open(addr).unwrap();
+    for (path, status) in [("/no-content", 204), ("/not-modified", 304)] {
+        connection.send(&h1::get(path)).unwrap();
+        let response = connection.read_response(false).unwrap();
+        assert_eq!(response.status(), status);
+        assert!(response.body.is_empty());
+    }
+    connection.send(&h1::get("/say/after")).unwrap();
+    assert_eq!(connection.read_response(false).unwrap().body, b"after");
+    // HTTP/2: no DATA frames either, and HEAD keeps the GET's length.
+    let head = http::Request::head(format!("http://{addr}/hello"))
+        .body(Bytes::new())
+        .unwrap();
+    let requests = vec![
+        head,
+        h2::get(addr, "/no-content"),
+        h2::get(addr, "/not-modified"),
+    ];
+    let responses = h2::send_all(addr, requests).unwrap();
+    assert_eq!(responses[0].status, 200);
+    assert_eq!(responses[0].headers["content-length"], "13");
+    assert_eq!(responses[1].status, 204);
+    assert_eq!(responses[1].headers.get("content-length"), None);
+    assert_eq!(responses[2].status, 304);
+    for response in &responses {
+        assert_eq!(response.body.as_ref().unwrap().len(), 0);
+    }
+    // A final 1xx is not a response: 500, over both protocols; so is a 101
+    // over HTTP/2, which has no upgrades of that kind.
+    let response = h1::exchange(addr, &h1::get("/early-hints")).unwrap();
+    assert_eq!(response.status(), 500);
+    let requests = vec![h2::get(addr, "/early-hints"), h2::get(addr, "/bare-101")];
+    for response in h2::send_all(addr, requests).unwrap() {
+        assert_eq!(response.status, 500);
+    }
     server.shutdown().unwrap();
 }
 
@@ -635,6 +683,7 @@ for_each_adapter!(
     oversized_request_head_gets_431,
     silent_connection_closed_after_header_read_timeout,
     server_owns_framing_and_version,
+    no_content_for_head_204_and_304,
     max_connections_holds_back_further_connections,
     request_body_limit_gives_413,
     blocking_application_on_the_blocking_pool,

@@ -39,6 +39,7 @@ pub(crate) async fn serve_request<A: Application>(
     let shared = &context.shared;
     let (mut parts, incoming) = request.into_parts();
     let head_request = parts.method == http::Method::HEAD;
+    let http2 = parts.version == http::Version::HTTP_2;
 
     let body = if incoming.is_end_stream() {
         Body::empty()
@@ -79,39 +80,76 @@ pub(crate) async fn serve_request<A: Application>(
             return Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR));
         }
     };
-    Ok(prepare_response(response, head_request))
+    Ok(prepare_response(response, head_request, http2))
 }
 
 /// Checks what the server frames itself before hyper sees the response.
-fn prepare_response(mut response: Response, head_request: bool) -> http::Response<ResponseBody> {
+fn prepare_response(
+    mut response: Response,
+    head_request: bool,
+    http2: bool,
+) -> http::Response<ResponseBody> {
     // [RESP-23] The server answers in the request's protocol: hyper writes
     // the response's version over HTTP/1.1 (and panics on HTTP/0.9).
     *response.version_mut() = http::Version::default();
 
+    // [RESP-4] Transfer codings are the server's: hyper would honour an
+    // application's `Transfer-Encoding` over HTTP/1.1.
+    if response
+        .headers_mut()
+        .remove(header::TRANSFER_ENCODING)
+        .is_some()
+    {
+        tracing::warn!("removed the application's Transfer-Encoding; the server frames responses");
+    }
+
+    let status = response.status();
+    // [RESP-12, RESP-13] Interim responses are the server's: a final 1xx is
+    // an application error, and HTTP/2 has no 101 (RFC 9113 §8.6).
+    if status.is_informational() && (status != StatusCode::SWITCHING_PROTOCOLS || http2) {
+        tracing::error!(%status, "the application answered with an interim status; answering 500");
+        return status_response(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let no_content = head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if no_content {
+        // [RESP-9, RESP-10, RESP-11] No content, over either protocol (hyper
+        // sends DATA frames over HTTP/2 otherwise); the body is dropped
+        // without being polled. A HEAD response keeps the length a GET would
+        // have had (RFC 9110 §9.3.2); 1xx and 204 have none (§8.6).
+        let headers = response.headers_mut();
+        if status.is_informational() || status == StatusCode::NO_CONTENT {
+            headers.remove(header::CONTENT_LENGTH);
+        } else if head_request && !headers.contains_key(header::CONTENT_LENGTH) {
+            if let Some(length) = response.body().size_hint().exact().filter(|&n| n > 0) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            }
+        }
+        *response.body_mut() = Body::empty();
+        return response.map(ResponseBody::new);
+    }
+
     // [RESP-6] A `Content-Length` that contradicts an exact body length is
     // never sent: the response could not be framed correctly.
-    let status = response.status();
-    let has_body = !head_request
-        && !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED;
-    if has_body {
-        if let (Some(exact), Some(declared)) = (
-            response.body().size_hint().exact(),
-            response.headers().get(header::CONTENT_LENGTH),
-        ) {
-            let declared = declared
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared != Some(exact) {
-                tracing::error!(
-                    ?declared,
-                    body_length = exact,
-                    "the application's Content-Length disagrees with its body; answering 500"
-                );
-                return status_response(StatusCode::INTERNAL_SERVER_ERROR);
-            }
+    if let (Some(exact), Some(declared)) = (
+        response.body().size_hint().exact(),
+        response.headers().get(header::CONTENT_LENGTH),
+    ) {
+        let declared = declared
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared != Some(exact) {
+            tracing::error!(
+                ?declared,
+                body_length = exact,
+                "the application's Content-Length disagrees with its body; answering 500"
+            );
+            return status_response(StatusCode::INTERNAL_SERVER_ERROR);
         }
     }
     response.map(ResponseBody::new)
