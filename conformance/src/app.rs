@@ -70,6 +70,7 @@ pub struct AppState {
 /// | `/info` | the peer address from `ConnectionInfo` |
 /// | `/blocking` | `albany::blocking`: `N bytes on THREAD`; 413 past 64 KiB |
 /// | `/wrong-length` | `short` with `Content-Length: 100` (the server answers 500) |
+/// | `/until-shutdown` | `waiting`, then `bye` once the shutdown signal fires |
 /// | `/early-hints` | a final `103` (the server answers 500) |
 /// | `/bare-101` | `101` whatever the request (over HTTP/2 the server answers 500) |
 /// | `/no-content`, `/not-modified` | 204 and 304, each with a body the server must not send |
@@ -185,6 +186,23 @@ impl Application for Reference {
                     .headers_mut()
                     .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
                 response
+            }
+            "/until-shutdown" => {
+                let (Some(handle), Some(shutdown)) =
+                    (request.runtime().cloned(), request.shutdown_signal())
+                else {
+                    return text(StatusCode::INTERNAL_SERVER_ERROR, "no runtime or signal");
+                };
+                let (mut sender, body) = Body::channel(1024);
+                handle.spawn(async move {
+                    if sender.send("waiting\n").await.is_ok() {
+                        shutdown.await;
+                        if sender.send("bye\n").await.is_ok() {
+                            sender.finish();
+                        }
+                    }
+                });
+                Response::new(body)
             }
             "/bare-101" => text(StatusCode::SWITCHING_PROTOCOLS, Body::empty()),
             "/early-hints" => text(

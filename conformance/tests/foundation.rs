@@ -371,6 +371,34 @@ fn graceful_shutdown_finishes_requests_in_flight(target: &dyn Target) {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+fn shutdown_signal_reaches_the_application(target: &dyn Target) {
+    let (server, _) = start(target);
+    let mut connection = h1::Connection::open(server.addr()).unwrap();
+    connection.send(&h1::get("/until-shutdown")).unwrap();
+    let head = connection.read_head().unwrap();
+    assert_eq!(head.status, 200);
+    let first = connection.read_some(64).unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("waiting"));
+    server.begin_shutdown();
+    let rest = connection.read_body(&head, false).unwrap();
+    assert!(rest.complete);
+    assert!(String::from_utf8_lossy(&rest.body).ends_with("bye\n"));
+    server.shutdown().unwrap();
+}
+
+fn keep_alive_off_closes_after_each_response(target: &dyn Target) {
+    let mut settings = test_settings();
+    settings.keep_alive = false;
+    let (server, _) = start_with(target, settings);
+    let mut connection = h1::Connection::open(server.addr()).unwrap();
+    connection.send(&h1::get("/hello")).unwrap();
+    let response = connection.read_response(false).unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(connection.is_closed_within(Duration::from_secs(5)));
+    server.shutdown().unwrap();
+}
+
 fn graceful_shutdown_deadline_is_enforced(target: &dyn Target) {
     let mut settings = test_settings();
     settings.graceful_shutdown_timeout = Duration::from_millis(300);
@@ -676,6 +704,8 @@ for_each_adapter!(
     client_disconnect_drops_the_application_future,
     graceful_shutdown_finishes_requests_in_flight,
     graceful_shutdown_deadline_is_enforced,
+    shutdown_signal_reaches_the_application,
+    keep_alive_off_closes_after_each_response,
     upgrade_echoes_over_the_upgraded_connection,
     runtime_service_inside_the_application,
     http2_100_concurrent_streams,
