@@ -82,7 +82,7 @@ impl Body {
     /// # Errors
     ///
     /// [`CollectError::TooLarge`] past `limit` bytes, or when the body fails
-    /// with a [`LengthLimitError`](super::LengthLimitError) (a server's
+    /// with a [`LengthLimitError`] (a server's
     /// request body limit, see [`Body::limit`]); [`CollectError::Body`] if
     /// the body fails otherwise.
     pub async fn collect(mut self, limit: usize) -> Result<Collected, CollectError> {
