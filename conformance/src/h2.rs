@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// How long one call may take before it fails, in seconds.
@@ -39,10 +40,7 @@ pub fn send_all(
     addr: SocketAddr,
     requests: Vec<http::Request<Bytes>>,
 ) -> io::Result<Vec<Response>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    client_runtime()?.block_on(async move {
         tokio::time::timeout(CALL_TIMEOUT, send_all_inner(addr, requests))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "HTTP/2 call timed out"))?
@@ -53,12 +51,7 @@ async fn send_all_inner(
     addr: SocketAddr,
     requests: Vec<http::Request<Bytes>>,
 ) -> io::Result<Vec<Response>> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
-    tokio::spawn(connection);
+    let sender = connect(addr).await?;
     let mut tasks = Vec::new();
     for request in requests {
         let mut sender = sender.clone();
@@ -115,16 +108,8 @@ pub fn send_then_reset(
     delay: Duration,
     keep_open: Duration,
 ) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                .await
-                .map_err(io::Error::other)?;
-        tokio::spawn(connection);
+    client_runtime()?.block_on(async move {
+        let mut sender = connect(addr).await?;
         sender.ready().await.map_err(io::Error::other)?;
         let response = sender.send_request(request.map(Full::new));
         // Dropping the unfinished response future resets the stream.
@@ -132,6 +117,25 @@ pub fn send_then_reset(
         tokio::time::sleep(keep_open).await;
         Ok(())
     })
+}
+
+/// The client's own current-thread runtime, never the server's.
+fn client_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Opens an HTTP/2 connection (prior knowledge) to `addr`; the connection
+/// is driven by a task on the client's runtime.
+async fn connect(addr: SocketAddr) -> io::Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 /// A `GET` for `path` on `addr`, with an empty body.

@@ -38,12 +38,14 @@ pub(crate) async fn serve_connection<A, I>(
     let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
     let mut graceful = false;
     let result = poll_fn(|cx| {
-        if Pin::new(&mut abort).poll(cx).is_ready() {
-            return Poll::Ready(Err("closed by the graceful shutdown deadline".into()));
-        }
         if !graceful && Pin::new(&mut shutdown).poll(cx).is_ready() {
             graceful = true;
             connection.as_mut().graceful_shutdown();
+        }
+        // The deadline fires only after shutdown has started: until then
+        // there is nothing to watch.
+        if graceful && Pin::new(&mut abort).poll(cx).is_ready() {
+            return Poll::Ready(Err("closed by the graceful shutdown deadline".into()));
         }
         connection.as_mut().poll(cx)
     })

@@ -194,62 +194,78 @@ where
 {
     let shared = Shared::new();
     let task = Task {
-        future: Some(Box::pin(future)),
+        stage: Stage::Running { future },
         shared: shared.clone(),
     };
     (task, JoinHandle { shared })
 }
 
-struct Task<F: Future> {
-    future: Option<Pin<Box<F>>>,
-    shared: Arc<Shared<F::Output>>,
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<F> {
+        Running { #[pin] future: F },
+        Done,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The spawned future, inline (the runtime boxes the task once), and
+    /// the state it reports to.
+    struct Task<F: Future> {
+        #[pin]
+        stage: Stage<F>,
+        shared: Arc<Shared<F::Output>>,
+    }
+
+    impl<F: Future> PinnedDrop for Task<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // A runtime that drops the task unfinished (it is shutting down)
+            // resolves the handle as cancelled instead of leaving it pending.
+            let this = this.project();
+            if matches!(this.stage.as_ref().get_ref(), Stage::Running { .. }) {
+                this.shared.complete(Err(JoinError {
+                    kind: Kind::Cancelled,
+                }));
+            }
+        }
+    }
 }
 
 impl<F: Future> Future for Task<F> {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let Some(future) = this.future.as_mut() else {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let StageProj::Running { future } = this.stage.as_mut().project() else {
             return Poll::Ready(());
         };
-        {
+        let aborted = {
             let mut state = this.shared.lock();
-            if state.aborted {
-                drop(state);
-                this.future = None;
-                this.shared.complete(Err(JoinError {
-                    kind: Kind::Cancelled,
-                }));
-                return Poll::Ready(());
+            if !state.aborted {
+                match &state.task_waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => state.task_waker = Some(cx.waker().clone()),
+                }
             }
-            match &state.task_waker {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => state.task_waker = Some(cx.waker().clone()),
-            }
-        }
-        let result = match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(output)) => Ok(output),
-            Err(payload) => Err(JoinError {
-                kind: Kind::Panic(Mutex::new(payload)),
-            }),
+            state.aborted
         };
-        this.future = None;
+        let result = if aborted {
+            Err(JoinError {
+                kind: Kind::Cancelled,
+            })
+        } else {
+            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(output)) => Ok(output),
+                Err(payload) => Err(JoinError {
+                    kind: Kind::Panic(Mutex::new(payload)),
+                }),
+            }
+        };
+        // Drop the future before the handle sees the result.
+        this.stage.set(Stage::Done);
         this.shared.complete(result);
         Poll::Ready(())
-    }
-}
-
-impl<F: Future> Drop for Task<F> {
-    fn drop(&mut self) {
-        // A runtime that drops the task unfinished (it is shutting down)
-        // resolves the handle as cancelled instead of leaving it pending.
-        if self.future.take().is_some() {
-            self.shared.complete(Err(JoinError {
-                kind: Kind::Cancelled,
-            }));
-        }
     }
 }
 
@@ -308,5 +324,41 @@ mod tests {
                 .unwrap_err();
         assert!(error.is_panic());
         assert_eq!(error.to_string(), "the task panicked: boom");
+    }
+
+    /// A runtime that keeps spawned tasks until the test runs or drops them.
+    #[derive(Default)]
+    struct Deferred {
+        tasks: std::sync::Mutex<Vec<BoxTask>>,
+    }
+
+    impl Runtime for std::sync::Arc<Deferred> {
+        fn spawn(&self, task: BoxTask) {
+            self.tasks.lock().unwrap().push(task);
+        }
+        fn sleep_until(&self, _deadline: Instant) -> Sleep {
+            Sleep::new(std::future::ready(()))
+        }
+        fn spawn_blocking(&self, f: BoxBlocking) {
+            f();
+        }
+    }
+
+    #[test]
+    fn aborted_and_dropped_tasks_resolve_as_cancelled() {
+        let runtime = std::sync::Arc::new(Deferred::default());
+        let handle = Handle::new(runtime.clone());
+        let aborted = handle.spawn(std::future::pending::<()>());
+        let dropped = handle.spawn(std::future::pending::<()>());
+        aborted.abort();
+        let mut tasks = std::mem::take(&mut *runtime.tasks.lock().unwrap());
+        futures_lite::future::block_on(tasks.remove(0));
+        assert!(futures_lite::future::block_on(aborted)
+            .unwrap_err()
+            .is_cancelled());
+        drop(tasks);
+        assert!(futures_lite::future::block_on(dropped)
+            .unwrap_err()
+            .is_cancelled());
     }
 }
