@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use std::time::Duration;
@@ -42,12 +42,37 @@ pub fn pattern_mismatch(data: &[u8]) -> Option<usize> {
 /// What the reference application did, for tests to observe.
 #[derive(Debug, Default)]
 pub struct AppState {
+    /// Every request the application was called with, as `METHOD target`,
+    /// in the order of the calls.
+    pub seen: Mutex<Vec<String>>,
+    /// Request bodies that ended with an error, as `/inspect` and `/count`
+    /// read them.
+    pub body_errors: AtomicU64,
+    /// `/push` producers that stopped because the body was dropped.
+    pub push_stopped: AtomicU64,
     /// Bytes sent so far by `/push` producers.
     pub pushed: AtomicU64,
     /// `/pending` futures dropped so far.
     pub dropped: AtomicU64,
     /// `/pending` futures started so far.
     pub pending: AtomicU64,
+}
+
+impl AppState {
+    /// Whether the application was called with a request whose target
+    /// contains `needle`.
+    pub fn saw(&self, needle: &str) -> bool {
+        self.seen
+            .lock()
+            .expect("the list of requests")
+            .iter()
+            .any(|line| line.contains(needle))
+    }
+
+    /// How many requests the application was called with.
+    pub fn calls(&self) -> usize {
+        self.seen.lock().expect("the list of requests").len()
+    }
 }
 
 /// The reference application.
@@ -76,6 +101,16 @@ pub struct AppState {
 /// | `/no-content`, `/not-modified` | 204 and 304, each with a body the server must not send |
 /// | `/transfer-encoding` | `plain` with `Transfer-Encoding: gzip` (the server removes it) |
 /// | `/http09` | a response whose version is HTTP/0.9 (the server ignores it) |
+/// | `/inspect…` | reads the body (up to 1 MiB) and describes what it saw: see [`inspect`] |
+/// | `/count` | reads the body and answers its length in bytes |
+/// | `/first-chunk` | answers the length of the body's first data frame, at once |
+/// | `/ticks?n=N&ms=M` | N chunks `tick\n`, one every M ms |
+/// | `/close` | `bye` with `Connection: close` |
+/// | `/short-length`, `/long-length` | `Content-Length: 10` with a streamed body of 5 or 20 bytes |
+/// | `/hop-by-hop` | `ok` with connection-specific fields (RESP-14) |
+/// | `/blocking-panic` | `albany::blocking` whose function panics |
+/// | `OPTIONS *` | `204` with `Allow` |
+/// | `CONNECT host:port` | `403` naming the authority |
 pub fn application(state: Arc<AppState>) -> BoxApplication {
     let blocking = albany::blocking(|request: Request<Bytes>| {
         // Blocking work, as a synchronous handler may do.
@@ -89,9 +124,13 @@ pub fn application(state: Arc<AppState>) -> BoxApplication {
         Response::new(Body::from(body))
     })
     .body_limit(BLOCKING_BODY_LIMIT);
+    let blocking_panic = albany::blocking(|_request: Request<Bytes>| -> Response {
+        panic!("deliberate panic in a blocking application")
+    });
     BoxApplication::new(Reference {
         state,
         blocking: BoxApplication::new(blocking),
+        blocking_panic: BoxApplication::new(blocking_panic),
     })
 }
 
@@ -101,6 +140,7 @@ pub const BLOCKING_BODY_LIMIT: usize = 64 * 1024;
 struct Reference {
     state: Arc<AppState>,
     blocking: BoxApplication,
+    blocking_panic: BoxApplication,
 }
 
 fn text(status: StatusCode, body: impl Into<Body>) -> Response {
@@ -118,7 +158,30 @@ fn query_number(request: &Request, name: &str) -> Option<u64> {
 
 impl Application for Reference {
     async fn call(&self, request: Request) -> Response {
+        self.state
+            .seen
+            .lock()
+            .expect("the list of requests")
+            .push(format!("{} {}", request.method(), request.uri()));
+        if request.method() == http::Method::CONNECT {
+            let authority = request.uri().authority().map(|a| a.to_string());
+            return text(
+                StatusCode::FORBIDDEN,
+                format!("connect {}", authority.unwrap_or_default()),
+            );
+        }
+        if request.uri() == "*" {
+            let mut response = text(StatusCode::NO_CONTENT, Body::empty());
+            response.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
+            return response;
+        }
         let path = request.uri().path().to_owned();
+        if path.starts_with("/inspect") {
+            return inspect(request, &self.state).await;
+        }
         match path.as_str() {
             "/hello" => text(StatusCode::OK, "Hello, world!"),
             "/echo" => {
@@ -224,6 +287,53 @@ impl Application for Reference {
                 response
             }
             "/runtime" => runtime(request).await,
+            "/count" => match count_body(request.into_body()).await {
+                Ok(length) => text(StatusCode::OK, length.to_string()),
+                Err(error) => {
+                    self.state.body_errors.fetch_add(1, Ordering::SeqCst);
+                    text(StatusCode::BAD_REQUEST, format!("body error: {error}"))
+                }
+            },
+            "/first-chunk" => {
+                let mut body = request.into_body();
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        let length = frame.data_ref().map_or(0, |data| data.len());
+                        text(StatusCode::OK, length.to_string())
+                    }
+                    _ => text(StatusCode::BAD_REQUEST, "no first chunk"),
+                }
+            }
+            "/ticks" => ticks(&request),
+            "/close" => {
+                let mut response = text(StatusCode::OK, "bye");
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                response
+            }
+            "/short-length" | "/long-length" => {
+                let length = if path == "/short-length" { 5 } else { 20 };
+                let chunks =
+                    futures_lite::stream::iter([Ok::<_, std::io::Error>(pattern(0, length))]);
+                let mut response = Response::new(Body::from_stream(chunks));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+                response
+            }
+            "/hop-by-hop" => {
+                let mut response = text(StatusCode::OK, "ok");
+                let headers = response.headers_mut();
+                headers.insert(header::CONNECTION, HeaderValue::from_static("x-private"));
+                headers.insert("x-private", HeaderValue::from_static("secret"));
+                headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+                headers.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                headers.insert("x-kept", HeaderValue::from_static("yes"));
+                response
+            }
+            "/blocking-panic" => self.blocking_panic.call(request).await,
             "/info" => match request.connection_info() {
                 Some(info) => text(StatusCode::OK, format!("peer={}", info.peer_addr)),
                 None => text(StatusCode::INTERNAL_SERVER_ERROR, "no connection info"),
@@ -249,6 +359,7 @@ impl Reference {
             while offset < size {
                 let len = (size - offset).min(16 * 1024) as usize;
                 if sender.send(pattern(offset, len)).await.is_err() {
+                    state.push_stopped.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
                 offset += len as u64;
@@ -363,4 +474,144 @@ impl Future for Yield {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// The largest body `/inspect` reads, in bytes.
+pub const INSPECT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// `/inspect`: reads the request body (up to [`INSPECT_BODY_LIMIT`]) and
+/// answers, one `key: value` line each, what the application observed:
+///
+/// ```text
+/// method: POST
+/// uri: /inspect?x=1
+/// version: HTTP/1.1
+/// header: host: localhost        (one line per value, in HeaderMap order)
+/// extensions: runtime connection-info shutdown-signal upgrade
+/// size-hint: exact 5             (or: lower 0 upper none)
+/// end-of-stream: false
+/// body: 5 bytes fnv1a 0x…       (or: body-error: …)
+/// trailer: x-sum: 1
+/// ```
+///
+/// It answers `200`, or `400` when the body failed (`413` when it was too
+/// large); the differential run compares these descriptions across targets.
+pub async fn inspect(request: Request, state: &AppState) -> Response {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "method: {}", request.method());
+    let _ = writeln!(out, "uri: {}", request.uri());
+    let _ = writeln!(out, "version: {:?}", request.version());
+    for (name, value) in request.headers() {
+        let _ = writeln!(
+            out,
+            "header: {}: {}",
+            name,
+            String::from_utf8_lossy(value.as_bytes())
+        );
+    }
+    let mut extensions = Vec::new();
+    if request.runtime().is_some() {
+        extensions.push("runtime");
+    }
+    if request.connection_info().is_some() {
+        extensions.push("connection-info");
+    }
+    if request.shutdown_signal().is_some() {
+        extensions.push("shutdown-signal");
+    }
+    if request
+        .extensions()
+        .get::<albany::upgrade::OnUpgrade>()
+        .is_some()
+    {
+        extensions.push("upgrade");
+    }
+    let _ = writeln!(out, "extensions: {}", extensions.join(" "));
+    let body = request.into_body();
+    let hint = http_body::Body::size_hint(&body);
+    match hint.exact() {
+        Some(exact) => {
+            let _ = writeln!(out, "size-hint: exact {exact}");
+        }
+        None => {
+            let upper = hint.upper().map_or("none".to_owned(), |u| u.to_string());
+            let _ = writeln!(out, "size-hint: lower {} upper {upper}", hint.lower());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "end-of-stream: {}",
+        http_body::Body::is_end_stream(&body)
+    );
+    let status = match body.collect(INSPECT_BODY_LIMIT).await {
+        Ok(collected) => {
+            let (data, trailers) = collected.into_parts();
+            let _ = writeln!(
+                out,
+                "body: {} bytes fnv1a {:#018x}",
+                data.len(),
+                fnv1a(&data)
+            );
+            for (name, value) in trailers.iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "trailer: {}: {}",
+                    name,
+                    String::from_utf8_lossy(value.as_bytes())
+                );
+            }
+            StatusCode::OK
+        }
+        Err(error) => {
+            state.body_errors.fetch_add(1, Ordering::SeqCst);
+            let _ = writeln!(out, "body-error: {error}");
+            match error {
+                albany::body::CollectError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            }
+        }
+    };
+    text(status, out)
+}
+
+/// The 64-bit FNV-1a hash of `data`.
+pub fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Reads `body` to its end and counts its data bytes.
+async fn count_body(mut body: Body) -> Result<u64, albany::Error> {
+    let mut length = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame?.data_ref() {
+            length += data.len() as u64;
+        }
+    }
+    Ok(length)
+}
+
+/// `/ticks?n=N&ms=M`: N chunks `tick\n`, the first at once, then one every
+/// M ms, through `Body::channel`.
+fn ticks(request: &Request) -> Response {
+    let count = query_number(request, "n").unwrap_or(3);
+    let interval = Duration::from_millis(query_number(request, "ms").unwrap_or(500));
+    let Some(handle) = request.runtime().cloned() else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "no runtime");
+    };
+    let (mut sender, body) = Body::channel(1024);
+    handle.clone().spawn(async move {
+        for i in 0..count {
+            if i > 0 {
+                handle.sleep(interval).await;
+            }
+            if sender.send("tick\n").await.is_err() {
+                return;
+            }
+        }
+        sender.finish();
+    });
+    Response::new(body)
 }

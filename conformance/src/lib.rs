@@ -1,8 +1,23 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+mod case;
+pub mod cases;
+pub mod differential;
 pub mod h1;
 pub mod h2;
+pub mod h2_frames;
+pub mod report;
+mod runner;
+pub mod spec;
 mod target;
+pub mod validate;
+mod verdict;
 
+pub use case::{eventually, suite_settings, Case, Context, Failure, Group, Level};
+pub use runner::{Runner, CASE_TIMEOUT};
 pub use target::{AlbanyTarget, RunningServer, Target, ASYNC_STD, SMOL, TOKIO};
+pub use verdict::{CaseResult, Report, Totals, Verdict, Waiver, WAIVERS};
+
+/// Albany's own targets: tokio, async-std and smol.
+pub const ALBANY_TARGETS: [&dyn Target; 3] = [&TOKIO, &ASYNC_STD, &SMOL];

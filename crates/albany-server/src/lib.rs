@@ -4,6 +4,8 @@ mod binding;
 mod body;
 mod connection;
 pub mod io;
+mod request_body;
+mod request_checks;
 mod rt;
 mod server;
 mod service;

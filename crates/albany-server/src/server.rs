@@ -14,10 +14,8 @@ use albany::shutdown::ShutdownTrigger;
 use albany::Application;
 use async_lock::Semaphore;
 use futures_util::FutureExt;
-use hyper_util::server::conn::auto;
 
-use crate::connection::serve_connection;
-use crate::rt::{HyperExecutor, HyperTimer};
+use crate::connection::{serve_connection, Protocols};
 use crate::service::{ConnectionContext, Shared};
 use crate::tracker::Tracker;
 use crate::{Binding, Listener, Settings};
@@ -252,7 +250,7 @@ impl<B: Binding> Server<B> {
             .listen(i32::try_from(settings.backlog).unwrap_or(i32::MAX))?;
         let handle = binding.handle()?;
         let mut listener = binding.listen(listener)?;
-        let builder = Arc::new(hyper_builder(&settings, &handle));
+        let protocols = Arc::new(Protocols::new(&settings, &handle));
         let shared = Arc::new(Shared {
             application,
             handle: handle.clone(),
@@ -297,7 +295,7 @@ impl<B: Binding> Server<B> {
             });
             let first_byte_deadline = settings.header_read_timeout.map(|t| handle.sleep(t));
             let connection = serve_connection(
-                builder.clone(),
+                protocols.clone(),
                 io,
                 context,
                 first_byte_deadline,
@@ -348,25 +346,6 @@ impl<B: Binding> fmt::Debug for Server<B> {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-fn hyper_builder(settings: &Settings, handle: &albany::rt::Handle) -> auto::Builder<HyperExecutor> {
-    let mut builder = auto::Builder::new(HyperExecutor::new(handle.clone()));
-    if !settings.http2 {
-        builder = builder.http1_only();
-    }
-    builder
-        .http1()
-        .timer(HyperTimer::new(handle.clone()))
-        .keep_alive(settings.keep_alive)
-        .max_buf_size(settings.max_header_size.max(8192))
-        .header_read_timeout(settings.header_read_timeout);
-    builder
-        .http2()
-        .timer(HyperTimer::new(handle.clone()))
-        .max_concurrent_streams(settings.http2_max_concurrent_streams)
-        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
-    builder
 }
 
 /// Errors of `accept` that concern one connection, not the listener.

@@ -1,8 +1,11 @@
 //! One request: from hyper's request to the application and back.
 
 use std::convert::Infallible;
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use albany::rt::Handle;
 use albany::shutdown::ShutdownTrigger;
@@ -15,6 +18,8 @@ use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
 use crate::io::FromHyper;
+use crate::request_body::read_ahead;
+use crate::request_checks;
 
 /// What every connection of one server shares.
 pub(crate) struct Shared<A> {
@@ -38,18 +43,39 @@ pub(crate) async fn serve_request<A: Application>(
 ) -> Result<http::Response<ResponseBody>, Infallible> {
     let shared = &context.shared;
     let (mut parts, incoming) = request.into_parts();
+    if let Some((status, reason)) = request_checks::reject(&parts) {
+        tracing::debug!(%status, reason, "rejected the request head");
+        return Ok(status_response(status));
+    }
     let head_request = parts.method == http::Method::HEAD;
     let http2 = parts.version == http::Version::HTTP_2;
 
+    let mut client_gone = None;
     let body = if incoming.is_end_stream() {
         Body::empty()
-    } else if let Some(limit) = shared.max_request_body_size {
-        if incoming.size_hint().lower() > limit {
+    } else {
+        let limit = shared.max_request_body_size;
+        if limit.is_some_and(|limit| incoming.size_hint().lower() > limit) {
             return Ok(status_response(StatusCode::PAYLOAD_TOO_LARGE));
         }
-        Body::new(incoming).limit(limit)
-    } else {
-        Body::new(incoming)
+        // [CANCEL-5] Over HTTP/1.x the server reads ahead to see the client
+        // leave; not when the client waits for `100 Continue`, which the
+        // first read would send (REQ-14).
+        let expects_continue = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let body = if http2 || expects_continue {
+            Body::new(incoming)
+        } else {
+            let (body, gone) = read_ahead(incoming);
+            client_gone = Some(gone);
+            Body::new(body)
+        };
+        match limit {
+            Some(limit) => body.limit(limit),
+            None => body,
+        }
     };
 
     if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
@@ -65,9 +91,28 @@ pub(crate) async fn serve_request<A: Application>(
     parts.extensions.insert(shared.shutdown.signal());
 
     let request = Request::from_parts(parts, body);
-    let called = AssertUnwindSafe(shared.application.call(request))
-        .catch_unwind()
-        .await;
+    let mut call = pin!(AssertUnwindSafe(shared.application.call(request)).catch_unwind());
+    let called = match client_gone {
+        None => call.await,
+        Some(gone) => {
+            let mut gone = pin!(gone);
+            let raced = poll_fn(|cx| {
+                if let Poll::Ready(called) = call.as_mut().poll(cx) {
+                    return Poll::Ready(Some(called));
+                }
+                gone.as_mut().poll(cx).map(|()| None)
+            })
+            .await;
+            match raced {
+                Some(called) => called,
+                None => {
+                    // [CANCEL-1] Dropping the future is the cancellation.
+                    tracing::debug!("the client closed the connection during the request");
+                    return Ok(status_response(StatusCode::BAD_REQUEST));
+                }
+            }
+        }
+    };
     let response = match called {
         Ok(response) => response,
         Err(payload) => {
@@ -156,7 +201,8 @@ fn prepare_response(
 }
 
 /// A response the server makes itself: the status, its reason phrase as a
-/// plain-text body, and `Connection: close` for errors the request caused.
+/// plain-text body, and `Connection: close` for errors the request caused
+/// (4xx, 501): its unread body could otherwise be read as the next request.
 fn status_response(status: StatusCode) -> http::Response<ResponseBody> {
     let reason = status.canonical_reason().unwrap_or("");
     let mut response = Response::new(Body::from(format!("{} {reason}\n", status.as_u16())));
@@ -165,8 +211,7 @@ fn status_response(status: StatusCode) -> http::Response<ResponseBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        // The unread body would otherwise be parsed as the next request.
+    if status.is_client_error() || status == StatusCode::NOT_IMPLEMENTED {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -1,0 +1,358 @@
+//! HTTP/2 specifics (spec §14; RFC 9113).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::case;
+use crate::h2_frames::{self, RawConnection, StreamOutcome, PROTOCOL_ERROR};
+use crate::{ensure, ensure_eq, h1, h2, Case, Context, Failure};
+
+pub(super) const CASES: &[Case] = &[
+    case!(
+        "http2.prior-knowledge",
+        Must,
+        ["H2-1", "REQ-6"],
+        ["RFC 9113 §3.3", "RFC 9113 §3.4"],
+        "HTTP/2 with prior knowledge on the HTTP/1.1 port",
+        prior_knowledge
+    ),
+    case!(
+        "http2.request-uri",
+        Must,
+        ["REQ-4", "REQ-6"],
+        ["RFC 9113 §8.3.1"],
+        "the URI comes from :scheme, :authority and :path; version HTTP/2.0",
+        request_uri
+    ),
+    case!(
+        "http2.max-concurrent-streams",
+        Must,
+        ["H2-3", "LIMIT-9"],
+        ["RFC 9113 §6.5.2"],
+        "SETTINGS_MAX_CONCURRENT_STREAMS equals http2_max_concurrent_streams",
+        max_concurrent_streams
+    ),
+    case!(
+        "http2.connection-field-rejected",
+        Must,
+        ["H2-7"],
+        ["RFC 9113 §8.2.2"],
+        "a request with Connection is reset with PROTOCOL_ERROR",
+        connection_field_rejected
+    ),
+    case!(
+        "http2.transfer-encoding-rejected",
+        Must,
+        ["H2-7"],
+        ["RFC 9113 §8.2.2"],
+        "a request with Transfer-Encoding is reset with PROTOCOL_ERROR",
+        transfer_encoding_rejected
+    ),
+    case!(
+        "http2.te-gzip-rejected",
+        Must,
+        ["H2-7"],
+        ["RFC 9113 §8.2.2"],
+        "a request with TE: gzip is reset with PROTOCOL_ERROR",
+        te_gzip_rejected
+    ),
+    case!(
+        "http2.te-trailers-allowed",
+        Must,
+        ["H2-7"],
+        ["RFC 9113 §8.2.2"],
+        "a request with TE: trailers is served",
+        te_trailers_allowed
+    ),
+    case!(
+        "http2.uppercase-name-rejected",
+        Must,
+        ["H2-10"],
+        ["RFC 9113 §8.2.1"],
+        "a request with an uppercase field name is reset",
+        uppercase_name_rejected
+    ),
+    case!(
+        "http2.content-length-mismatch",
+        Must,
+        ["H2-8"],
+        ["RFC 9113 §8.1.1"],
+        "DATA shorter than content-length: the stream is reset with PROTOCOL_ERROR",
+        content_length_mismatch
+    ),
+    case!(
+        "http2.no-content",
+        Must,
+        ["RESP-11"],
+        ["RFC 9113 §8.1", "RFC 9110 §9.3.2"],
+        "HEAD, 204 and 304 carry no DATA; HEAD keeps Content-Length",
+        no_content
+    ),
+    case!(
+        "http2.no-101",
+        Must,
+        ["RESP-11"],
+        ["RFC 9113 §8.6"],
+        "a 101 or a final 1xx becomes 500 over HTTP/2",
+        no_101
+    ),
+    case!(
+        "http2.hop-by-hop-removed",
+        Must,
+        ["RESP-16"],
+        ["RFC 9113 §8.2.2"],
+        "connection-specific response fields are removed",
+        hop_by_hop_removed
+    ),
+    case!(
+        "http2.h2c-upgrade-ignored",
+        Must,
+        ["H2-5"],
+        ["RFC 9113 §3.1"],
+        "Upgrade: h2c is answered over HTTP/1.1",
+        h2c_upgrade_ignored
+    ),
+];
+
+fn prior_knowledge(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/hello")])?;
+    ensure_eq!(responses[0].status.as_u16(), 200, "status");
+    ensure_eq!(
+        responses[0].body.as_deref().ok(),
+        Some(&b"Hello, world!"[..]),
+        "body"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn request_uri(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/inspect?q=1")])?;
+    let body =
+        String::from_utf8_lossy(responses[0].body.as_deref().unwrap_or_default()).into_owned();
+    let expected = format!("uri: http://{}/inspect?q=1", server.addr());
+    ensure!(
+        body.lines().any(|l| l == expected),
+        "{expected:?} not in {body:?}"
+    );
+    ensure!(
+        body.lines().any(|l| l == "version: HTTP/2.0"),
+        "version not HTTP/2.0 in {body:?}"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn max_concurrent_streams(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.http2_max_concurrent_streams = 7)?;
+    let mut raw = RawConnection::open(server.addr())?;
+    let mut advertised = None;
+    for _ in 0..10 {
+        let Some(frame) = raw.read_frame()? else {
+            break;
+        };
+        if frame.kind == h2_frames::kind::SETTINGS && frame.flags & h2_frames::ACK == 0 {
+            for setting in frame.payload.chunks_exact(6) {
+                if u16::from_be_bytes([setting[0], setting[1]]) == 0x3 {
+                    advertised = Some(u32::from_be_bytes([
+                        setting[2], setting[3], setting[4], setting[5],
+                    ]));
+                }
+            }
+            break;
+        }
+    }
+    ensure_eq!(advertised, Some(7), "SETTINGS_MAX_CONCURRENT_STREAMS");
+    server.shutdown()?;
+    Ok(())
+}
+
+/// Sends a GET for `/hello` with `extra` fields on a raw connection and
+/// checks that the stream is reset with PROTOCOL_ERROR, without calling the
+/// application.
+fn expect_reset(context: &mut Context<'_>, extra: &[(&str, &str)]) -> Result<(), Failure> {
+    let (server, state) = context.start()?;
+    let mut raw = RawConnection::open(server.addr())?;
+    let authority = server.addr().to_string();
+    let mut fields = vec![
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", authority.as_str()),
+        (":path", "/hello"),
+    ];
+    fields.extend_from_slice(extra);
+    raw.send_headers(1, &fields, true)?;
+    let outcome = raw.outcome(1, Duration::from_secs(10))?;
+    ensure!(
+        matches!(
+            outcome,
+            StreamOutcome::Reset(PROTOCOL_ERROR) | StreamOutcome::GoAway(PROTOCOL_ERROR)
+        ),
+        "expected a PROTOCOL_ERROR reset, got {outcome:?}"
+    );
+    ensure_eq!(state.calls(), 0, "application calls");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn connection_field_rejected(context: &mut Context<'_>) -> Result<(), Failure> {
+    expect_reset(context, &[("connection", "keep-alive")])
+}
+
+fn transfer_encoding_rejected(context: &mut Context<'_>) -> Result<(), Failure> {
+    expect_reset(context, &[("transfer-encoding", "chunked")])
+}
+
+fn te_gzip_rejected(context: &mut Context<'_>) -> Result<(), Failure> {
+    expect_reset(context, &[("te", "gzip")])
+}
+
+fn uppercase_name_rejected(context: &mut Context<'_>) -> Result<(), Failure> {
+    expect_reset(context, &[("X-Upper", "1")])
+}
+
+fn te_trailers_allowed(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let mut raw = RawConnection::open(server.addr())?;
+    let authority = server.addr().to_string();
+    raw.send_headers(
+        1,
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", &authority),
+            (":path", "/hello"),
+            ("te", "trailers"),
+        ],
+        true,
+    )?;
+    ensure_eq!(
+        raw.outcome(1, Duration::from_secs(10))?,
+        StreamOutcome::Response(Some(200)),
+        "outcome"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn content_length_mismatch(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let mut raw = RawConnection::open(server.addr())?;
+    let authority = server.addr().to_string();
+    raw.send_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":authority", &authority),
+            (":path", "/inspect"),
+            ("content-length", "10"),
+        ],
+        false,
+    )?;
+    raw.send_data(1, b"hello", true)?;
+    let outcome = raw.outcome(1, Duration::from_secs(10))?;
+    ensure!(
+        matches!(outcome, StreamOutcome::Reset(PROTOCOL_ERROR)),
+        "expected RST_STREAM PROTOCOL_ERROR, got {outcome:?}"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn no_content(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let addr = server.addr();
+    let head = http::Request::head(format!("http://{addr}/hello"))
+        .body(Bytes::new())
+        .expect("a request");
+    let responses = h2::send_all(
+        addr,
+        vec![
+            head,
+            h2::get(addr, "/no-content"),
+            h2::get(addr, "/not-modified"),
+        ],
+    )?;
+    ensure_eq!(responses[0].status.as_u16(), 200, "HEAD status");
+    ensure_eq!(
+        responses[0]
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some("13"),
+        "HEAD Content-Length"
+    );
+    ensure_eq!(responses[1].status.as_u16(), 204, "204 status");
+    ensure_eq!(
+        responses[1].headers.get("content-length"),
+        None,
+        "204 Content-Length"
+    );
+    ensure_eq!(responses[2].status.as_u16(), 304, "304 status");
+    for (i, response) in responses.iter().enumerate() {
+        ensure_eq!(
+            response.body.as_ref().map(|b| b.len()).ok(),
+            Some(0),
+            "DATA length of response {i}"
+        );
+    }
+    server.shutdown()?;
+    Ok(())
+}
+
+fn no_101(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let addr = server.addr();
+    let responses = h2::send_all(
+        addr,
+        vec![h2::get(addr, "/bare-101"), h2::get(addr, "/early-hints")],
+    )?;
+    ensure_eq!(responses[0].status.as_u16(), 500, "101 over HTTP/2");
+    ensure_eq!(responses[1].status.as_u16(), 500, "103 as a final status");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn hop_by_hop_removed(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/hop-by-hop")])?;
+    let response = &responses[0];
+    ensure_eq!(response.status.as_u16(), 200, "status");
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "upgrade",
+        "transfer-encoding",
+        "x-private",
+    ] {
+        ensure!(
+            response.headers.get(name).is_none(),
+            "{name} was sent over HTTP/2"
+        );
+    }
+    ensure!(
+        response.headers.get("x-kept").is_some(),
+        "an ordinary field was removed"
+    );
+    ensure_eq!(response.body.as_deref().ok(), Some(&b"ok"[..]), "body");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn h2c_upgrade_ignored(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let response = h1::exchange(
+        server.addr(),
+        b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+    )?;
+    ensure_eq!(response.status(), 200, "status");
+    ensure_eq!(response.head.minor_version, 1, "HTTP/1.1");
+    ensure_eq!(response.body, b"Hello, world!".to_vec(), "body");
+    server.shutdown()?;
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! Limits and timeouts (spec §13).
+
+use std::time::{Duration, Instant};
+
+use super::{case, CLOSE_WAIT};
+use crate::{ensure, ensure_eq, h1, h2, Case, Context, Failure};
+
+pub(super) const CASES: &[Case] = &[
+    case!(
+        "limits.uri-too-long",
+        Must,
+        ["REQ-15"],
+        ["RFC 9110 §15.5.15"],
+        "a target over 65534 bytes gets 414",
+        uri_too_long
+    ),
+    case!(
+        "limits.head-too-large",
+        Must,
+        ["LIMIT-1", "REQ-15"],
+        ["RFC 6585 §5"],
+        "a 100 KiB field over the default 64 KiB head limit gets 431",
+        head_too_large
+    ),
+    case!(
+        "limits.head-limit-setting",
+        Must,
+        ["LIMIT-1"],
+        ["RFC 6585 §5"],
+        "max_header_size = 16 KiB: 20 KiB head gets 431, 10 KiB is served",
+        head_limit_setting
+    ),
+    case!(
+        "limits.too-many-fields",
+        Must,
+        ["LIMIT-2"],
+        ["RFC 6585 §5"],
+        "a head with 101 field lines gets 431",
+        too_many_fields
+    ),
+    case!(
+        "limits.body-too-large-announced",
+        Must,
+        ["LIMIT-6"],
+        ["RFC 9110 §15.5.14"],
+        "Content-Length over max_request_body_size: 413, close, application not called",
+        body_too_large_announced
+    ),
+    case!(
+        "limits.body-too-large-while-read",
+        Must,
+        ["LIMIT-6", "REQ-12", "BODY-23", "BLOCK-4"],
+        ["RFC 9110 §15.5.14"],
+        "a chunked body growing past max_request_body_size fails; buffering answers 413",
+        body_too_large_while_read
+    ),
+    case!(
+        "limits.header-read-timeout-silent",
+        Must,
+        ["LIMIT-3"],
+        ["RFC 9112 §9.5"],
+        "a connection that sends nothing is closed after header_read_timeout",
+        header_read_timeout_silent
+    ),
+    case!(
+        "limits.header-read-timeout-partial",
+        Must,
+        ["LIMIT-3"],
+        ["RFC 9112 §9.5"],
+        "a request head left unfinished is closed after header_read_timeout",
+        header_read_timeout_partial
+    ),
+    case!(
+        "limits.idle-timeout",
+        Must,
+        ["LIMIT-3"],
+        ["RFC 9112 §9.5"],
+        "an idle keep-alive connection is closed after header_read_timeout",
+        idle_timeout
+    ),
+    case!(
+        "limits.max-connections",
+        Must,
+        ["LIMIT-5"],
+        [],
+        "at max_connections further connections wait until one closes",
+        max_connections
+    ),
+    case!(
+        "limits.http2-disabled",
+        Must,
+        ["H2-2", "LIMIT-8"],
+        ["RFC 9113 §3.3"],
+        "http2 = false: the HTTP/2 preface is not served",
+        http2_disabled
+    ),
+    case!(
+        "limits.http2-head-too-large",
+        Must,
+        ["LIMIT-1"],
+        ["RFC 9113 §10.5.1"],
+        "over HTTP/2 a field block over max_header_size gets 431 or a reset",
+        http2_head_too_large
+    ),
+];
+
+fn uri_too_long(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| s.max_header_size = 256 * 1024)?;
+    let request = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let response = h1::exchange(server.addr(), request.as_bytes())?;
+    ensure_eq!(response.status(), 414, "status");
+    ensure_eq!(state.calls(), 0, "application calls");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start()?;
+    let request = format!(
+        "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let mut connection = h1::Connection::open(server.addr())?;
+    connection.send(request.as_bytes())?;
+    let response = connection.read_response(false)?;
+    ensure_eq!(response.status(), 431, "status");
+    ensure!(
+        connection.is_closed_within(CLOSE_WAIT),
+        "the connection stayed open"
+    );
+    ensure_eq!(state.calls(), 0, "application calls");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn head_limit_setting(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_header_size = 16 * 1024)?;
+    let big = format!(
+        "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    ensure_eq!(
+        h1::exchange(server.addr(), big.as_bytes())?.status(),
+        431,
+        "20 KiB head"
+    );
+    let fits = format!(
+        "GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(10 * 1024)
+    );
+    ensure_eq!(
+        h1::exchange(server.addr(), fits.as_bytes())?.status(),
+        200,
+        "10 KiB head"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn too_many_fields(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let mut request = String::from("GET /hello HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..100 {
+        request.push_str(&format!("X-F{i}: {i}\r\n"));
+    }
+    request.push_str("\r\n");
+    ensure_eq!(
+        h1::exchange(server.addr(), request.as_bytes())?.status(),
+        431,
+        "101 field lines"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn body_too_large_announced(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| s.max_request_body_size = Some(1024))?;
+    let request = format!(
+        "POST /inspect HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2048\r\n\r\n{}",
+        "x".repeat(2048)
+    );
+    let mut connection = h1::Connection::open(server.addr())?;
+    connection.send(request.as_bytes())?;
+    let response = connection.read_response(false)?;
+    ensure_eq!(response.status(), 413, "status");
+    ensure_eq!(response.header("connection"), Some("close"), "Connection");
+    ensure!(
+        connection.is_closed_within(CLOSE_WAIT),
+        "the connection stayed open"
+    );
+    ensure_eq!(state.calls(), 0, "application calls");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn body_too_large_while_read(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_request_body_size = Some(1024))?;
+    let chunk = "y".repeat(600);
+    for path in ["/blocking", "/inspect"] {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+        );
+        let response = h1::exchange(server.addr(), request.as_bytes())?;
+        ensure_eq!(response.status(), 413, "{path} status");
+    }
+    let request = "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
+    ensure_eq!(
+        h1::exchange(server.addr(), request.as_bytes())?.status(),
+        200,
+        "within the limit"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// Opens a connection, lets `prepare` use it, then checks that the server
+/// closes it between 0.5 and 5 s later with a 1 s timeout, sending nothing.
+fn closed_by_timeout(
+    context: &mut Context<'_>,
+    prepare: impl FnOnce(&mut h1::Connection) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let (server, _) =
+        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let mut connection = h1::Connection::open(server.addr())?;
+    prepare(&mut connection)?;
+    let started = Instant::now();
+    connection
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    let rest = connection.read_some(1024);
+    let elapsed = started.elapsed();
+    match rest {
+        Ok(bytes) => ensure!(
+            bytes.is_empty(),
+            "the server sent {:?}",
+            String::from_utf8_lossy(&bytes)
+        ),
+        Err(error) => ensure!(
+            error.kind() == std::io::ErrorKind::ConnectionReset,
+            "the connection was not closed within 5 s: {error}"
+        ),
+    }
+    ensure!(
+        elapsed >= Duration::from_millis(500),
+        "closed after only {elapsed:?}"
+    );
+    // A prompt client is still served.
+    ensure_eq!(
+        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        200,
+        "a prompt client"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn header_read_timeout_silent(context: &mut Context<'_>) -> Result<(), Failure> {
+    closed_by_timeout(context, |_| Ok(()))
+}
+
+fn header_read_timeout_partial(context: &mut Context<'_>) -> Result<(), Failure> {
+    closed_by_timeout(context, |connection| {
+        Ok(connection.send(b"GET /hello HTTP/1.1\r\nHost: loc")?)
+    })
+}
+
+fn idle_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
+    closed_by_timeout(context, |connection| {
+        connection.send(&h1::get("/hello"))?;
+        ensure_eq!(connection.read_response(false)?.status(), 200, "status");
+        Ok(())
+    })
+}
+
+fn max_connections(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_connections = 1)?;
+    let mut first = h1::Connection::open(server.addr())?;
+    first.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        first.read_response(false)?.status(),
+        200,
+        "first connection"
+    );
+    let mut second = h1::Connection::open(server.addr())?;
+    second.send(&h1::get("/say/second"))?;
+    second
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(500)))?;
+    ensure!(
+        second.read_head().is_err(),
+        "a second connection was served at max_connections = 1"
+    );
+    drop(first);
+    second.stream().set_read_timeout(Some(h1::IO_TIMEOUT))?;
+    ensure_eq!(
+        second.read_response(false)?.body,
+        b"second".to_vec(),
+        "once the first closed"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn http2_disabled(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.http2 = false)?;
+    let result = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/hello")]);
+    ensure!(result.is_err(), "HTTP/2 was served with http2 = false");
+    ensure_eq!(
+        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        200,
+        "HTTP/1.1"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| s.max_header_size = 16 * 1024)?;
+    let mut request = h2::get(server.addr(), "/hello");
+    request.headers_mut().insert(
+        "x-big",
+        "a".repeat(20 * 1024).parse().expect("a valid value"),
+    );
+    // A reset of the stream or the connection is the other allowed answer.
+    if let Ok(responses) = h2::send_all(server.addr(), vec![request]) {
+        ensure_eq!(responses[0].status.as_u16(), 431, "status");
+    }
+    ensure_eq!(state.calls(), 0, "application calls");
+    server.shutdown()?;
+    Ok(())
+}

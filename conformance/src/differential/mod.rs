@@ -1,0 +1,232 @@
+//! The differential run: one corpus of raw requests sent to every target;
+//! any disagreement in status, framing, or what the application observed is
+//! a failure.
+//!
+//! Each entry goes on a new connection to a server of the target's own (one
+//! per worker thread). The outcome recorded is, for each response, the
+//! status, how the body was framed, the header fields (without `Date`) and
+//! the body, and then whether the connection closed; plus the requests the
+//! application was called with (its [`AppState::seen`] list) and, for
+//! `/inspect`, what it observed in the request.
+
+mod corpus;
+
+pub use corpus::{corpus, Entry};
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::h1::{self, Framing};
+use crate::Target;
+
+/// How long the run waits for more bytes after the expected responses, or
+/// for a response at all, in milliseconds.
+const SETTLE: Duration = Duration::from_millis(150);
+/// How long one entry may take before its outcome is "timeout".
+const ENTRY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A disagreement: the outcome of one entry on each target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    /// The entry's name.
+    pub entry: String,
+    /// `(target, outcome)` for every target.
+    pub outcomes: Vec<(&'static str, String)>,
+}
+
+/// The result of a differential run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The targets compared.
+    pub targets: Vec<&'static str>,
+    /// How many entries were sent to each target.
+    pub entries: usize,
+    /// How many entries got at least one response with a 4xx or 5xx status,
+    /// or none, on the first target (malformed input, handled).
+    pub rejected: usize,
+    /// The entries whose outcomes differ.
+    pub disagreements: Vec<Disagreement>,
+}
+
+/// Sends every entry of `entries` to every target, with `jobs` connections
+/// at a time per target, and compares the outcomes.
+pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> Summary {
+    let outcomes: Vec<Vec<String>> = thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|&target| scope.spawn(move || run_target(target, entries, jobs.max(1))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| vec!["the run panicked".to_owned(); entries.len()])
+            })
+            .collect()
+    });
+    let mut disagreements = Vec::new();
+    let mut rejected = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        let first = outcomes.first().map(|o| o[index].as_str()).unwrap_or("");
+        if first.contains("status 4") || first.contains("status 5") || !first.contains("status") {
+            rejected += 1;
+        }
+        if outcomes.iter().any(|o| o[index] != first) {
+            disagreements.push(Disagreement {
+                entry: entry.name.clone(),
+                outcomes: targets
+                    .iter()
+                    .zip(&outcomes)
+                    .map(|(target, o)| (target.name(), o[index].clone()))
+                    .collect(),
+            });
+        }
+    }
+    Summary {
+        targets: targets.iter().map(|t| t.name()).collect(),
+        entries: entries.len(),
+        rejected,
+        disagreements,
+    }
+}
+
+fn run_target(target: &'static dyn Target, entries: &[Entry], jobs: usize) -> Vec<String> {
+    let results = Mutex::new(vec![String::new(); entries.len()]);
+    let next = Mutex::new(0usize);
+    thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let state = std::sync::Arc::new(AppState::default());
+                let server = match target.start(
+                    crate::app::application(state.clone()),
+                    crate::suite_settings(),
+                ) {
+                    Ok(server) => server,
+                    Err(error) => {
+                        let mut results = results.lock().expect("results");
+                        for slot in results.iter_mut().filter(|s| s.is_empty()) {
+                            *slot = format!("the server did not start: {error}");
+                        }
+                        return;
+                    }
+                };
+                loop {
+                    let index = {
+                        let mut next = next.lock().expect("the next entry");
+                        let index = *next;
+                        *next += 1;
+                        index
+                    };
+                    let Some(entry) = entries.get(index) else {
+                        break;
+                    };
+                    let seen_before = state.calls();
+                    let mut outcome = send(server.addr(), entry);
+                    // Let the application finish what the entry started.
+                    thread::sleep(Duration::from_millis(5));
+                    let seen = state.seen.lock().expect("seen")[seen_before..].join(", ");
+                    outcome.push_str(&format!("; application saw [{seen}]"));
+                    results.lock().expect("results")[index] = outcome;
+                }
+                drop(server);
+            });
+        }
+    });
+    results.into_inner().expect("results")
+}
+
+/// Sends one entry and describes what came back.
+fn send(addr: std::net::SocketAddr, entry: &Entry) -> String {
+    let mut connection = match h1::Connection::open(addr) {
+        Ok(connection) => connection,
+        Err(error) => return format!("connect error: {}", error.kind()),
+    };
+    if let Err(error) = connection.send(&entry.bytes) {
+        return format!("write error: {}", error.kind());
+    }
+    let head_request = entry.bytes.starts_with(b"HEAD ");
+    let mut parts = Vec::new();
+    let _ = connection.stream().set_read_timeout(Some(ENTRY_TIMEOUT));
+    for i in 0..entry.requests {
+        if i > 0 {
+            let _ = connection.stream().set_read_timeout(Some(ENTRY_TIMEOUT));
+        }
+        let head = match connection.read_head() {
+            Ok(head) => head,
+            Err(error) => {
+                parts.push(match error.kind() {
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
+                        "closed".to_owned()
+                    }
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                        "timeout".to_owned()
+                    }
+                    kind => format!("read error: {kind}"),
+                });
+                return parts.join("; ");
+            }
+        };
+        let head_request = head_request && i == 0;
+        let head = if head.status == 100 {
+            match connection.read_head() {
+                Ok(head) => head,
+                Err(_) => {
+                    parts.push("100 then nothing".to_owned());
+                    return parts.join("; ");
+                }
+            }
+        } else {
+            head
+        };
+        parts.push(describe(&mut connection, &head, head_request));
+    }
+    // Anything after the expected responses, or the close.
+    parts.push(if connection.is_closed_within(SETTLE) {
+        "closed".to_owned()
+    } else {
+        "open".to_owned()
+    });
+    parts.join("; ")
+}
+
+fn describe(connection: &mut h1::Connection, head: &h1::Head, head_request: bool) -> String {
+    let framing = match head.framing(head_request) {
+        Framing::None => "none".to_owned(),
+        Framing::Length(n) => format!("length {n}"),
+        Framing::Chunked => "chunked".to_owned(),
+        Framing::Close => "close".to_owned(),
+    };
+    let mut fields: Vec<String> = head
+        .headers
+        .iter()
+        .filter(|(name, _)| name != "date")
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
+    fields.sort();
+    let body = match connection.read_body(head, head_request) {
+        Ok(response) => format!(
+            "{} body {:?}{}",
+            if response.complete {
+                "complete"
+            } else {
+                "incomplete"
+            },
+            String::from_utf8_lossy(&response.body),
+            if response.trailers.is_empty() {
+                String::new()
+            } else {
+                format!(" trailers {:?}", response.trailers)
+            }
+        ),
+        Err(error) => format!("body error {}", error.kind()),
+    };
+    format!(
+        "status {} HTTP/1.{} framing {framing} [{}] {body}",
+        head.status,
+        head.minor_version,
+        fields.join(", ")
+    )
+}

@@ -1,0 +1,282 @@
+//! A raw HTTP/2 client that writes frames byte by byte, for the malformed
+//! requests an HTTP/2 library refuses to send (RFC 9113 §8.1.1, §8.2).
+//!
+//! Field blocks are encoded with HPACK literals without indexing and without
+//! Huffman coding (RFC 7541 §6.2.2), which every decoder accepts. Responses
+//! are read as frames; only the `:status` of a HEADERS frame that uses
+//! HPACK's static table is decoded.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Frame types (RFC 9113 §6).
+pub mod kind {
+    /// DATA.
+    pub const DATA: u8 = 0x0;
+    /// HEADERS.
+    pub const HEADERS: u8 = 0x1;
+    /// RST_STREAM.
+    pub const RST_STREAM: u8 = 0x3;
+    /// SETTINGS.
+    pub const SETTINGS: u8 = 0x4;
+    /// PING.
+    pub const PING: u8 = 0x6;
+    /// GOAWAY.
+    pub const GOAWAY: u8 = 0x7;
+}
+
+/// The flag END_STREAM (RFC 9113 §6.1).
+pub const END_STREAM: u8 = 0x1;
+/// The flag END_HEADERS (RFC 9113 §6.2).
+pub const END_HEADERS: u8 = 0x4;
+/// The flag ACK of SETTINGS and PING.
+pub const ACK: u8 = 0x1;
+/// The error code PROTOCOL_ERROR (RFC 9113 §7).
+pub const PROTOCOL_ERROR: u32 = 0x1;
+
+/// One frame as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The frame type.
+    pub kind: u8,
+    /// The flags.
+    pub flags: u8,
+    /// The stream id.
+    pub stream: u32,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// What the server did with a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamOutcome {
+    /// It answered with a HEADERS frame; the status when it could be
+    /// decoded from HPACK's static table.
+    Response(Option<u16>),
+    /// It reset the stream with this error code.
+    Reset(u32),
+    /// It closed the connection with GOAWAY and this error code.
+    GoAway(u32),
+    /// The connection ended without either.
+    Closed,
+}
+
+/// A raw HTTP/2 connection.
+#[derive(Debug)]
+pub struct RawConnection {
+    stream: TcpStream,
+}
+
+impl RawConnection {
+    /// Connects, sends the preface and an empty SETTINGS frame.
+    ///
+    /// # Errors
+    ///
+    /// The connect or write error.
+    pub fn open(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect_timeout(&addr, crate::h1::IO_TIMEOUT)?;
+        stream.set_read_timeout(Some(crate::h1::IO_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        let mut connection = RawConnection { stream };
+        connection.stream.write_all(PREFACE)?;
+        connection.write_frame(kind::SETTINGS, 0, 0, &[])?;
+        Ok(connection)
+    }
+
+    /// Writes one frame.
+    ///
+    /// # Errors
+    ///
+    /// The write error.
+    pub fn write_frame(
+        &mut self,
+        kind: u8,
+        flags: u8,
+        stream: u32,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let length = payload.len() as u32;
+        let mut frame = Vec::with_capacity(9 + payload.len());
+        frame.extend_from_slice(&length.to_be_bytes()[1..]);
+        frame.push(kind);
+        frame.push(flags);
+        frame.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+        frame.extend_from_slice(payload);
+        self.stream.write_all(&frame)
+    }
+
+    /// Sends a HEADERS frame with END_HEADERS (and END_STREAM when
+    /// `end_stream`) carrying `fields` in order, pseudo-fields included.
+    ///
+    /// # Errors
+    ///
+    /// The write error.
+    pub fn send_headers(
+        &mut self,
+        stream: u32,
+        fields: &[(&str, &str)],
+        end_stream: bool,
+    ) -> io::Result<()> {
+        let mut block = Vec::new();
+        for (name, value) in fields {
+            block.push(0x00);
+            encode_string(&mut block, name.as_bytes());
+            encode_string(&mut block, value.as_bytes());
+        }
+        let flags = END_HEADERS | if end_stream { END_STREAM } else { 0 };
+        self.write_frame(kind::HEADERS, flags, stream, &block)
+    }
+
+    /// Sends a DATA frame.
+    ///
+    /// # Errors
+    ///
+    /// The write error.
+    pub fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) -> io::Result<()> {
+        self.write_frame(
+            kind::DATA,
+            if end_stream { END_STREAM } else { 0 },
+            stream,
+            data,
+        )
+    }
+
+    /// Reads one frame; `Ok(None)` when the connection ended.
+    ///
+    /// # Errors
+    ///
+    /// The read error (a timeout among them).
+    pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
+        let mut header = [0u8; 9];
+        if let Err(error) = self.stream.read_exact(&mut header) {
+            return match error.kind() {
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => Ok(None),
+                _ => Err(error),
+            };
+        }
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; length];
+        if let Err(error) = self.stream.read_exact(&mut payload) {
+            return match error.kind() {
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => Ok(None),
+                _ => Err(error),
+            };
+        }
+        Ok(Some(Frame {
+            kind: header[3],
+            flags: header[4],
+            stream: u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff,
+            payload,
+        }))
+    }
+
+    /// Reads frames, acknowledging SETTINGS and PING, until the server
+    /// answers, resets or gives up on `stream`, or `wait` passes.
+    ///
+    /// # Errors
+    ///
+    /// A read or write error, or `TimedOut`.
+    pub fn outcome(&mut self, stream: u32, wait: Duration) -> io::Result<StreamOutcome> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no answer on the stream",
+                ));
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            let Some(frame) = self.read_frame()? else {
+                return Ok(StreamOutcome::Closed);
+            };
+            match frame.kind {
+                kind::SETTINGS if frame.flags & ACK == 0 => {
+                    self.write_frame(kind::SETTINGS, ACK, 0, &[])?
+                }
+                kind::PING if frame.flags & ACK == 0 => {
+                    self.write_frame(kind::PING, ACK, 0, &frame.payload)?;
+                }
+                kind::RST_STREAM if frame.stream == stream => {
+                    return Ok(StreamOutcome::Reset(error_code(&frame.payload, 0)));
+                }
+                kind::GOAWAY => return Ok(StreamOutcome::GoAway(error_code(&frame.payload, 4))),
+                kind::HEADERS if frame.stream == stream => {
+                    return Ok(StreamOutcome::Response(static_status(&frame)));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn error_code(payload: &[u8], offset: usize) -> u32 {
+    payload
+        .get(offset..offset + 4)
+        .map_or(u32::MAX, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The `:status` of a HEADERS frame whose first field is an indexed
+/// `:status` of HPACK's static table (RFC 7541 Appendix A).
+fn static_status(frame: &Frame) -> Option<u16> {
+    let mut block = frame.payload.as_slice();
+    if frame.flags & 0x8 != 0 {
+        // PADDED: skip the pad length.
+        block = block.get(1..)?;
+    }
+    if frame.flags & 0x20 != 0 {
+        // PRIORITY: skip the dependency and weight.
+        block = block.get(5..)?;
+    }
+    match block.first()? {
+        0x88 => Some(200),
+        0x89 => Some(204),
+        0x8a => Some(206),
+        0x8b => Some(304),
+        0x8c => Some(400),
+        0x8d => Some(404),
+        0x8e => Some(500),
+        _ => None,
+    }
+}
+
+/// An HPACK string literal without Huffman coding (RFC 7541 §5.2).
+fn encode_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    encode_integer(out, bytes.len(), 7, 0x00);
+    out.extend_from_slice(bytes);
+}
+
+/// An HPACK integer with an N-bit prefix (RFC 7541 §5.1).
+fn encode_integer(out: &mut Vec<u8>, value: usize, prefix: u8, first: u8) {
+    let max = (1usize << prefix) - 1;
+    if value < max {
+        out.push(first | value as u8);
+        return;
+    }
+    out.push(first | max as u8);
+    let mut rest = value - max;
+    while rest >= 128 {
+        out.push((rest % 128) as u8 | 0x80);
+        rest /= 128;
+    }
+    out.push(rest as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hpack_integers() {
+        let mut out = Vec::new();
+        encode_integer(&mut out, 10, 5, 0);
+        assert_eq!(out, [10]);
+        out.clear();
+        encode_integer(&mut out, 1337, 5, 0);
+        assert_eq!(out, [31, 154, 10]);
+    }
+}

@@ -1,0 +1,44 @@
+//! `cargo test` runs the whole server suite on tokio, async-std and smol and
+//! fails on any failure that is not waived. A positional argument filters
+//! cases by id: `cargo test -p albany-conformance --test suite -- framing.`.
+
+use std::process::ExitCode;
+
+use albany_conformance::report::{render, Format};
+use albany_conformance::{cases, Runner, ALBANY_TARGETS};
+
+fn main() -> ExitCode {
+    // Arguments that libtest would take (`--nocapture`, `--test-threads=2`)
+    // are ignored; the others filter by id.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let cases = cases::matching(&filters);
+    println!(
+        "running {} cases on {} adapters",
+        cases.len(),
+        ALBANY_TARGETS.len()
+    );
+    let report = Runner::new(cases, ALBANY_TARGETS.to_vec())
+        .jobs(4)
+        .on_result(|result| {
+            println!(
+                "{} [{}] ... {} ({} ms)",
+                result.case.id,
+                result.target,
+                result.verdict.label(),
+                result.duration.as_millis()
+            );
+        })
+        .run();
+    println!("\n{}", render(&report, Format::Text));
+    if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        for (id, target, message) in report.failures() {
+            eprintln!("FAILED {id} [{target}]: {message}");
+        }
+        ExitCode::FAILURE
+    }
+}
