@@ -3,6 +3,7 @@
 pub mod app;
 mod case;
 pub mod cases;
+pub mod coverage;
 pub mod differential;
 pub mod h1;
 pub mod h2;

@@ -3,7 +3,30 @@
 
 use std::process::ExitCode;
 
-use albany_conformance::{differential, ALBANY_TARGETS};
+use std::io;
+
+use albany::BoxApplication;
+use albany_conformance::{differential, RunningServer, Target, ALBANY_TARGETS, TOKIO};
+use albany_server::Settings;
+
+/// tokio with keep-alive off: a target that behaves differently, to show
+/// that the comparison sees a difference.
+struct NoKeepAlive;
+
+impl Target for NoKeepAlive {
+    fn name(&self) -> &'static str {
+        "tokio-no-keep-alive"
+    }
+
+    fn start(
+        &self,
+        application: BoxApplication,
+        mut settings: Settings,
+    ) -> io::Result<RunningServer> {
+        settings.keep_alive = false;
+        TOKIO.start(application, settings)
+    }
+}
 
 fn main() -> ExitCode {
     let corpus = differential::corpus();
@@ -25,7 +48,26 @@ fn main() -> ExitCode {
             eprintln!("  {target}: {outcome}");
         }
     }
-    if summary.disagreements.is_empty() {
+    if !summary.disagreements.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    // The comparison itself: a target that closes every connection must
+    // disagree with one that keeps them open.
+    let sample: Vec<_> = corpus
+        .iter()
+        .filter(|e| e.name.starts_with("valid/"))
+        .cloned()
+        .collect();
+    let skewed = differential::run(&[&TOKIO, &NoKeepAlive], &sample, 2);
+    println!(
+        "control: keep-alive on vs off over {} requests: {} disagreement(s)",
+        skewed.entries,
+        skewed.disagreements.len()
+    );
+    if skewed.disagreements.is_empty() {
+        eprintln!("the differential run did not see keep-alive off");
+        ExitCode::FAILURE
+    } else if summary.disagreements.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

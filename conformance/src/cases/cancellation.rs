@@ -1,4 +1,4 @@
-//! Client disconnects and cancellation (spec §8).
+//! Client disconnects and cancellation (spec §9).
 
 use std::sync::atomic::Ordering;
 use std::thread;

@@ -1,4 +1,4 @@
-//! Errors and panics before and after the response head (spec §7).
+//! Errors and panics before and after the response head (spec §8).
 
 use super::{case, CLOSE_WAIT};
 use crate::{ensure, ensure_eq, h1, h2, Case, Context, Failure};

@@ -5,6 +5,14 @@ use crate::{ensure, ensure_eq, h1, Case, Context, Failure};
 
 pub(super) const CASES: &[Case] = &[
     case!(
+        "framing.te-in-http10",
+        Must,
+        ["H1-22"],
+        ["RFC 9112 §6.1"],
+        "Transfer-Encoding in an HTTP/1.0 request gets 400",
+        te_in_http10
+    ),
+    case!(
         "framing.cl-and-te",
         Must,
         ["H1-1", "REQ-15"],
@@ -506,5 +514,10 @@ rejected!(
 rejected!(
     lowercase_version,
     b"GET /hello http/1.1\r\nHost: localhost\r\n\r\n",
+    &[400]
+);
+rejected!(
+    te_in_http10,
+    b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     &[400]
 );

@@ -1,4 +1,4 @@
-//! Limits and timeouts (spec §13).
+//! Limits and timeouts (spec §15).
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Graceful shutdown (spec §12).
+//! Graceful shutdown (spec §14).
 
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
@@ -60,10 +60,18 @@ pub(super) const CASES: &[Case] = &[
     case!(
         "shutdown.serve-returns",
         Must,
-        ["SHUT-6", "SHUT-1"],
+        ["SHUT-6", "SHUT-1", "ADAPT-5", "ADAPT-6"],
         [],
         "serve returns Ok once shutdown completes; a second shutdown does nothing",
         serve_returns
+    ),
+    case!(
+        "shutdown.upgraded-untouched",
+        Must,
+        ["SHUT-8", "UPG-9"],
+        [],
+        "upgraded connections leave the connection limit and outlive graceful shutdown",
+        upgraded_untouched
     ),
 ];
 
@@ -222,6 +230,56 @@ fn serve_returns(context: &mut Context<'_>) -> Result<(), Failure> {
     server.shutdown()?;
     ensure!(
         started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| s.max_connections = 2)?;
+    let mut upgraded = h1::Connection::open(server.addr())?;
+    upgraded.send(
+        b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+    )?;
+    ensure_eq!(upgraded.read_head()?.status, 101, "status");
+    // The upgraded connection no longer counts against max_connections = 2.
+    let mut slow = h1::Connection::open(server.addr())?;
+    slow.send(&h1::get("/slow?ms=1500"))?;
+    ensure!(
+        eventually(Duration::from_secs(5), || state.calls() == 2),
+        "the second connection was not served"
+    );
+    ensure_eq!(
+        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        200,
+        "a third connection"
+    );
+    // While graceful shutdown waits for /slow, the upgraded connection
+    // still works.
+    let started = Instant::now();
+    server.begin_shutdown();
+    std::thread::sleep(Duration::from_millis(200));
+    upgraded.send(b"still here")?;
+    let mut echoed = Vec::new();
+    while echoed.len() < 10 {
+        let more = upgraded.read_some(10 - echoed.len())?;
+        ensure!(
+            !more.is_empty(),
+            "graceful shutdown closed the upgraded connection"
+        );
+        echoed.extend(more);
+    }
+    ensure_eq!(echoed, b"still here".to_vec(), "echo during shutdown");
+    ensure_eq!(
+        slow.read_response(false)?.body,
+        b"slow".to_vec(),
+        "the request in flight"
+    );
+    // Shutdown completes without waiting for the upgraded connection.
+    server.shutdown()?;
+    ensure!(
+        started.elapsed() < Duration::from_secs(4),
         "shutdown took {:?}",
         started.elapsed()
     );

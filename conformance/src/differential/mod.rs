@@ -23,7 +23,7 @@ use crate::Target;
 
 /// How long the run waits for more bytes after the expected responses, or
 /// for a response at all, in milliseconds.
-const SETTLE: Duration = Duration::from_millis(150);
+const SETTLE: Duration = Duration::from_millis(300);
 /// How long one entry may take before its outcome is "timeout".
 const ENTRY_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -183,12 +183,34 @@ fn send(addr: std::net::SocketAddr, entry: &Entry) -> String {
         };
         parts.push(describe(&mut connection, &head, head_request));
     }
-    // Anything after the expected responses, or the close.
-    parts.push(if connection.is_closed_within(SETTLE) {
-        "closed".to_owned()
-    } else {
-        "open".to_owned()
-    });
+    // Anything after the expected responses (the status line of each
+    // further response), then whether the connection closed.
+    let _ = connection.stream().set_read_timeout(Some(SETTLE));
+    let mut extra = Vec::new();
+    let end = loop {
+        match connection.read_some(64 * 1024) {
+            Ok(bytes) if bytes.is_empty() => break "closed",
+            Ok(bytes) => extra.extend(bytes),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break "open"
+            }
+            Err(_) => break "closed",
+        }
+        if extra.len() > 1024 * 1024 {
+            break "flooding";
+        }
+    };
+    if !extra.is_empty() {
+        let text = String::from_utf8_lossy(&extra);
+        let status_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("HTTP/")).collect();
+        parts.push(format!("then {status_lines:?}"));
+    }
+    parts.push(end.to_owned());
     parts.join("; ")
 }
 

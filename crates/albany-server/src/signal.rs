@@ -10,10 +10,11 @@ use crate::ShutdownHandle;
 ///
 /// # Errors
 ///
-/// Fails if a signal handler was already installed in this process (only
-/// one can be).
+/// Fails, installing nothing, if a handler for these signals is already
+/// installed in this process, by this function or by other code (spec
+/// ADAPT-10): an application's own handler is never replaced.
 pub fn shutdown_on_signal(server: ShutdownHandle) -> io::Result<()> {
-    ctrlc::set_handler(move || {
+    ctrlc::try_set_handler(move || {
         if server.is_shutting_down() {
             std::process::exit(130);
         }

@@ -1,0 +1,72 @@
+//! How the suite covers the specification: the MUST clauses that no server
+//! case checks, each with the reason. The coverage test
+//! (`tests/coverage.rs`) checks that every MUST clause of `spec/albany.md`
+//! is cited by a case, enforced by a validator rule (`VAL-*`), or listed
+//! here, and that every clause id a case cites exists.
+
+/// MUST clauses that no server case checks, with the reason.
+pub const NOT_BY_CASES: &[(&str, &str)] = &[
+    // Requirements on applications and middleware, not on servers.
+    ("APP-1", "a requirement on application types, enforced by the compiler (the Application trait's bounds)"),
+    ("APP-2", "a requirement on applications; the suite's reference application meets it under concurrency.* cases"),
+    ("APP-4", "a requirement on applications, enforced by the compiler (call returns a Response)"),
+    ("APP-6", "an API contract of the albany crate, tested by crates/albany/tests/clauses.rs"),
+    ("APP-7", "an API contract of the albany crate, tested by crates/albany/tests/clauses.rs"),
+    ("APP-8", "an API contract of the albany crate, tested by crates/albany/tests/clauses.rs"),
+    ("MW-1", "a requirement on middleware, not observable from the wire"),
+    ("MW-2", "a requirement on middleware, not observable from the wire"),
+    ("MW-4", "a requirement on middleware, not observable from the wire"),
+    ("REQ-8", "a requirement on applications"),
+    ("REQ-9", "a requirement on applications"),
+    ("EXT-7", "a requirement on applications"),
+    ("EXT-10", "a rule for versions of this specification"),
+    ("RESP-14", "a requirement on applications, checked by validator rule VAL-3"),
+    ("RESP-27", "a requirement on applications, checked by validator rule VAL-2"),
+    ("BODY-3", "a requirement on body producers, checked by validator rule VAL-9"),
+    ("BODY-6", "a requirement on body producers, checked by validator rule VAL-7"),
+    ("UPG-2", "a requirement on applications (awaiting OnUpgrade inside the future deadlocks it)"),
+    // API contracts of the albany crate, which a server does not implement.
+    ("EXT-6", "an API contract of albany::RequestExt, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-2", "an API contract of albany::Body and its consumers, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-4", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-7", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-8", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-9", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-10", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-11", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-13", "an API contract of Body::channel, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-14", "an API contract of Body::channel, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-15", "an API contract of Body::channel, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-16", "an API contract of Body::channel, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-18", "an API contract of Body::channel, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-19", "an API contract of Body::collect, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-20", "an API contract of Body::collect, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-21", "an API contract of Body::collect, tested by crates/albany/tests/clauses.rs"),
+    ("BODY-22", "an API contract of Body::limit, tested by crates/albany/tests/clauses.rs"),
+    ("RT-1", "an API contract of albany::rt::Runtime, enforced by the compiler"),
+    ("RT-5", "a requirement on Runtime implementations, not observable from the wire"),
+    ("RT-6", "a requirement on Runtime implementations, not observable from the wire"),
+    ("RT-7", "an API contract of the albany crate, tested by crates/albany/tests/clauses.rs"),
+    ("RT-9", "an API contract of JoinHandle, tested by crates/albany/tests/clauses.rs"),
+    ("RT-10", "an API contract of JoinHandle, tested by crates/albany/tests/clauses.rs"),
+    ("RT-11", "an API contract of JoinHandle, tested by crates/albany/tests/clauses.rs"),
+    ("BLOCK-6", "albany::blocking without a runtime: only reachable from a request built by hand"),
+    ("BLOCK-8", "a cancelled blocking job: not reachable from the wire"),
+    ("UPG-6", "an API contract of the albany crate, tested by crates/albany/tests/clauses.rs"),
+    // Adapter and process behaviour outside a server run.
+    ("ADAPT-1", "the adapters' public API, checked by their compile-only doc tests"),
+    ("ADAPT-2", "checked by the differential run (tests/differential.rs) rather than by one case"),
+    ("ADAPT-7", "accept errors cannot be caused from a loopback client"),
+    ("ADAPT-8", "process-level behaviour of run (runtime creation, signals)"),
+    ("ADAPT-9", "process-level behaviour of run (a second signal exits the process)"),
+    ("ADAPT-10", "process-level behaviour of run (signal handler installation)"),
+    ("LIMIT-10", "the listen(2) backlog is not observable from a client"),
+    ("VER-1", "a statement about this specification"),
+    ("VER-2", "a rule for conformance claims"),
+    ("VER-3", "a rule for this specification's clause ids"),
+    ("VER-4", "a rule for versions of this specification"),
+    // Not verified in this version: spec §20, "Open items".
+    ("EXT-11", "no adapter terminates TLS (spec §20, open items)"),
+    ("H2-6", "no adapter terminates TLS (spec §20, open items)"),
+    ("UPG-7", "CONNECT over HTTP/2 has no case yet (spec §20, open items)"),
+];
