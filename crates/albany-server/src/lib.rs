@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "async-io")]
+mod async_io;
 mod binding;
 mod body;
 mod connection;
@@ -13,6 +15,8 @@ mod settings;
 mod signal;
 mod tracker;
 
+#[cfg(feature = "async-io")]
+pub use async_io::{AsyncIoListener, AsyncIoStream};
 pub use binding::{Binding, Listener};
 pub use rt::{HyperExecutor, HyperTimer};
 pub use server::{Server, ShutdownHandle};

@@ -1,41 +1,75 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use albany::rt::{BoxBlocking, BoxTask, Runtime, Sleep};
 use async_executor::Executor;
 
-/// Albany's runtime service on smol: tasks on an `async_executor::Executor`
+/// Albany's runtime service on smol: tasks on `async_executor::Executor`s
 /// (smol's global executor by default), timers with `async_io::Timer`,
 /// blocking work on the `blocking` crate's thread pool (smol's own).
+///
+/// With several executors ([`SmolRuntime::with_executors`], as
+/// [`run`](crate::run) and `Server::run` use, one per worker thread), tasks
+/// are spawned on them in turn: each thread runs its own queue, without the
+/// contention of one queue shared by every thread.
 #[derive(Debug, Clone, Default)]
 pub struct SmolRuntime {
-    executor: Option<Arc<Executor<'static>>>,
+    executors: Option<Arc<Executors>>,
+}
+
+#[derive(Debug)]
+struct Executors {
+    list: Vec<Arc<Executor<'static>>>,
+    next: AtomicUsize,
 }
 
 impl SmolRuntime {
     /// Spawns tasks on `executor`. Something must run it: a thread in
     /// `block_on(executor.run(..))`.
     pub fn with_executor(executor: Arc<Executor<'static>>) -> Self {
+        Self::with_executors(vec![executor])
+    }
+
+    /// Spawns tasks on `executors` in turn. Something must run each of
+    /// them, typically one thread each. An empty list means smol's global
+    /// executor.
+    pub fn with_executors(executors: Vec<Arc<Executor<'static>>>) -> Self {
+        if executors.is_empty() {
+            return Self::global();
+        }
         SmolRuntime {
-            executor: Some(executor),
+            executors: Some(Arc::new(Executors {
+                list: executors,
+                next: AtomicUsize::new(0),
+            })),
         }
     }
 
     /// Spawns tasks on smol's global executor (`smol::spawn`), whose
     /// threads smol starts itself (`SMOL_THREADS`, default 1).
     pub fn global() -> Self {
-        SmolRuntime { executor: None }
+        SmolRuntime { executors: None }
     }
 
-    pub(crate) fn executor(&self) -> Option<&Arc<Executor<'static>>> {
-        self.executor.as_ref()
+    /// The executors tasks are spawned on; empty for smol's global one.
+    pub(crate) fn executors(&self) -> &[Arc<Executor<'static>>] {
+        self.executors.as_ref().map_or(&[], |e| &e.list)
     }
 }
 
 impl Runtime for SmolRuntime {
     fn spawn(&self, task: BoxTask) {
-        match &self.executor {
-            Some(executor) => executor.spawn(task).detach(),
+        match &self.executors {
+            Some(executors) => {
+                let list = &executors.list;
+                let index = if list.len() == 1 {
+                    0
+                } else {
+                    executors.next.fetch_add(1, Ordering::Relaxed) % list.len()
+                };
+                list[index].spawn(task).detach();
+            }
             None => smol::spawn(task).detach(),
         }
     }

@@ -37,23 +37,26 @@ impl albany_server::Binding for SmolBinding {
         TcpListener::from_std(listener)
     }
 
-    /// Runs `main` on an executor driven by one thread per core (this
-    /// thread and `available_parallelism - 1` more), or on the binding's
-    /// own executor if it has one.
+    /// Runs `main` on the binding's own executors if it has some, each
+    /// driven by a thread; otherwise on one executor per core, each driven
+    /// by a thread of its own (this thread runs the first), with tasks
+    /// spawned on them in turn (see [`SmolRuntime::with_executors`]).
     fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let executor = match self.runtime.executor() {
-            Some(executor) => executor.clone(),
-            None => Arc::new(Executor::new()),
+        let executors: Vec<Arc<Executor<'static>>> = match self.runtime.executors() {
+            [] => {
+                let threads = thread::available_parallelism().map_or(1, |n| n.get());
+                (0..threads).map(|_| Arc::new(Executor::new())).collect()
+            }
+            own => own.to_vec(),
         };
-        let threads = thread::available_parallelism().map_or(1, |n| n.get());
         // Dropping `stop` (also on an early return) ends the workers' loops.
         let (stop, stopped) = smol::channel::bounded::<()>(1);
-        let mut workers = Vec::with_capacity(threads.saturating_sub(1));
-        for i in 1..threads {
+        let mut workers = Vec::with_capacity(executors.len() - 1);
+        for (i, executor) in executors.iter().enumerate().skip(1) {
             let executor = executor.clone();
             let stopped = stopped.clone();
             workers.push(
@@ -62,8 +65,9 @@ impl albany_server::Binding for SmolBinding {
                     .spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())))?,
             );
         }
-        let binding = SmolBinding::new(SmolRuntime::with_executor(executor.clone()));
-        let output = futures_lite::future::block_on(executor.run(main(binding)));
+        let first = executors[0].clone();
+        let binding = SmolBinding::new(SmolRuntime::with_executors(executors));
+        let output = futures_lite::future::block_on(first.run(main(binding)));
         drop(stop);
         for worker in workers {
             let _ = worker.join();
