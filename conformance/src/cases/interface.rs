@@ -14,7 +14,7 @@ pub(super) const CASES: &[Case] = &[
         "bytes sent right after the request head are read first from the upgrade", upgrade_early_bytes),
     case!("interface.upgrade-declined", Must, ["UPG-5"], ["RFC 9110 §7.8"],
         "a request with Upgrade answered 200 goes on as HTTP/1.1", upgrade_declined),
-    case!("interface.extensions", Must, ["EXT-1", "EXT-2", "EXT-3", "EXT-4"], [],
+    case!("interface.extensions", Must, ["EXT-1", "EXT-2", "EXT-3", "EXT-4", "EXT-12"], [],
         "runtime, connection info and shutdown signal in every request; OnUpgrade only when upgradable", extensions),
     case!("interface.connection-info", Must, ["EXT-2", "ADAPT-4"], [],
         "ConnectionInfo's peer address is the client's address", connection_info),
@@ -102,6 +102,11 @@ fn extensions(context: &mut Context<'_>) -> Result<(), Failure> {
         inspected(&plain, "extensions"),
         Some("runtime connection-info shutdown-signal"),
         "plain GET"
+    );
+    ensure_eq!(
+        inspected(&plain, "server-context"),
+        Some("true"),
+        "one ServerContext extension"
     );
     let upgradable = h1::exchange(
         addr,

@@ -71,7 +71,7 @@ pub(crate) async fn serve_connection<A, I>(
     A: Application,
     I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
 {
-    let peer = context.info.peer_addr;
+    let peer = context.server_context.connection_info().peer_addr;
     let io = FirstByteDeadline {
         inner: io,
         deadline: first_byte_deadline,

@@ -11,7 +11,6 @@
 //! codings before the final `chunked` (H1-4, H1-5).
 
 use http::request::Parts;
-use http::uri::Authority;
 use http::{header, Method, StatusCode, Version};
 
 /// Returns the status to answer `parts` with, without calling the
@@ -39,15 +38,69 @@ fn host(parts: &Parts) -> Option<(StatusCode, &'static str)> {
         return Some((StatusCode::BAD_REQUEST, "more than one Host field line"));
     }
     let value = host.as_bytes();
-    if value.is_empty() {
+    if value.is_empty() || is_host_and_port(value) {
         return None;
     }
-    let valid = !value.contains(&b'@')
-        && Authority::try_from(value).is_ok_and(|authority| !authority.host().is_empty());
-    (!valid).then_some((
+    Some((
         StatusCode::BAD_REQUEST,
         "a Host that is not uri-host[:port]",
     ))
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), checked
+/// without allocating: an IP-literal in brackets, or a reg-name (which
+/// covers IPv4 addresses) of unreserved characters, percent-encodings and
+/// sub-delims, then optionally a colon and digits.
+fn is_host_and_port(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(end) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..end];
+        let valid = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+        if !valid {
+            return false;
+        }
+        (&value[..=end], &value[end + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        }
+    };
+    let port_valid = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    let reg_name = |bytes: &[u8]| {
+        !bytes.is_empty()
+            && bytes.iter().all(|&b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'.'
+                            | b'_'
+                            | b'~'
+                            | b'%'
+                            | b'!'
+                            | b'$'
+                            | b'&'
+                            | b'\''
+                            | b'('
+                            | b')'
+                            | b'*'
+                            | b'+'
+                            | b','
+                            | b';'
+                            | b'='
+                    )
+            })
+    };
+    port_valid && (host.first() == Some(&b'[') || reg_name(host))
 }
 
 /// [H1-15, H1-16] RFC 9112 §3.2.3, §3.2.4: the asterisk-form only with
@@ -147,7 +200,23 @@ mod tests {
             check("GET", "/", v11, &[("host", ":80")]),
             Some(StatusCode::BAD_REQUEST)
         );
-        for good in ["localhost", "example.com:8080", "[::1]:80", "127.0.0.1", ""] {
+        for bad in ["a:b", "[::1", "[zz]", "a]b", "x:80:90"] {
+            assert_eq!(
+                check("GET", "/", v11, &[("host", bad)]),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad}"
+            );
+        }
+        for good in [
+            "localhost",
+            "example.com:8080",
+            "[::1]:80",
+            "[::1]",
+            "127.0.0.1",
+            "",
+            "a.b:",
+            "xn--bcher-kva.example",
+        ] {
             assert_eq!(check("GET", "/", v11, &[("host", good)]), None, "{good}");
         }
         assert_eq!(check("GET", "/", Version::HTTP_2, &[]), None);

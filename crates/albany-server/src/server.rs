@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use albany::shutdown::ShutdownTrigger;
-use albany::Application;
+use albany::{Application, ServerContext};
 use async_lock::Semaphore;
 use futures_util::FutureExt;
 
@@ -253,8 +253,6 @@ impl<B: Binding> Server<B> {
         let protocols = Arc::new(Protocols::new(&settings, &handle));
         let shared = Arc::new(Shared {
             application,
-            handle: handle.clone(),
-            shutdown: shutdown.clone(),
             max_request_body_size: settings.max_request_body_size,
         });
         let abort = ShutdownTrigger::new();
@@ -291,7 +289,7 @@ impl<B: Binding> Server<B> {
             let tracked = tracker.track();
             let context = Arc::new(ConnectionContext {
                 shared: shared.clone(),
-                info,
+                server_context: ServerContext::new(handle.clone(), info, shutdown.signal()),
             });
             let first_byte_deadline = settings.header_read_timeout.map(|t| handle.sleep(t));
             let connection = serve_connection(

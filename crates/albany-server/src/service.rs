@@ -7,10 +7,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use albany::rt::Handle;
-use albany::shutdown::ShutdownTrigger;
 use albany::upgrade::{OnUpgrade, UpgradeError, Upgraded};
-use albany::{Application, Body, ConnectionInfo, Request, Response};
+use albany::{Application, Body, Request, Response, ServerContext};
 use futures_util::FutureExt;
 use http::{header, HeaderValue, StatusCode};
 use http_body::Body as _;
@@ -24,15 +22,15 @@ use crate::request_checks;
 /// What every connection of one server shares.
 pub(crate) struct Shared<A> {
     pub(crate) application: A,
-    pub(crate) handle: Handle,
-    pub(crate) shutdown: ShutdownTrigger,
     pub(crate) max_request_body_size: Option<u64>,
 }
 
 /// What every request of one connection shares.
 pub(crate) struct ConnectionContext<A> {
     pub(crate) shared: Arc<Shared<A>>,
-    pub(crate) info: ConnectionInfo,
+    /// The runtime handle, connection info and shutdown signal, given to
+    /// every request of the connection.
+    pub(crate) server_context: ServerContext,
 }
 
 /// Serves one request: builds the Albany request (body and extensions),
@@ -86,9 +84,9 @@ pub(crate) async fn serve_request<A: Application>(
             }
         }));
     }
-    parts.extensions.insert(shared.handle.clone());
-    parts.extensions.insert(context.info.clone());
-    parts.extensions.insert(shared.shutdown.signal());
+    // [EXT-1, EXT-2, EXT-3, EXT-12] One insert: the connection's
+    // context is shared by its requests.
+    parts.extensions.insert(context.server_context.clone());
 
     let request = Request::from_parts(parts, body);
     let mut call = pin!(AssertUnwindSafe(shared.application.call(request)).catch_unwind());

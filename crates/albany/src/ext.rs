@@ -1,21 +1,23 @@
+use std::sync::Arc;
+
 use crate::rt::Handle;
 use crate::shutdown::ShutdownSignal;
 use crate::upgrade::OnUpgrade;
 use crate::ConnectionInfo;
 
-/// Reads the extensions an adapter puts in every request.
+/// Reads what an adapter gives every request (spec EXT-1 to EXT-4, EXT-6).
 ///
-/// Every conforming adapter inserts, in each request's
-/// [`Extensions`](http::Extensions):
+/// | method | type | what |
+/// | --- | --- | --- |
+/// | [`runtime`](RequestExt::runtime) | [`Handle`] | the event-loop service: spawn, sleep, timeout, spawn_blocking |
+/// | [`connection_info`](RequestExt::connection_info) | [`ConnectionInfo`] | peer and local address, TLS |
+/// | [`shutdown_signal`](RequestExt::shutdown_signal) | [`ShutdownSignal`] | resolves when graceful shutdown starts |
+/// | [`take_upgrade`](RequestExt::take_upgrade) | [`OnUpgrade`] | on requests that ask for an upgrade: the connection after a `101` |
 ///
-/// | type | what |
-/// | --- | --- |
-/// | [`Handle`] | the event-loop service: spawn, sleep, timeout, spawn_blocking |
-/// | [`ConnectionInfo`] | peer and local address, TLS |
-/// | [`ShutdownSignal`] | resolves when graceful shutdown starts |
-/// | [`OnUpgrade`] | on requests that ask for an upgrade: the connection after a `101` |
-///
-/// Each method returns `None` when the extension is missing, as it is for a
+/// A server gives the first three as one [`ServerContext`] extension (one
+/// insert per request instead of three); each method also finds its type
+/// inserted on its own, which takes precedence (middleware and tests insert
+/// them so). Each method returns `None` when neither is there, as for a
 /// request built by hand in a unit test.
 pub trait RequestExt {
     /// The event-loop service.
@@ -31,18 +33,92 @@ pub trait RequestExt {
 
 impl<B> RequestExt for http::Request<B> {
     fn runtime(&self) -> Option<&Handle> {
-        self.extensions().get::<Handle>()
+        let extensions = self.extensions();
+        extensions.get::<Handle>().or_else(|| {
+            extensions
+                .get::<ServerContext>()
+                .map(ServerContext::runtime)
+        })
     }
 
     fn connection_info(&self) -> Option<&ConnectionInfo> {
-        self.extensions().get::<ConnectionInfo>()
+        let extensions = self.extensions();
+        extensions.get::<ConnectionInfo>().or_else(|| {
+            extensions
+                .get::<ServerContext>()
+                .map(ServerContext::connection_info)
+        })
     }
 
     fn shutdown_signal(&self) -> Option<ShutdownSignal> {
-        self.extensions().get::<ShutdownSignal>().cloned()
+        let extensions = self.extensions();
+        extensions
+            .get::<ShutdownSignal>()
+            .or_else(|| extensions.get::<ServerContext>().map(|c| &c.inner.shutdown))
+            .cloned()
     }
 
     fn take_upgrade(&mut self) -> Option<OnUpgrade> {
         self.extensions_mut().remove::<OnUpgrade>()
+    }
+}
+
+/// What a server gives every request of one connection, as one extension
+/// (spec EXT-12): the runtime [`Handle`], the [`ConnectionInfo`] and the
+/// [`ShutdownSignal`]. Read it through [`RequestExt`].
+///
+/// It is a reference-counted value made once per connection: cloning it
+/// into each request's extensions costs one insert, where three separate
+/// extensions cost three (each a heap allocation).
+///
+/// ```
+/// use albany::rt::Handle;
+/// use albany::{ConnectionInfo, RequestExt, ServerContext, ShutdownSignal};
+/// # fn runtime() -> Handle { unimplemented!() }
+/// # fn example(handle: Handle, signal: ShutdownSignal) {
+/// let info = ConnectionInfo::new("127.0.0.1:50000".parse().unwrap(), "127.0.0.1:3000".parse().unwrap());
+/// let context = ServerContext::new(handle, info, signal);
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(context.clone());
+/// assert_eq!(request.connection_info().unwrap().local_addr.port(), 3000);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerContext {
+    inner: Arc<Context>,
+}
+
+#[derive(Debug)]
+struct Context {
+    runtime: Handle,
+    connection: ConnectionInfo,
+    shutdown: ShutdownSignal,
+}
+
+impl ServerContext {
+    /// Bundles what a server gives each request of one connection.
+    pub fn new(runtime: Handle, connection: ConnectionInfo, shutdown: ShutdownSignal) -> Self {
+        ServerContext {
+            inner: Arc::new(Context {
+                runtime,
+                connection,
+                shutdown,
+            }),
+        }
+    }
+
+    /// The runtime's event-loop service.
+    pub fn runtime(&self) -> &Handle {
+        &self.inner.runtime
+    }
+
+    /// The connection the requests came in on.
+    pub fn connection_info(&self) -> &ConnectionInfo {
+        &self.inner.connection
+    }
+
+    /// A signal that resolves when graceful shutdown starts.
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        self.inner.shutdown.clone()
     }
 }
