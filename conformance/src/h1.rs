@@ -201,6 +201,29 @@ impl Connection {
         Ok(self.buffer.drain(..n).collect())
     }
 
+    /// Reads exactly `length` raw bytes (an upgraded connection's, say).
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the connection closes first, or the read error.
+    pub fn read_exactly(&mut self, length: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(length);
+        while bytes.len() < length {
+            let more = self.read_some(length - bytes.len())?;
+            if more.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the connection closed after {} of {length} bytes",
+                        bytes.len()
+                    ),
+                ));
+            }
+            bytes.extend(more);
+        }
+        Ok(bytes)
+    }
+
     fn read_line(&mut self) -> io::Result<Option<Vec<u8>>> {
         loop {
             if let Some(end) = self.buffer.windows(2).position(|w| w == b"\r\n") {

@@ -131,6 +131,29 @@ impl RawConnection {
         self.write_frame(kind::HEADERS, flags, stream, &block)
     }
 
+    /// Sends a GET for `path` on `stream` with `extra` fields after the
+    /// pseudo-fields, as one HEADERS frame with END_STREAM.
+    ///
+    /// # Errors
+    ///
+    /// The write error.
+    pub fn send_get(
+        &mut self,
+        stream: u32,
+        authority: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+    ) -> io::Result<()> {
+        let mut fields = vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", authority),
+            (":path", path),
+        ];
+        fields.extend_from_slice(extra);
+        self.send_headers(stream, &fields, true)
+    }
+
     /// Sends a DATA frame.
     ///
     /// # Errors

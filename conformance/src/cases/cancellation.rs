@@ -70,27 +70,21 @@ fn open_pending(
 }
 
 fn http1_disconnect(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, state) = context.start()?;
-    let connection = open_pending(&server, &state, &h1::get("/pending"))?;
-    drop(connection);
-    ensure!(
-        eventually(Duration::from_secs(1), || state
-            .dropped
-            .load(Ordering::SeqCst)
-            == 1),
-        "the future was not dropped within 1 s of the disconnect"
-    );
-    server.shutdown()?;
-    Ok(())
+    dropped_on_disconnect(context, &h1::get("/pending"))
 }
 
 fn http1_disconnect_unread_body(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, state) = context.start()?;
-    let connection = open_pending(
-        &server,
-        &state,
+    dropped_on_disconnect(
+        context,
         b"POST /pending HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nonly ten!!",
-    )?;
+    )
+}
+
+/// Sends `request` to `/pending`, closes the connection once the
+/// application runs, and checks that its future is dropped within 1 s.
+fn dropped_on_disconnect(context: &mut Context<'_>, request: &[u8]) -> Result<(), Failure> {
+    let (server, state) = context.start()?;
+    let connection = open_pending(&server, &state, request)?;
     drop(connection);
     ensure!(
         eventually(Duration::from_secs(1), || state

@@ -77,16 +77,8 @@ fn stuck_handler(context: &mut Context<'_>) -> Result<(), Failure> {
     // Over HTTP/2, on the stuck stream's own connection.
     let mut raw = RawConnection::open(server.addr())?;
     let authority = server.addr().to_string();
-    let get = |path: &'static str| {
-        [
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":authority", authority.as_str()),
-            (":path", path),
-        ]
-    };
-    raw.send_headers(1, &get("/pending"), true)?;
-    raw.send_headers(3, &get("/hello"), true)?;
+    raw.send_get(1, &authority, "/pending", &[])?;
+    raw.send_get(3, &authority, "/hello", &[])?;
     let outcome = raw.outcome(3, Duration::from_secs(10))?;
     ensure_eq!(
         outcome,

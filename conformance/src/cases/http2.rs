@@ -177,14 +177,7 @@ fn expect_reset(context: &mut Context<'_>, extra: &[(&str, &str)]) -> Result<(),
     let (server, state) = context.start()?;
     let mut raw = RawConnection::open(server.addr())?;
     let authority = server.addr().to_string();
-    let mut fields = vec![
-        (":method", "GET"),
-        (":scheme", "http"),
-        (":authority", authority.as_str()),
-        (":path", "/hello"),
-    ];
-    fields.extend_from_slice(extra);
-    raw.send_headers(1, &fields, true)?;
+    raw.send_get(1, &authority, "/hello", extra)?;
     let outcome = raw.outcome(1, Duration::from_secs(10))?;
     ensure!(
         matches!(
@@ -218,17 +211,7 @@ fn te_trailers_allowed(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let mut raw = RawConnection::open(server.addr())?;
     let authority = server.addr().to_string();
-    raw.send_headers(
-        1,
-        &[
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":authority", &authority),
-            (":path", "/hello"),
-            ("te", "trailers"),
-        ],
-        true,
-    )?;
+    raw.send_get(1, &authority, "/hello", &[("te", "trailers")])?;
     ensure_eq!(
         raw.outcome(1, Duration::from_secs(10))?,
         StreamOutcome::Response(Some(200)),

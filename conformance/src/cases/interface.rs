@@ -41,25 +41,11 @@ fn upgrade(context: &mut Context<'_>) -> Result<(), Failure> {
     ensure_eq!(head.header("upgrade"), Some("echo"), "Upgrade");
     for message in [&b"ping"[..], b"hello over the upgraded connection"] {
         connection.send(message)?;
-        let echoed = read_exactly(&mut connection, message.len())?;
+        let echoed = connection.read_exactly(message.len())?;
         ensure_eq!(echoed, message.to_vec(), "echo");
     }
     server.shutdown()?;
     Ok(())
-}
-
-fn read_exactly(connection: &mut h1::Connection, length: usize) -> Result<Vec<u8>, Failure> {
-    let mut bytes = Vec::new();
-    while bytes.len() < length {
-        let more = connection.read_some(length - bytes.len())?;
-        ensure!(
-            !more.is_empty(),
-            "the connection closed after {} bytes",
-            bytes.len()
-        );
-        bytes.extend(more);
-    }
-    Ok(bytes)
 }
 
 fn upgrade_early_bytes(context: &mut Context<'_>) -> Result<(), Failure> {
@@ -69,7 +55,7 @@ fn upgrade_early_bytes(context: &mut Context<'_>) -> Result<(), Failure> {
     let head = connection.read_head()?;
     ensure_eq!(head.status, 101, "status");
     ensure_eq!(
-        read_exactly(&mut connection, 11)?,
+        connection.read_exactly(11)?,
         b"early bytes".to_vec(),
         "echo of the early bytes"
     );

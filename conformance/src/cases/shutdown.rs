@@ -195,16 +195,7 @@ fn http2_goaway(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let mut raw = RawConnection::open(server.addr())?;
     let authority = server.addr().to_string();
-    raw.send_headers(
-        1,
-        &[
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":authority", &authority),
-            (":path", "/hello"),
-        ],
-        true,
-    )?;
+    raw.send_get(1, &authority, "/hello", &[])?;
     ensure_eq!(
         raw.outcome(1, Duration::from_secs(10))?,
         StreamOutcome::Response(Some(200)),
@@ -261,15 +252,11 @@ fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
     server.begin_shutdown();
     std::thread::sleep(Duration::from_millis(200));
     upgraded.send(b"still here")?;
-    let mut echoed = Vec::new();
-    while echoed.len() < 10 {
-        let more = upgraded.read_some(10 - echoed.len())?;
-        ensure!(
-            !more.is_empty(),
-            "graceful shutdown closed the upgraded connection"
-        );
-        echoed.extend(more);
-    }
+    let echoed = upgraded.read_exactly(10).map_err(|e| {
+        Failure::Fail(format!(
+            "graceful shutdown closed the upgraded connection: {e}"
+        ))
+    })?;
     ensure_eq!(echoed, b"still here".to_vec(), "echo during shutdown");
     ensure_eq!(
         slow.read_response(false)?.body,
