@@ -40,7 +40,10 @@ impl albany_server::Binding for SmolBinding {
     /// Runs `main` on the binding's own executors if it has some, each
     /// driven by a thread; otherwise on one executor per core, each driven
     /// by a thread of its own (this thread runs the first), with tasks
-    /// spawned on them in turn (see [`SmolRuntime::with_executors`]).
+    /// spawned on them in turn (see [`SmolRuntime::with_executors`]). Each
+    /// thread runs `smol::block_on`, which drives the `async-io` reactor
+    /// itself while its executor is idle: a socket event wakes a task
+    /// without a hop through async-io's fallback reactor thread.
     fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         F: Future + Send + 'static,
@@ -62,12 +65,12 @@ impl albany_server::Binding for SmolBinding {
             workers.push(
                 thread::Builder::new()
                     .name(format!("albany-smol-{i}"))
-                    .spawn(move || futures_lite::future::block_on(executor.run(stopped.recv())))?,
+                    .spawn(move || smol::block_on(executor.run(stopped.recv())))?,
             );
         }
         let first = executors[0].clone();
         let binding = SmolBinding::new(SmolRuntime::with_executors(executors));
-        let output = futures_lite::future::block_on(first.run(main(binding)));
+        let output = smol::block_on(first.run(main(binding)));
         drop(stop);
         for worker in workers {
             let _ = worker.join();

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The entry point of the benchmark harness: installs the load generators if
+# they are missing, then builds and runs the driver (release profile).
+#
+#   benches/run.sh            # full run: 3 rounds, writes benches/RESULTS.md and benches/results.json
+#   benches/run.sh --quick    # CI: 1 round of short runs, writes to a temporary directory
+#   benches/run.sh --servers albany-tokio,hyper-tokio --rounds 5
+#
+# Every argument goes to the driver (`albany-bench --help`). The exit status
+# is non-zero when a tool is missing, the build fails, a server fails to
+# start, or a measurement fails.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if ((${#missing[@]} > 0)); then
+    sudo=()
+    if [[ "$(id -u)" -ne 0 ]]; then
+        sudo=(sudo)
+    fi
+    echo "installing ${missing[*]}" >&2
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+exec cargo run --release -p albany-bench --bin albany-bench -- "$@"

@@ -1,0 +1,104 @@
+//! Albany, through each adapter's `Server`: the hello example's
+//! application plus the benchmark routes.
+
+use std::io;
+use std::net::SocketAddr;
+
+use albany::http::{header, HeaderValue, StatusCode};
+use albany::{Application, Body, Request, Response};
+use albany_bench::{Runtime, HELLO, MAX_CONNECTIONS};
+use albany_server::{Binding, Server};
+use albany_smol::{SmolBinding, SmolRuntime};
+
+use crate::alloc::allocations;
+use crate::app::{Chunks, Route, OCTET_STREAM, TEXT_PLAIN};
+
+/// The application: `examples/hello.rs`'s `GET /`, and the download,
+/// upload and allocation-count routes.
+struct Bench;
+
+impl Application for Bench {
+    async fn call(&self, request: Request) -> Response {
+        let uri = request.uri();
+        match Route::of(request.method().as_str(), uri.path(), uri.query()) {
+            Route::Hello => text(StatusCode::OK, HELLO),
+            Route::Download(size) => with_type(
+                Response::new(Body::from_stream(Chunks::new(size))),
+                OCTET_STREAM,
+            ),
+            Route::Upload => upload(request.into_body()).await,
+            Route::Alloc => text(StatusCode::OK, allocations().to_string()),
+            Route::MethodNotAllowed => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
+            Route::BadRequest => text(StatusCode::BAD_REQUEST, "Bad Request\n"),
+            Route::NotFound => text(StatusCode::NOT_FOUND, "Not Found\n"),
+        }
+    }
+}
+
+/// Reads the request body frame by frame, keeping nothing, and answers
+/// the number of bytes read.
+async fn upload(mut body: Body) -> Response {
+    let mut read = 0u64;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.len() as u64;
+                }
+            }
+            Err(_) => return text(StatusCode::BAD_REQUEST, "Bad Request\n"),
+        }
+    }
+    text(StatusCode::OK, read.to_string())
+}
+
+fn text(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = with_type(Response::new(body.into()), TEXT_PLAIN);
+    *response.status_mut() = status;
+    response
+}
+
+fn with_type(mut response: Response, content_type: &'static str) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn configure<B: Binding>(server: Server<B>) -> Server<B> {
+    server.max_connections(MAX_CONNECTIONS)
+}
+
+/// Serves on `addr` with `threads` worker threads until the process is
+/// killed.
+///
+/// - tokio: a multi-threaded runtime with `threads` workers, built here,
+///   and `Server::serve` inside it (the adapter's `run` takes one worker
+///   per core);
+/// - async-std: `Server::serve_blocking`, its global executor sized by
+///   `ASYNC_STD_THREAD_COUNT` (set by `main`);
+/// - smol: `Server::serve_blocking` with a binding of `threads`
+///   executors, one per thread (`SmolRuntime::with_executors`), as the
+///   adapter's `run` does with one per core.
+pub(crate) fn serve(runtime: Runtime, threads: usize, addr: SocketAddr) -> io::Result<()> {
+    match runtime {
+        Runtime::Tokio => {
+            let tokio = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()?;
+            let server = configure(albany_tokio::Server::bind(addr)?);
+            tokio.block_on(server.serve(Bench))
+        }
+        Runtime::AsyncStd => configure(albany_async_std::Server::bind(addr)?).serve_blocking(Bench),
+        Runtime::Smol => {
+            let executors = (0..threads.max(1))
+                .map(|_| std::sync::Arc::new(async_executor::Executor::new()))
+                .collect();
+            let binding = SmolBinding::new(SmolRuntime::with_executors(executors));
+            // Albany's `Server::serve` applies the backlog (1024) itself.
+            let listener = std::net::TcpListener::bind(addr)?;
+            configure(albany_smol::Server::with_binding(listener, binding)).serve_blocking(Bench)
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! What one run measures: the configurations, the sizes and durations, and
+//! the metrics.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A configuration, applied to every server alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Config {
+    /// The server pinned to CPU 0 with 1 worker thread; the load generator
+    /// (and the driver's own clients) pinned to CPU 1.
+    Pinned,
+    /// 2 worker threads, no pinning.
+    Unpinned,
+}
+
+impl Config {
+    /// Both configurations, in the report's order.
+    pub(crate) const ALL: [Config; 2] = [Config::Pinned, Config::Unpinned];
+
+    /// `pinned` or `unpinned`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Config::Pinned => "pinned",
+            Config::Unpinned => "unpinned",
+        }
+    }
+
+    /// The server's worker threads.
+    pub(crate) fn server_threads(self) -> usize {
+        match self {
+            Config::Pinned => 1,
+            Config::Unpinned => 2,
+        }
+    }
+
+    /// The CPU the server is pinned to, if any.
+    pub(crate) fn server_cpu(self) -> Option<usize> {
+        match self {
+            Config::Pinned => Some(0),
+            Config::Unpinned => None,
+        }
+    }
+
+    /// The CPU the load generator and the driver are pinned to, if any.
+    pub(crate) fn client_cpu(self) -> Option<usize> {
+        match self {
+            Config::Pinned => Some(1),
+            Config::Unpinned => None,
+        }
+    }
+
+    /// The threads of the load generators (`wrk -t`, `h2load -t`).
+    pub(crate) fn load_threads(self) -> usize {
+        match self {
+            Config::Pinned => 1,
+            Config::Unpinned => 2,
+        }
+    }
+
+    /// A sentence for the report.
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Config::Pinned => {
+                "server pinned to CPU 0 with 1 worker thread; load generator and driver pinned to CPU 1 (`taskset -c`)"
+            }
+            Config::Unpinned => "server with 2 worker threads, nothing pinned",
+        }
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Config {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Config::ALL
+            .into_iter()
+            .find(|config| config.name() == name)
+            .ok_or_else(|| format!("unknown configuration `{name}` (pinned or unpinned)"))
+    }
+}
+
+/// The sizes and durations of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// Interleaved rounds.
+    pub(crate) rounds: usize,
+    /// Duration of each wrk and h2load run, in seconds.
+    pub(crate) load_seconds: u64,
+    /// Size of the streamed download and upload, in bytes.
+    pub(crate) stream_bytes: u64,
+    /// Idle keep-alive connections opened for the memory figure.
+    pub(crate) idle_connections: usize,
+    /// GETs sent over one connection for the allocation figure.
+    pub(crate) alloc_gets: usize,
+}
+
+impl Plan {
+    /// The full plan (`quick == false`) or the CI one.
+    pub(crate) fn new(quick: bool, rounds: usize) -> Plan {
+        if quick {
+            Plan {
+                rounds,
+                load_seconds: 1,
+                stream_bytes: 16 << 20,
+                idle_connections: 500,
+                alloc_gets: 1_000,
+            }
+        } else {
+            Plan {
+                rounds,
+                load_seconds: 10,
+                stream_bytes: 256 << 20,
+                idle_connections: 10_000,
+                alloc_gets: 10_000,
+            }
+        }
+    }
+}
+
+/// The HTTP/1.1 load runs: `wrk` connections.
+pub(crate) const H1_CONNECTIONS: [usize; 2] = [64, 256];
+
+/// The HTTP/2 load run: `h2load` clients, and concurrent streams per client.
+pub(crate) const H2_CLIENTS: usize = 4;
+/// See [`H2_CLIENTS`].
+pub(crate) const H2_STREAMS: usize = 100;
+
+/// One measurement: a fresh server is started for each, and killed after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Measurement {
+    /// `wrk` over HTTP/1.1 keep-alive with this many connections.
+    H1(usize),
+    /// `h2load` over HTTP/2 with prior knowledge.
+    H2,
+    /// A streamed `GET /download`.
+    Download,
+    /// A streamed `POST /upload`.
+    Upload,
+    /// Idle keep-alive connections.
+    Idle,
+    /// Heap allocations per `GET /`.
+    Allocations,
+}
+
+impl Measurement {
+    /// Every measurement, in the order they run for each server.
+    pub(crate) fn all() -> Vec<Measurement> {
+        let mut all: Vec<Measurement> =
+            H1_CONNECTIONS.iter().map(|&c| Measurement::H1(c)).collect();
+        all.extend([
+            Measurement::H2,
+            Measurement::Download,
+            Measurement::Upload,
+            Measurement::Idle,
+            Measurement::Allocations,
+        ]);
+        all
+    }
+}
+
+impl fmt::Display for Measurement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Measurement::H1(connections) => write!(f, "http1-{connections}"),
+            Measurement::H2 => f.write_str("http2"),
+            Measurement::Download => f.write_str("download"),
+            Measurement::Upload => f.write_str("upload"),
+            Measurement::Idle => f.write_str("idle"),
+            Measurement::Allocations => f.write_str("allocations"),
+        }
+    }
+}
+
+/// Whether a larger figure is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Better {
+    /// Throughput.
+    Higher,
+    /// Latency, memory, allocations.
+    Lower,
+}
+
+/// A figure of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Metric {
+    /// Requests per second of a load run.
+    Rps(Load),
+    /// Median latency of a load run, in milliseconds.
+    P50(Load),
+    /// 99th-percentile latency of a load run, in milliseconds.
+    P99(Load),
+    /// The server's peak RSS (`VmHWM`) at the end of a load run, in MiB.
+    LoadRss(Load),
+    /// Download throughput, in MiB/s.
+    DownloadRate,
+    /// The server's peak RSS during the download, in MiB.
+    DownloadRss,
+    /// Upload throughput, in MiB/s.
+    UploadRate,
+    /// The server's peak RSS during the upload, in MiB.
+    UploadRss,
+    /// Memory per idle keep-alive connection, in bytes.
+    IdleBytes,
+    /// The server's RSS with the idle connections open, in MiB.
+    IdleRss,
+    /// Heap allocations per `GET /`.
+    Allocations,
+}
+
+/// A load run, as metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Load {
+    /// HTTP/1.1 with this many connections.
+    H1(usize),
+    /// HTTP/2.
+    H2,
+}
+
+impl Load {
+    fn key(self) -> String {
+        match self {
+            Load::H1(connections) => format!("http1_{connections}"),
+            Load::H2 => "http2".to_owned(),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Load::H1(connections) => format!("HTTP/1.1, {connections} connections"),
+            Load::H2 => format!("HTTP/2, {H2_CLIENTS} connections × {H2_STREAMS} streams"),
+        }
+    }
+}
+
+impl Metric {
+    /// Every metric, in the report's row order.
+    pub(crate) fn all() -> Vec<Metric> {
+        let mut loads: Vec<Load> = H1_CONNECTIONS.iter().map(|&c| Load::H1(c)).collect();
+        loads.push(Load::H2);
+        let mut all = Vec::new();
+        for load in loads {
+            all.extend([
+                Metric::Rps(load),
+                Metric::P50(load),
+                Metric::P99(load),
+                Metric::LoadRss(load),
+            ]);
+        }
+        all.extend([
+            Metric::DownloadRate,
+            Metric::DownloadRss,
+            Metric::UploadRate,
+            Metric::UploadRss,
+            Metric::IdleBytes,
+            Metric::IdleRss,
+            Metric::Allocations,
+        ]);
+        all
+    }
+
+    /// The key in `results.json`, such as `http1_64_rps`.
+    pub(crate) fn key(self) -> String {
+        match self {
+            Metric::Rps(load) => format!("{}_rps", load.key()),
+            Metric::P50(load) => format!("{}_p50_ms", load.key()),
+            Metric::P99(load) => format!("{}_p99_ms", load.key()),
+            Metric::LoadRss(load) => format!("{}_peak_rss_mib", load.key()),
+            Metric::DownloadRate => "download_mib_per_s".to_owned(),
+            Metric::DownloadRss => "download_peak_rss_mib".to_owned(),
+            Metric::UploadRate => "upload_mib_per_s".to_owned(),
+            Metric::UploadRss => "upload_peak_rss_mib".to_owned(),
+            Metric::IdleBytes => "idle_bytes_per_connection".to_owned(),
+            Metric::IdleRss => "idle_rss_mib".to_owned(),
+            Metric::Allocations => "allocations_per_get".to_owned(),
+        }
+    }
+
+    /// The row label in the report.
+    pub(crate) fn label(self, plan: &Plan) -> String {
+        let stream = format!("{} MiB", plan.stream_bytes >> 20);
+        let idle = thousands(plan.idle_connections as f64, 0);
+        match self {
+            Metric::Rps(load) => format!("{}: requests/s", load.label()),
+            Metric::P50(load) => format!("{}: p50 latency (ms)", load.label()),
+            Metric::P99(load) => format!("{}: p99 latency (ms)", load.label()),
+            Metric::LoadRss(load) => format!("{}: peak RSS (MiB)", load.label()),
+            Metric::DownloadRate => format!("download {stream}: MiB/s"),
+            Metric::DownloadRss => format!("download {stream}: peak RSS (MiB)"),
+            Metric::UploadRate => format!("upload {stream}: MiB/s"),
+            Metric::UploadRss => format!("upload {stream}: peak RSS (MiB)"),
+            Metric::IdleBytes => format!("{idle} idle connections: bytes per connection"),
+            Metric::IdleRss => format!("{idle} idle connections: RSS (MiB)"),
+            Metric::Allocations => "heap allocations per GET /".to_owned(),
+        }
+    }
+
+    /// Whether a larger figure is better.
+    pub(crate) fn better(self) -> Better {
+        match self {
+            Metric::Rps(_) | Metric::DownloadRate | Metric::UploadRate => Better::Higher,
+            _ => Better::Lower,
+        }
+    }
+
+    /// Decimal places shown in the report.
+    pub(crate) fn decimals(self) -> usize {
+        match self {
+            Metric::P50(_) | Metric::P99(_) => 2,
+            Metric::LoadRss(_)
+            | Metric::DownloadRss
+            | Metric::UploadRss
+            | Metric::IdleRss
+            | Metric::Allocations => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Formats `value` with `decimals` places and thin groups of thousands
+/// (`123,456.7`).
+pub(crate) fn thousands(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    let (int, frac) = match text.split_once('.') {
+        Some((int, frac)) => (int.to_owned(), Some(frac.to_owned())),
+        None => (text, None),
+    };
+    let (sign, digits) = match int.strip_prefix('-') {
+        Some(digits) => ("-", digits),
+        None => ("", int.as_str()),
+    };
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match frac {
+        Some(frac) => format!("{sign}{grouped}.{frac}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups() {
+        assert_eq!(thousands(1234567.891, 1), "1,234,567.9");
+        assert_eq!(thousands(999.0, 0), "999");
+        assert_eq!(thousands(-1000.0, 0), "-1,000");
+        assert_eq!(thousands(0.126, 2), "0.13");
+    }
+
+    #[test]
+    fn metric_keys_are_unique() {
+        let mut keys: Vec<String> = Metric::all().into_iter().map(Metric::key).collect();
+        let count = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), count);
+    }
+}

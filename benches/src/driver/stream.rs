@@ -1,0 +1,100 @@
+//! Streaming throughput: a large response read and a large request body
+//! written as fast as a plain `std::net` client can, with the server's
+//! peak RSS sampled meanwhile.
+
+use std::time::Instant;
+
+use crate::error::{bail, Context, Result};
+use crate::http::Connection;
+use crate::rss::{mib, Sampler};
+use crate::server::ServerProcess;
+
+/// Bytes in a MiB.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The client's read buffer and write block, in bytes.
+const BLOCK: usize = 256 * 1024;
+
+/// A transfer's figures.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Transfer {
+    /// Throughput, in MiB/s.
+    pub(crate) mib_per_s: f64,
+    /// The server's peak RSS during the transfer, in MiB.
+    pub(crate) peak_rss_mib: f64,
+}
+
+/// `GET /download?size=BYTES`: reads the chunked body, checks its length,
+/// and measures the time from the request to the last byte.
+pub(crate) fn download(server: &mut ServerProcess, bytes: u64) -> Result<Transfer> {
+    let sampler = Sampler::start(server.pid());
+    let result = (|| {
+        let mut connection = Connection::connect(server.addr(), BLOCK)?;
+        let started = Instant::now();
+        connection.write_all(
+            format!("GET /download?size={bytes} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+        )?;
+        let head = connection.read_head()?;
+        if head.status != 200 || !head.chunked {
+            bail!(
+                "download answered {} (chunked: {})",
+                head.status,
+                head.chunked
+            );
+        }
+        let read = connection.discard_body(head)?;
+        let seconds = started.elapsed().as_secs_f64();
+        if read != bytes {
+            bail!("download sent {read} bytes, not {bytes}");
+        }
+        Ok(seconds)
+    })()
+    .context(|| "download".to_owned());
+    let peak = sampler.stop();
+    let seconds = result?;
+    server.check_alive()?;
+    Ok(Transfer {
+        mib_per_s: bytes as f64 / MIB / seconds,
+        peak_rss_mib: mib(peak),
+    })
+}
+
+/// `POST /upload` with `Content-Length: BYTES`: writes the body in 256 KiB
+/// blocks, reads the answer (the byte count the server read), checks it,
+/// and measures the time from the request to the answer.
+pub(crate) fn upload(server: &mut ServerProcess, bytes: u64) -> Result<Transfer> {
+    let block = vec![b'u'; BLOCK];
+    let sampler = Sampler::start(server.pid());
+    let result = (|| {
+        let mut connection = Connection::connect(server.addr(), 4096)?;
+        let started = Instant::now();
+        connection.write_all(
+            format!(
+                "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {bytes}\r\n\r\n"
+            )
+            .as_bytes(),
+        )?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = usize::try_from(left).unwrap_or(usize::MAX).min(BLOCK);
+            connection.write_all(&block[..n])?;
+            left -= n as u64;
+        }
+        let head = connection.read_head()?;
+        let body = connection.read_body(head)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let answer = String::from_utf8_lossy(&body);
+        if head.status != 200 || answer.trim() != bytes.to_string() {
+            bail!("upload answered {} {answer:?}, expected 200 {bytes}", head.status);
+        }
+        Ok(seconds)
+    })()
+    .context(|| "upload".to_owned());
+    let peak = sampler.stop();
+    let seconds = result?;
+    server.check_alive()?;
+    Ok(Transfer {
+        mib_per_s: bytes as f64 / MIB / seconds,
+        peak_rss_mib: mib(peak),
+    })
+}
