@@ -166,6 +166,8 @@ fn max_concurrent_streams(context: &mut Context<'_>) -> Result<(), Failure> {
         }
     }
     ensure_eq!(advertised, Some(7), "SETTINGS_MAX_CONCURRENT_STREAMS");
+    // Close the raw connection: graceful shutdown would wait for it.
+    drop(raw);
     server.shutdown()?;
     Ok(())
 }
@@ -187,6 +189,8 @@ fn expect_reset(context: &mut Context<'_>, extra: &[(&str, &str)]) -> Result<(),
         "expected a PROTOCOL_ERROR reset, got {outcome:?}"
     );
     ensure_eq!(state.calls(), 0, "application calls");
+    // Close the raw connection: graceful shutdown would wait for it.
+    drop(raw);
     server.shutdown()?;
     Ok(())
 }
@@ -217,6 +221,8 @@ fn te_trailers_allowed(context: &mut Context<'_>) -> Result<(), Failure> {
         StreamOutcome::Response(Some(200)),
         "outcome"
     );
+    // Close the raw connection: graceful shutdown would wait for it.
+    drop(raw);
     server.shutdown()?;
     Ok(())
 }
@@ -242,6 +248,8 @@ fn content_length_mismatch(context: &mut Context<'_>) -> Result<(), Failure> {
         matches!(outcome, StreamOutcome::Reset(PROTOCOL_ERROR)),
         "expected RST_STREAM PROTOCOL_ERROR, got {outcome:?}"
     );
+    // Close the raw connection: graceful shutdown would wait for it.
+    drop(raw);
     server.shutdown()?;
     Ok(())
 }
