@@ -1,7 +1,7 @@
 //! Connection management: keep-alive, pipelining, `Connection: close`,
 //! HTTP/1.0, unread request bodies (RFC 9112 §9).
 
-use super::{case, CLOSE_WAIT};
+use super::case;
 use crate::{ensure, ensure_eq, h1, Case, Context, Failure};
 
 pub(super) const CASES: &[Case] = &[
@@ -127,44 +127,29 @@ fn pipelining_order(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn close_request(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-    let response = connection.read_response(false)?;
+    let response = super::response_then_close(
+        &server,
+        b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )?;
     ensure_eq!(response.status(), 200, "status");
     ensure_eq!(response.header("connection"), Some("close"), "Connection");
-    ensure!(
-        connection.is_closed_within(CLOSE_WAIT),
-        "the connection stayed open"
-    );
     server.shutdown()?;
     Ok(())
 }
 
 fn close_response(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(&h1::get("/close"))?;
-    let response = connection.read_response(false)?;
+    let response = super::response_then_close(&server, &h1::get("/close"))?;
     ensure_eq!(response.body, b"bye".to_vec(), "body");
-    ensure!(
-        connection.is_closed_within(CLOSE_WAIT),
-        "the connection stayed open"
-    );
     server.shutdown()?;
     Ok(())
 }
 
 fn http10_closes(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(b"GET /hello HTTP/1.0\r\n\r\n")?;
-    let response = connection.read_response(false)?;
+    let response = super::response_then_close(&server, b"GET /hello HTTP/1.0\r\n\r\n")?;
     ensure_eq!(response.status(), 200, "status");
     ensure_eq!(response.body, b"Hello, world!".to_vec(), "body");
-    ensure!(
-        connection.is_closed_within(CLOSE_WAIT),
-        "the connection stayed open"
-    );
     server.shutdown()?;
     Ok(())
 }
@@ -256,15 +241,9 @@ fn unread_chunked_body(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn keep_alive_off(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start_with(|settings| settings.keep_alive = false)?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(&h1::get("/hello"))?;
-    let response = connection.read_response(false)?;
+    let response = super::response_then_close(&server, &h1::get("/hello"))?;
     ensure_eq!(response.status(), 200, "status");
     ensure_eq!(response.header("connection"), Some("close"), "Connection");
-    ensure!(
-        connection.is_closed_within(CLOSE_WAIT),
-        "the connection stayed open"
-    );
     server.shutdown()?;
     Ok(())
 }

@@ -78,6 +78,23 @@ fn expect_rejected(
     Ok(())
 }
 
+/// Sends `request` on a new connection to `server`, reads one response,
+/// and checks that the server then closes the connection.
+fn response_then_close(
+    server: &crate::RunningServer,
+    request: &[u8],
+) -> Result<h1::Response, Failure> {
+    let mut connection = h1::Connection::open(server.addr())?;
+    connection.send(request)?;
+    let response = connection.read_response(false)?;
+    ensure!(
+        connection.is_closed_within(CLOSE_WAIT),
+        "the connection stayed open after a {} response",
+        response.status()
+    );
+    Ok(response)
+}
+
 /// Sends a request with a malformed body, followed on the same connection
 /// by a request for `/say/smuggled`, and checks that the body failed as the
 /// application read it (or that the server answered 400 itself), that the
