@@ -4,9 +4,8 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
-use super::case;
-use crate::app::AppState;
-use crate::{ensure, eventually, h1, h2, Case, Context, Failure, RunningServer};
+use super::{case, open_pending};
+use crate::{ensure, eventually, h1, h2, Case, Context, Failure};
 
 pub(super) const CASES: &[Case] = &[
     case!(
@@ -50,24 +49,6 @@ pub(super) const CASES: &[Case] = &[
         truncated_body
     ),
 ];
-
-fn open_pending(
-    server: &RunningServer,
-    state: &AppState,
-    request: &[u8],
-) -> Result<h1::Connection, Failure> {
-    let before = state.pending.load(Ordering::SeqCst);
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(request)?;
-    ensure!(
-        eventually(Duration::from_secs(5), || state
-            .pending
-            .load(Ordering::SeqCst)
-            > before),
-        "the application was not called"
-    );
-    Ok(connection)
-}
 
 fn http1_disconnect(context: &mut Context<'_>) -> Result<(), Failure> {
     dropped_on_disconnect(context, &h1::get("/pending"))

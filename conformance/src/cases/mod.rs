@@ -78,6 +78,27 @@ fn expect_rejected(
     Ok(())
 }
 
+/// Opens a connection, sends `request` (for `/pending`), and waits until
+/// the application has started it.
+fn open_pending(
+    server: &crate::RunningServer,
+    state: &crate::app::AppState,
+    request: &[u8],
+) -> Result<h1::Connection, Failure> {
+    use std::sync::atomic::Ordering;
+    let before = state.pending.load(Ordering::SeqCst);
+    let mut connection = h1::Connection::open(server.addr())?;
+    connection.send(request)?;
+    ensure!(
+        crate::eventually(Duration::from_secs(5), || state
+            .pending
+            .load(Ordering::SeqCst)
+            > before),
+        "the application was not called"
+    );
+    Ok(connection)
+}
+
 /// Sends `request` on a new connection to `server`, reads one response,
 /// and checks that the server then closes the connection.
 fn response_then_close(

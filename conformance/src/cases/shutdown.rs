@@ -163,15 +163,7 @@ fn signal(context: &mut Context<'_>) -> Result<(), Failure> {
 fn deadline(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) =
         context.start_with(|s| s.graceful_shutdown_timeout = Duration::from_millis(300))?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(&h1::get("/pending"))?;
-    ensure!(
-        eventually(Duration::from_secs(5), || state
-            .pending
-            .load(Ordering::SeqCst)
-            == 1),
-        "the application was not called"
-    );
+    let mut connection = super::open_pending(&server, &state, &h1::get("/pending"))?;
     let started = Instant::now();
     server.shutdown()?;
     let elapsed = started.elapsed();

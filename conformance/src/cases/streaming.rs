@@ -265,18 +265,12 @@ fn slow_reader_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
 fn unread_upload_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: usize = 256 * 1024 * 1024;
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection.send(
+    let connection = super::open_pending(
+        &server,
+        &state,
         format!("POST /pending HTTP/1.1\r\nHost: localhost\r\nContent-Length: {SIZE}\r\n\r\n")
             .as_bytes(),
     )?;
-    ensure!(
-        eventually(Duration::from_secs(5), || state
-            .pending
-            .load(Ordering::SeqCst)
-            == 1),
-        "the application was not called"
-    );
     let stream = connection.stream();
     stream.set_nonblocking(true)?;
     let chunk = vec![0u8; 64 * 1024];
