@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::case;
-use crate::{ensure, ensure_eq, h1, h2, Case, Context, Failure};
+use crate::{ensure, ensure_eq, h1, h2, h2_frames, Case, Context, Failure};
 
 pub(super) const CASES: &[Case] = &[
     case!(
@@ -77,6 +77,22 @@ pub(super) const CASES: &[Case] = &[
         ["RFC 9112 §9.5"],
         "an idle keep-alive connection is closed after header_read_timeout",
         idle_timeout
+    ),
+    case!(
+        "limits.header-read-timeout-in-flight",
+        Must,
+        ["LIMIT-3"],
+        ["RFC 9112 §9.5"],
+        "a slow response or a slow body outlasting header_read_timeout is not cut",
+        header_read_timeout_in_flight
+    ),
+    case!(
+        "limits.header-read-timeout-http2",
+        Must,
+        ["LIMIT-3", "H2-1"],
+        ["RFC 9113 §3.4"],
+        "an HTTP/2 connection idle past header_read_timeout after its preface stays open",
+        header_read_timeout_http2
     ),
     case!(
         "limits.max-connections",
@@ -253,6 +269,63 @@ fn header_read_timeout_partial(context: &mut Context<'_>) -> Result<(), Failure>
     closed_by_timeout(context, |connection| {
         Ok(connection.send(b"GET /hello HTTP/1.1\r\nHost: loc")?)
     })
+}
+
+/// With a 1 s timeout: a response taking 1.5 s, then a request body sent
+/// 1.5 s after its head, both on one kept-alive connection, which then
+/// serves a third request.
+fn header_read_timeout_in_flight(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) =
+        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let mut connection = h1::Connection::open(server.addr())?;
+    connection
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    connection.send(&h1::get("/slow?ms=1500"))?;
+    ensure_eq!(
+        connection.read_response(false)?.status(),
+        200,
+        "a response slower than the timeout"
+    );
+    connection.send(b"POST /count HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n")?;
+    std::thread::sleep(Duration::from_millis(1500));
+    connection.send(b"hello")?;
+    let response = connection.read_response(false)?;
+    ensure_eq!(response.status(), 200, "a body slower than the timeout");
+    ensure_eq!(response.body.as_slice(), b"5", "bytes counted");
+    connection.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        connection.read_response(false)?.status(),
+        200,
+        "the next request on the connection"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With a 1 s timeout, an HTTP/2 connection answers a request, idles
+/// 1.5 s, and answers another: over HTTP/2 the timeout covers the preface.
+fn header_read_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) =
+        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let authority = server.addr().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.addr())?;
+    connection.send_get(1, &authority, "/hello", &[])?;
+    ensure_eq!(
+        connection.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "the first stream"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    connection.send_get(3, &authority, "/hello", &[])?;
+    ensure_eq!(
+        connection.outcome(3, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "a stream after 1.5 s idle"
+    );
+    drop(connection);
+    server.shutdown()?;
+    Ok(())
 }
 
 fn idle_timeout(context: &mut Context<'_>) -> Result<(), Failure> {

@@ -10,9 +10,13 @@ use albany::{Body, Error};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
+use crate::head_timeout::InFlight;
+
 pub(crate) struct ResponseBody {
     inner: Body,
     panicked: bool,
+    /// Dropped with the body, once hyper has written it (or given up).
+    in_flight: Option<InFlight>,
 }
 
 impl ResponseBody {
@@ -20,7 +24,13 @@ impl ResponseBody {
         ResponseBody {
             inner,
             panicked: false,
+            in_flight: None,
         }
+    }
+
+    /// Keeps the request counted as in flight until this body is dropped.
+    pub(crate) fn set_in_flight(&mut self, in_flight: Option<InFlight>) {
+        self.in_flight = in_flight;
     }
 }
 

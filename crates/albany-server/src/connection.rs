@@ -2,58 +2,61 @@
 //! server's graceful shutdown and its deadline.
 
 use std::future::{poll_fn, Future};
-use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
+use std::time::Duration;
 
-use albany::rt::{Handle, Sleep};
+use albany::rt::Handle;
 use albany::{Application, ShutdownSignal};
-use hyper::server::conn::http1;
-use hyper_util::server::conn::auto;
+use hyper::server::conn::{http1, http2};
 
+use crate::head_timeout::HeadTimeout;
+use crate::preface::{self, Protocol, Rewind};
 use crate::rt::{HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionContext};
 use crate::Settings;
 
-/// The protocols a server speaks, configured from its [`Settings`].
-pub(crate) enum Protocols {
-    /// HTTP/1.x and HTTP/2 with prior knowledge, told apart by the preface
-    /// (spec H2-1).
-    Both(auto::Builder<HyperExecutor>),
-    /// HTTP/1.x only (`http2 = false`, spec H2-2). hyper-util 0.1.21's
-    /// `serve_connection_with_upgrades` ignores `http1_only()` and serves
-    /// HTTP/2 anyway, so this uses hyper's HTTP/1 builder directly.
-    Http1(http1::Builder),
+/// The protocols a server speaks, configured from its [`Settings`]: hyper's
+/// HTTP/1 builder, and its HTTP/2 builder unless `http2` is off (spec H2-1,
+/// H2-2).
+pub(crate) struct Protocols {
+    http1: http1::Builder,
+    http2: Option<http2::Builder<HyperExecutor>>,
+    header_read_timeout: Option<Duration>,
 }
+
+/// hyper's default `max_buf_size` (8 KiB plus 100 × 4 KiB): the largest
+/// read buffer, and how much hyper's write buffer queues before it flushes.
+const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 
 impl Protocols {
     /// The protocols and their limits from `settings`; hyper's timers run
     /// on `handle`.
     pub(crate) fn new(settings: &Settings, handle: &Handle) -> Self {
-        let max_buf_size = settings.max_header_size.max(8192);
-        if !settings.http2 {
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(HyperTimer::new(handle.clone()))
-                .keep_alive(settings.keep_alive)
-                .max_buf_size(max_buf_size)
-                .header_read_timeout(settings.header_read_timeout);
-            return Protocols::Http1(builder);
-        }
-        let mut builder = auto::Builder::new(HyperExecutor::new(handle.clone()));
-        builder
-            .http1()
+        let mut http1 = http1::Builder::new();
+        http1
             .timer(HyperTimer::new(handle.clone()))
             .keep_alive(settings.keep_alive)
-            .max_buf_size(max_buf_size)
-            .header_read_timeout(settings.header_read_timeout);
-        builder
-            .http2()
-            .timer(HyperTimer::new(handle.clone()))
-            .max_concurrent_streams(settings.http2_max_concurrent_streams)
-            .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
-        Protocols::Both(builder)
+            // [LIMIT-1] The head limit is hyper's `max_header_size`; the
+            // buffer only has to hold it. The header read timeout is the
+            // engine's own (`head_timeout`), not hyper's per-request one.
+            .max_header_size(settings.max_header_size)
+            .max_buf_size(MAX_BUF_SIZE.max(settings.max_header_size + 8192))
+            .header_read_timeout(None);
+        let http2 = settings.http2.then(|| {
+            let mut http2 = http2::Builder::new(HyperExecutor::new(handle.clone()));
+            http2
+                .timer(HyperTimer::new(handle.clone()))
+                .max_concurrent_streams(settings.http2_max_concurrent_streams)
+                .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
+            http2
+        });
+        Protocols {
+            http1,
+            http2,
+            header_read_timeout: settings.header_read_timeout,
+        }
     }
 }
 
@@ -64,27 +67,56 @@ pub(crate) async fn serve_connection<A, I>(
     protocols: Arc<Protocols>,
     io: I,
     context: Arc<ConnectionContext<A>>,
-    first_byte_deadline: Option<Sleep>,
-    shutdown: ShutdownSignal,
+    mut shutdown: ShutdownSignal,
     abort: ShutdownSignal,
 ) where
     A: Application,
     I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
 {
     let peer = context.server_context.connection_info().peer_addr;
-    let io = FirstByteDeadline {
-        inner: io,
-        deadline: first_byte_deadline,
+    let activity = context.activity.clone();
+    let io = HeadTimeout::new(
+        io,
+        protocols.header_read_timeout,
+        activity.clone(),
+        context.server_context.runtime().clone(),
+    );
+    let (protocol, io) = if protocols.http2.is_some() {
+        // The wait for the preface ends with graceful shutdown: the
+        // connection has no request yet.
+        let mut detect = pin!(preface::detect(io));
+        let detected = poll_fn(|cx| {
+            if Pin::new(&mut shutdown).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            detect.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        match detected {
+            Some(Ok(detected)) => detected,
+            Some(Err(error)) => {
+                tracing::debug!(%peer, %error, "connection ended before its protocol was known");
+                return;
+            }
+            None => return,
+        }
+    } else {
+        (Protocol::Http1, Rewind::new(io))
     };
     let service =
         hyper::service::service_fn(move |request| serve_request(context.clone(), request));
-    let result = match &*protocols {
-        Protocols::Both(builder) => {
-            let connection = pin!(builder.serve_connection_with_upgrades(io, service));
+    let result = match (protocol, &protocols.http2) {
+        (Protocol::Http2, Some(http2)) => {
+            // [LIMIT-3] Over HTTP/2 the timeout covered the preface only.
+            activity.stop();
+            let connection = pin!(http2.serve_connection(io, service));
             drive(connection, |c| c.graceful_shutdown(), shutdown, abort).await
         }
-        Protocols::Http1(builder) => {
-            let connection = pin!(builder.serve_connection(io, service).with_upgrades());
+        _ => {
+            let connection = pin!(protocols
+                .http1
+                .serve_connection(io, service)
+                .with_upgrades());
             drive(connection, |c| c.graceful_shutdown(), shutdown, abort).await
         }
     };
@@ -122,72 +154,4 @@ where
             .map(|result| result.map_err(|error| error.to_string()))
     })
     .await
-}
-
-/// Closes a connection whose client sends nothing in time.
-///
-/// hyper's header read timeout starts once the HTTP version is known; this
-/// covers the wait for the first bytes, which decide the version.
-struct FirstByteDeadline<I> {
-    inner: I,
-    deadline: Option<Sleep>,
-}
-
-impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for FirstByteDeadline<I> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.deadline = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                let expired = match this.deadline.as_mut() {
-                    Some(deadline) => Pin::new(deadline).poll(cx).is_ready(),
-                    None => false,
-                };
-                if expired {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "no request bytes before the header read timeout",
-                    )));
-                }
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for FirstByteDeadline<I> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }

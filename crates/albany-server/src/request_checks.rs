@@ -15,14 +15,17 @@ use http::{header, Method, StatusCode, Version};
 
 /// Returns the status to answer `parts` with, without calling the
 /// application, when the head breaks a rule above; `None` when it is fine.
-/// HTTP/2 requests are not checked here: the HTTP/2 layer validates them.
-pub(crate) fn reject(parts: &Parts) -> Option<(StatusCode, &'static str)> {
+/// `has_body` is `false` when hyper framed no body, so there is no
+/// `Transfer-Encoding` to check (hyper frames a request with one as
+/// chunked). HTTP/2 requests are not checked here: the HTTP/2 layer
+/// validates them.
+pub(crate) fn reject(parts: &Parts, has_body: bool) -> Option<(StatusCode, &'static str)> {
     if parts.version != Version::HTTP_11 && parts.version != Version::HTTP_10 {
         return None;
     }
     host(parts)
         .or_else(|| target_form(parts))
-        .or_else(|| transfer_codings(parts))
+        .or_else(|| has_body.then(|| transfer_codings(parts)).flatten())
 }
 
 /// [H1-13] RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`, and
@@ -76,45 +79,55 @@ fn is_host_and_port(value: &[u8]) -> bool {
         Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
         Some(_) => false,
     };
-    let reg_name = |bytes: &[u8]| {
-        !bytes.is_empty()
-            && bytes.iter().all(|&b| {
-                b.is_ascii_alphanumeric()
-                    || matches!(
-                        b,
-                        b'-' | b'.'
-                            | b'_'
-                            | b'~'
-                            | b'%'
-                            | b'!'
-                            | b'$'
-                            | b'&'
-                            | b'\''
-                            | b'('
-                            | b')'
-                            | b'*'
-                            | b'+'
-                            | b','
-                            | b';'
-                            | b'='
-                    )
-            })
-    };
+    let reg_name = |bytes: &[u8]| !bytes.is_empty() && bytes.iter().all(|&b| REG_NAME[b as usize]);
     port_valid && (host.first() == Some(&b'[') || reg_name(host))
 }
+
+/// The bytes of a reg-name (RFC 3986 §3.2.2): unreserved, `%` (of a
+/// percent-encoding) and sub-delims.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        byte += 1;
+    }
+    table
+};
 
 /// [H1-15, H1-16] RFC 9112 §3.2.3, §3.2.4: the asterisk-form only with
 /// OPTIONS, the authority-form only with CONNECT.
 fn target_form(parts: &Parts) -> Option<(StatusCode, &'static str)> {
     let uri = &parts.uri;
-    if uri == "*" && parts.method != Method::OPTIONS {
+    if uri.scheme().is_some() {
+        return None;
+    }
+    if uri.authority().is_none() && uri.path() == "*" && parts.method != Method::OPTIONS {
         return Some((
             StatusCode::BAD_REQUEST,
             "the asterisk-form with a method other than OPTIONS",
         ));
     }
-    let authority_form = uri.scheme().is_none() && uri.authority().is_some();
-    if authority_form && parts.method != Method::CONNECT {
+    if uri.authority().is_some() && parts.method != Method::CONNECT {
         return Some((
             StatusCode::BAD_REQUEST,
             "the authority-form with a method other than CONNECT",
@@ -176,7 +189,7 @@ mod tests {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        reject(&parts(builder)).map(|(status, _)| status)
+        reject(&parts(builder), true).map(|(status, _)| status)
     }
 
     #[test]

@@ -16,6 +16,7 @@ use async_lock::Semaphore;
 use futures_util::FutureExt;
 
 use crate::connection::{serve_connection, Protocols};
+use crate::head_timeout::Activity;
 use crate::service::{ConnectionContext, Shared};
 use crate::tracker::Tracker;
 use crate::{Binding, Listener, Settings};
@@ -290,13 +291,12 @@ impl<B: Binding> Server<B> {
             let context = Arc::new(ConnectionContext {
                 shared: shared.clone(),
                 server_context: ServerContext::new(handle.clone(), info, shutdown.signal()),
+                activity: Activity::new(),
             });
-            let first_byte_deadline = settings.header_read_timeout.map(|t| handle.sleep(t));
             let connection = serve_connection(
                 protocols.clone(),
                 io,
                 context,
-                first_byte_deadline,
                 shutdown.signal(),
                 abort.signal(),
             );

@@ -15,6 +15,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
+use crate::head_timeout::Activity;
 use crate::io::FromHyper;
 use crate::request_body::read_ahead;
 use crate::request_checks;
@@ -31,19 +32,40 @@ pub(crate) struct ConnectionContext<A> {
     /// The runtime handle, connection info and shutdown signal, given to
     /// every request of the connection.
     pub(crate) server_context: ServerContext,
+    /// Requests in flight, for the header read timeout.
+    pub(crate) activity: Arc<Activity>,
 }
 
 /// Serves one request: builds the Albany request (body and extensions),
 /// calls the application, and turns a panic before the response into a 500.
+/// The request counts as in flight (no header read timeout) until its
+/// response body is dropped, or this future is.
 pub(crate) async fn serve_request<A: Application>(
     context: Arc<ConnectionContext<A>>,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
+    let in_flight = context.activity.start();
+    let connect = request.method() == http::Method::CONNECT;
+    let mut response = respond(&context, request).await;
+    let status = response.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
+        // [LIMIT-3] An upgraded connection has no more request heads.
+        context.activity.stop();
+    }
+    response.body_mut().set_in_flight(in_flight);
+    Ok(response)
+}
+
+/// [`serve_request`] without the in-flight count.
+async fn respond<A: Application>(
+    context: &ConnectionContext<A>,
+    request: http::Request<Incoming>,
+) -> http::Response<ResponseBody> {
     let shared = &context.shared;
     let (mut parts, incoming) = request.into_parts();
-    if let Some((status, reason)) = request_checks::reject(&parts) {
+    if let Some((status, reason)) = request_checks::reject(&parts, !incoming.is_end_stream()) {
         tracing::debug!(%status, reason, "rejected the request head");
-        return Ok(status_response(status));
+        return status_response(status);
     }
     let head_request = parts.method == http::Method::HEAD;
     let http2 = parts.version == http::Version::HTTP_2;
@@ -54,7 +76,7 @@ pub(crate) async fn serve_request<A: Application>(
     } else {
         let limit = shared.max_request_body_size;
         if limit.is_some_and(|limit| incoming.size_hint().lower() > limit) {
-            return Ok(status_response(StatusCode::PAYLOAD_TOO_LARGE));
+            return status_response(StatusCode::PAYLOAD_TOO_LARGE);
         }
         // [CANCEL-5] Over HTTP/1.x the server reads ahead to see the client
         // leave; not when the client waits for `100 Continue`, which the
@@ -106,7 +128,7 @@ pub(crate) async fn serve_request<A: Application>(
                 None => {
                     // [CANCEL-1] Dropping the future is the cancellation.
                     tracing::debug!("the client closed the connection during the request");
-                    return Ok(status_response(StatusCode::BAD_REQUEST));
+                    return status_response(StatusCode::BAD_REQUEST);
                 }
             }
         }
@@ -120,10 +142,10 @@ pub(crate) async fn serve_request<A: Application>(
                 .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("a non-string payload");
             tracing::error!(panic = message, "application panicked; answering 500");
-            return Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR));
+            return status_response(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    Ok(prepare_response(response, head_request, http2))
+    prepare_response(response, head_request, http2)
 }
 
 /// Checks what the server frames itself before hyper sees the response.

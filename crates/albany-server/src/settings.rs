@@ -10,14 +10,17 @@ pub struct Settings {
     /// The largest request head accepted, in bytes: the request line and
     /// headers over HTTP/1.1, the decoded header list over HTTP/2. A larger
     /// head gets `431 Request Header Fields Too Large` (RFC 6585 §5) over
-    /// HTTP/1.1. At least 8192. Default: 65536 (64 KiB).
+    /// HTTP/1.1 (an incomplete one once the read buffer holds
+    /// `max(417792, max_header_size + 8192)` bytes; spec LIMIT-1). At least
+    /// 8192. Default: 65536 (64 KiB).
     pub max_header_size: usize,
     /// How long a client may take to send a request head, in seconds; past
-    /// it the connection is closed. It applies twice on a new connection:
-    /// to the first bytes (any protocol), then over HTTP/1.1 to the complete
-    /// head, timed by hyper from the first read of each request (so it is
-    /// also the idle timeout between keep-alive requests). `None` disables
-    /// it. Default: 30 seconds.
+    /// it the connection is closed without a response (spec LIMIT-3). It
+    /// runs from accept to the HTTP/2 preface or the first complete
+    /// HTTP/1.x head, then over HTTP/1.1 from the end of each response to
+    /// the next complete head (so it is also the idle timeout between
+    /// keep-alive requests). Request bodies and responses are not timed.
+    /// `None` disables it. Default: 30 seconds.
     pub header_read_timeout: Option<Duration>,
     /// Whether HTTP/1.1 connections are kept open between requests
     /// (RFC 9112 §9.3). Default: `true`.

@@ -29,7 +29,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
 
@@ -61,6 +61,7 @@ impl ShutdownTrigger {
         ShutdownSignal {
             inner: self.inner.clone(),
             listener: None,
+            waker: None,
         }
     }
 
@@ -99,6 +100,10 @@ impl fmt::Debug for ShutdownTrigger {
 pub struct ShutdownSignal {
     inner: Arc<Inner>,
     listener: Option<EventListener>,
+    /// The waker `listener` was last polled with: polled again with one
+    /// that wakes the same task, only the flag needs checking (a server
+    /// polls its connections' signals on every wake-up).
+    waker: Option<Waker>,
 }
 
 impl ShutdownSignal {
@@ -113,6 +118,7 @@ impl Clone for ShutdownSignal {
         ShutdownSignal {
             inner: self.inner.clone(),
             listener: None,
+            waker: None,
         }
     }
 }
@@ -121,20 +127,33 @@ impl Future for ShutdownSignal {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
         loop {
-            if self.is_triggered() {
-                self.listener = None;
+            if this.inner.triggered.load(Ordering::SeqCst) {
+                this.listener = None;
+                this.waker = None;
                 return Poll::Ready(());
             }
-            match self.listener.as_mut() {
+            match this.listener.as_mut() {
                 // Register first, then check the flag again (loop), so a
                 // trigger between the check and the registration is not lost.
-                None => self.listener = Some(self.inner.event.listen()),
+                None => this.listener = Some(this.inner.event.listen()),
                 Some(listener) => {
-                    if Pin::new(listener).poll(cx).is_pending() {
+                    // The listener will wake this task: the flag, checked
+                    // above, is all that can have changed.
+                    if this
+                        .waker
+                        .as_ref()
+                        .is_some_and(|waker| waker.will_wake(cx.waker()))
+                    {
                         return Poll::Pending;
                     }
-                    self.listener = None;
+                    if Pin::new(listener).poll(cx).is_pending() {
+                        this.waker = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                    this.listener = None;
+                    this.waker = None;
                 }
             }
         }
