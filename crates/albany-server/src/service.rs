@@ -2,14 +2,13 @@
 
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
 use albany::upgrade::{OnUpgrade, UpgradeError, Upgraded};
 use albany::{Application, Body, Request, Response, ServerContext};
-use futures_util::FutureExt;
 use http::{header, HeaderValue, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -111,31 +110,25 @@ async fn respond<A: Application>(
     parts.extensions.insert(context.server_context.clone());
 
     let request = Request::from_parts(parts, body);
-    let mut call = pin!(AssertUnwindSafe(shared.application.call(request)).catch_unwind());
-    let called = match client_gone {
-        None => call.await,
-        Some(gone) => {
-            let mut gone = pin!(gone);
-            let raced = poll_fn(|cx| {
-                if let Poll::Ready(called) = call.as_mut().poll(cx) {
-                    return Poll::Ready(Some(called));
-                }
-                gone.as_mut().poll(cx).map(|()| None)
-            })
-            .await;
-            match raced {
-                Some(called) => called,
-                None => {
-                    // [CANCEL-1] Dropping the future is the cancellation.
-                    tracing::debug!("the client closed the connection during the request");
-                    return status_response(StatusCode::BAD_REQUEST);
-                }
-            }
+    let mut call = pin!(shared.application.call(request));
+    let mut client_gone = pin!(client_gone);
+    // One poll function, so that the application's future is moved once:
+    // it is polled under `catch_unwind` and raced with the client leaving.
+    let called = poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+            Ok(Poll::Ready(response)) => return Poll::Ready(Some(Ok(response))),
+            Err(payload) => return Poll::Ready(Some(Err(payload))),
+            Ok(Poll::Pending) => {}
         }
-    };
+        match client_gone.as_mut().as_pin_mut() {
+            Some(gone) => gone.poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    })
+    .await;
     let response = match called {
-        Ok(response) => response,
-        Err(payload) => {
+        Some(Ok(response)) => response,
+        Some(Err(payload)) => {
             let message = payload
                 .downcast_ref::<&str>()
                 .copied()
@@ -143,6 +136,11 @@ async fn respond<A: Application>(
                 .unwrap_or("a non-string payload");
             tracing::error!(panic = message, "application panicked; answering 500");
             return status_response(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        None => {
+            // [CANCEL-1] Dropping the future is the cancellation.
+            tracing::debug!("the client closed the connection during the request");
+            return status_response(StatusCode::BAD_REQUEST);
         }
     };
     prepare_response(response, head_request, http2)

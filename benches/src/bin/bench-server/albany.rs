@@ -11,7 +11,7 @@ use albany_server::{Binding, Server};
 use albany_smol::{SmolBinding, SmolRuntime};
 
 use crate::alloc::allocations;
-use crate::app::{Chunks, Route, OCTET_STREAM, TEXT_PLAIN};
+use crate::app::{Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
 
 /// The application: `examples/hello.rs`'s `GET /`, and the download,
 /// upload and allocation-count routes.
@@ -24,7 +24,7 @@ impl Application for Bench {
             Route::Hello => text(StatusCode::OK, HELLO),
             Route::Download(size) => with_type(
                 Response::new(Body::from_stream(Chunks::new(size))),
-                OCTET_STREAM,
+                OCTET_STREAM_VALUE,
             ),
             Route::Upload => upload(request.into_body()).await,
             Route::Alloc => text(StatusCode::OK, allocations().to_string()),
@@ -53,15 +53,15 @@ async fn upload(mut body: Body) -> Response {
 }
 
 fn text(status: StatusCode, body: impl Into<Body>) -> Response {
-    let mut response = with_type(Response::new(body.into()), TEXT_PLAIN);
+    let mut response = with_type(Response::new(body.into()), TEXT_PLAIN_VALUE);
     *response.status_mut() = status;
     response
 }
 
-fn with_type(mut response: Response, content_type: &'static str) -> Response {
+fn with_type(mut response: Response, content_type: HeaderValue) -> Response {
     response
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        .insert(header::CONTENT_TYPE, content_type);
     response
 }
 

@@ -17,6 +17,15 @@ static CHUNK: [u8; CHUNK_SIZE] = [b'x'; CHUNK_SIZE];
 /// The `Content-Type` of `GET /` and of the small text answers.
 pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
+/// [`TEXT_PLAIN`] as a header value, validated at compile time so that
+/// the Albany and raw-hyper applications do the same work per request.
+pub(crate) const TEXT_PLAIN_VALUE: hyper::header::HeaderValue =
+    hyper::header::HeaderValue::from_static(TEXT_PLAIN);
+
+/// [`OCTET_STREAM`] as a header value.
+pub(crate) const OCTET_STREAM_VALUE: hyper::header::HeaderValue =
+    hyper::header::HeaderValue::from_static(OCTET_STREAM);
+
 /// The `Content-Type` of `GET /download`.
 pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
 

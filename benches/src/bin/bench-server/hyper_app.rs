@@ -7,11 +7,11 @@ use albany_bench::HELLO;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::CONTENT_TYPE;
 use hyper::{Request, Response, StatusCode};
 
 use crate::alloc::allocations;
-use crate::app::{Chunks, Route, OCTET_STREAM, TEXT_PLAIN};
+use crate::app::{Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
 
 /// A response body: a whole `Bytes` (`Content-Length`) or the download
 /// stream (chunked).
@@ -26,7 +26,7 @@ pub(crate) async fn handle(request: Request<Incoming>) -> Result<Response<HyperB
             let mut response = Response::new(Either::Right(Chunks::new(size)));
             response
                 .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+                .insert(CONTENT_TYPE, OCTET_STREAM_VALUE);
             response
         }
         Route::Upload => upload(request.into_body()).await,
@@ -71,6 +71,6 @@ fn text(status: StatusCode, body: Bytes) -> Response<HyperBody> {
     *response.status_mut() = status;
     response
         .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
+        .insert(CONTENT_TYPE, TEXT_PLAIN_VALUE);
     response
 }
