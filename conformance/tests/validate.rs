@@ -1208,6 +1208,10 @@ fn val11_log_mode_warns_with_target_albany_validate() {
         response(200, &[("transfer-encoding", "chunked")], Body::empty())
     }));
     tracing::subscriber::with_default(capture.clone(), || {
+        // Other tests run on other threads without a subscriber; one that
+        // reaches the warning's callsite first caches `Interest::never` for
+        // it. Recompute the cache now that this subscriber is registered.
+        tracing::callsite::rebuild_interest_cache();
         exchange(&validate, request(Method::DELETE, "/item/7"));
     });
     let events = capture.events.lock().unwrap();
