@@ -62,7 +62,9 @@ async fn respond<A: Application>(
 ) -> http::Response<ResponseBody> {
     let shared = &context.shared;
     let (mut parts, incoming) = request.into_parts();
-    if let Some((status, reason)) = request_checks::reject(&parts, !incoming.is_end_stream()) {
+    // Asked once: over HTTP/2 it takes the connection's stream lock.
+    let no_body = incoming.is_end_stream();
+    if let Some((status, reason)) = request_checks::reject(&parts, !no_body) {
         tracing::debug!(%status, reason, "rejected the request head");
         return status_response(status);
     }
@@ -70,7 +72,7 @@ async fn respond<A: Application>(
     let http2 = parts.version == http::Version::HTTP_2;
 
     let mut client_gone = None;
-    let body = if incoming.is_end_stream() {
+    let body = if no_body {
         Body::empty()
     } else {
         let limit = shared.max_request_body_size;
