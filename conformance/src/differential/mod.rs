@@ -50,9 +50,26 @@ pub struct Summary {
     pub disagreements: Vec<Disagreement>,
 }
 
+/// Stops the panic hook from printing the reference application's
+/// deliberate panics (`/panic`, reached by some entries), which the servers
+/// turn into responses; any other panic is printed as before.
+fn quiet_deliberate_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info.payload().downcast_ref::<&str>().copied();
+            if !message.is_some_and(|m| m.starts_with("deliberate panic")) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Sends every entry of `entries` to every target, with `jobs` connections
 /// at a time per target, and compares the outcomes.
 pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> Summary {
+    quiet_deliberate_panics();
     let outcomes: Vec<Vec<String>> = thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
