@@ -95,6 +95,14 @@ pub(super) const CASES: &[Case] = &[
         header_read_timeout_http2
     ),
     case!(
+        "limits.header-read-timeout-upgraded",
+        Must,
+        ["LIMIT-3", "UPG-1"],
+        ["RFC 9110 §7.8"],
+        "an upgraded connection idle past header_read_timeout stays open",
+        header_read_timeout_upgraded
+    ),
+    case!(
         "limits.max-connections",
         Must,
         ["LIMIT-5"],
@@ -324,6 +332,30 @@ fn header_read_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
         "a stream after 1.5 s idle"
     );
     drop(connection);
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With a 1 s timeout, a connection upgraded to the reference
+/// application's echo protocol idles 1.5 s and still echoes.
+fn header_read_timeout_upgraded(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) =
+        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let mut connection = h1::Connection::open(server.addr())?;
+    connection
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    connection.send(
+        b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+    )?;
+    ensure_eq!(connection.read_head()?.status, 101, "status");
+    std::thread::sleep(Duration::from_millis(1500));
+    connection.send(b"still here")?;
+    ensure_eq!(
+        connection.read_exactly(10)?,
+        b"still here".to_vec(),
+        "echo after 1.5 s idle"
+    );
     server.shutdown()?;
     Ok(())
 }
