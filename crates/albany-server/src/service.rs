@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use crate::body::ResponseBody;
 use crate::head_timeout::Activity;
 use crate::io::FromHyper;
-use crate::request_body::read_ahead;
+use crate::request_body::{read_ahead, ClientGone};
 use crate::request_checks;
 
 /// What every connection of one server shares.
@@ -60,58 +60,20 @@ async fn respond<A: Application>(
     context: &ConnectionContext<A>,
     request: http::Request<Incoming>,
 ) -> http::Response<ResponseBody> {
-    let shared = &context.shared;
-    let (mut parts, incoming) = request.into_parts();
-    // Asked once: over HTTP/2 it takes the connection's stream lock.
-    let no_body = incoming.is_end_stream();
-    if let Some((status, reason)) = request_checks::reject(&parts, !no_body) {
-        tracing::debug!(%status, reason, "rejected the request head");
-        return status_response(status);
-    }
-    let head_request = parts.method == http::Method::HEAD;
-    let http2 = parts.version == http::Version::HTTP_2;
-
-    let mut client_gone = None;
-    let body = if no_body {
-        Body::empty()
-    } else {
-        let limit = shared.max_request_body_size;
-        if limit.is_some_and(|limit| incoming.size_hint().lower() > limit) {
-            return status_response(StatusCode::PAYLOAD_TOO_LARGE);
-        }
-        // [CANCEL-5] Over HTTP/1.x the server reads ahead to see the client
-        // leave; not when the client waits for `100 Continue`, which the
-        // first read would send (REQ-14).
-        let expects_continue = parts
-            .headers
-            .get(header::EXPECT)
-            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        let body = if http2 || expects_continue {
-            Body::new(incoming)
-        } else {
-            let (body, gone) = read_ahead(incoming);
-            client_gone = Some(gone);
-            Body::new(body)
-        };
-        match limit {
-            Some(limit) => body.limit(limit),
-            None => body,
-        }
+    // The synchronous part is a plain function: locals an async function
+    // borrows stay in its state across every await, which would make this
+    // future (allocated once per connection by hyper) hold the request
+    // twice.
+    let Prepared {
+        request,
+        client_gone,
+        head_request,
+        http2,
+    } = match prepare_request(context, request) {
+        Ok(prepared) => prepared,
+        Err(status) => return status_response(status),
     };
-
-    if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
-        parts.extensions.insert(OnUpgrade::new(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => Ok(Upgraded::new(FromHyper::new(upgraded))),
-                Err(error) => Err(UpgradeError::new(error)),
-            }
-        }));
-    }
-    // [EXT-1, EXT-2, EXT-3, EXT-12] One insert: the connection's
-    // context is shared by its requests.
-    parts.extensions.insert(context.server_context.clone());
-
-    let request = Request::from_parts(parts, body);
+    let shared = &context.shared;
     let mut call = pin!(shared.application.call(request));
     let mut client_gone = pin!(client_gone);
     // One poll function, so that the application's future is moved once:
@@ -146,6 +108,81 @@ async fn respond<A: Application>(
         }
     };
     prepare_response(response, head_request, http2)
+}
+
+/// A request ready for the application.
+struct Prepared {
+    request: Request,
+    /// Resolves when an HTTP/1.x client leaves while its body is unread
+    /// (CANCEL-5); `None` when the server does not read ahead.
+    client_gone: Option<ClientGone>,
+    head_request: bool,
+    http2: bool,
+}
+
+/// Checks hyper's request and builds the application's (body and
+/// extensions); `Err` is the status the server answers with itself.
+fn prepare_request<A: Application>(
+    context: &ConnectionContext<A>,
+    request: http::Request<Incoming>,
+) -> Result<Prepared, StatusCode> {
+    let shared = &context.shared;
+    let (mut parts, incoming) = request.into_parts();
+    // Asked once: over HTTP/2 it takes the connection's stream lock.
+    let no_body = incoming.is_end_stream();
+    if let Some((status, reason)) = request_checks::reject(&parts, !no_body) {
+        tracing::debug!(%status, reason, "rejected the request head");
+        return Err(status);
+    }
+    let head_request = parts.method == http::Method::HEAD;
+    let http2 = parts.version == http::Version::HTTP_2;
+
+    let mut client_gone = None;
+    let body = if no_body {
+        Body::empty()
+    } else {
+        let limit = shared.max_request_body_size;
+        if limit.is_some_and(|limit| incoming.size_hint().lower() > limit) {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        // [CANCEL-5] Over HTTP/1.x the server reads ahead to see the client
+        // leave; not when the client waits for `100 Continue`, which the
+        // first read would send (REQ-14).
+        let expects_continue = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let body = if http2 || expects_continue {
+            Body::new(incoming)
+        } else {
+            let (body, gone) = read_ahead(incoming);
+            client_gone = Some(gone);
+            Body::new(body)
+        };
+        match limit {
+            Some(limit) => body.limit(limit),
+            None => body,
+        }
+    };
+
+    if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        parts.extensions.insert(OnUpgrade::new(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => Ok(Upgraded::new(FromHyper::new(upgraded))),
+                Err(error) => Err(UpgradeError::new(error)),
+            }
+        }));
+    }
+    // [EXT-1, EXT-2, EXT-3, EXT-12] One insert: the connection's
+    // context is shared by its requests.
+    parts.extensions.insert(context.server_context.clone());
+
+    Ok(Prepared {
+        request: Request::from_parts(parts, body),
+        client_gone,
+        head_request,
+        http2,
+    })
 }
 
 /// Checks what the server frames itself before hyper sees the response.
