@@ -53,7 +53,7 @@ done
 curl -fs -o /dev/null "http://$addr/"
 
 requests=$(wrk -t1 -c8 -d"${seconds}s" "http://$addr/" | awk '/requests in/ {print $1}')
-kill -INT "$pid"
+kill -TERM "$pid"
 wait "$pid" || true
 trap - EXIT
 
