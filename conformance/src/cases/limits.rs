@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::case;
-use crate::{ensure, ensure_eq, h1, h2, h2_frames, Case, Context, Failure};
+use crate::{ensure, ensure_eq, h1, h2, h2_frames, Case, Context, Failure, RunningServer};
 
 pub(super) const CASES: &[Case] = &[
     case!(
@@ -228,14 +228,20 @@ fn body_too_large_while_read(context: &mut Context<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Starts the reference server with a 1 s header read timeout.
+fn start_with_short_timeout(context: &mut Context<'_>) -> Result<RunningServer, Failure> {
+    let (server, _) =
+        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    Ok(server)
+}
+
 /// Opens a connection, lets `prepare` use it, then checks that the server
 /// closes it between 0.5 and 5 s later with a 1 s timeout, sending nothing.
 fn closed_by_timeout(
     context: &mut Context<'_>,
     prepare: impl FnOnce(&mut h1::Connection) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let (server, _) =
-        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let server = start_with_short_timeout(context)?;
     let mut connection = h1::Connection::open(server.addr())?;
     prepare(&mut connection)?;
     let started = Instant::now();
@@ -283,8 +289,7 @@ fn header_read_timeout_partial(context: &mut Context<'_>) -> Result<(), Failure>
 /// 1.5 s after its head, both on one kept-alive connection, which then
 /// serves a third request.
 fn header_read_timeout_in_flight(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) =
-        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let server = start_with_short_timeout(context)?;
     let mut connection = h1::Connection::open(server.addr())?;
     connection
         .stream()
@@ -314,8 +319,7 @@ fn header_read_timeout_in_flight(context: &mut Context<'_>) -> Result<(), Failur
 /// With a 1 s timeout, an HTTP/2 connection answers a request, idles
 /// 1.5 s, and answers another: over HTTP/2 the timeout covers the preface.
 fn header_read_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) =
-        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let server = start_with_short_timeout(context)?;
     let authority = server.addr().to_string();
     let mut connection = h2_frames::RawConnection::open(server.addr())?;
     connection.send_get(1, &authority, "/hello", &[])?;
@@ -339,8 +343,7 @@ fn header_read_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
 /// With a 1 s timeout, a connection upgraded to the reference
 /// application's echo protocol idles 1.5 s and still echoes.
 fn header_read_timeout_upgraded(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) =
-        context.start_with(|s| s.header_read_timeout = Some(Duration::from_secs(1)))?;
+    let server = start_with_short_timeout(context)?;
     let mut connection = h1::Connection::open(server.addr())?;
     connection
         .stream()
