@@ -27,9 +27,9 @@ pub(crate) struct Transfer {
 /// `GET /download?size=BYTES`: reads the chunked body, checks its length,
 /// and measures the time from the request to the last byte.
 pub(crate) fn download(server: &mut ServerProcess, bytes: u64) -> Result<Transfer> {
-    let sampler = Sampler::start(server.pid());
-    let result = (|| {
-        let mut connection = Connection::connect(server.addr(), BLOCK)?;
+    let addr = server.addr();
+    measure(server, bytes, "download", || {
+        let mut connection = Connection::connect(addr, BLOCK)?;
         let started = Instant::now();
         connection.write_all(
             format!("GET /download?size={bytes} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
@@ -48,14 +48,6 @@ pub(crate) fn download(server: &mut ServerProcess, bytes: u64) -> Result<Transfe
             bail!("download sent {read} bytes, not {bytes}");
         }
         Ok(seconds)
-    })()
-    .context(|| "download".to_owned());
-    let peak = sampler.stop();
-    let seconds = result?;
-    server.check_alive()?;
-    Ok(Transfer {
-        mib_per_s: bytes as f64 / MIB / seconds,
-        peak_rss_mib: mib(peak),
     })
 }
 
@@ -64,9 +56,9 @@ pub(crate) fn download(server: &mut ServerProcess, bytes: u64) -> Result<Transfe
 /// and measures the time from the request to the answer.
 pub(crate) fn upload(server: &mut ServerProcess, bytes: u64) -> Result<Transfer> {
     let block = vec![b'u'; BLOCK];
-    let sampler = Sampler::start(server.pid());
-    let result = (|| {
-        let mut connection = Connection::connect(server.addr(), 4096)?;
+    let addr = server.addr();
+    measure(server, bytes, "upload", || {
+        let mut connection = Connection::connect(addr, 4096)?;
         let started = Instant::now();
         connection.write_all(
             format!(
@@ -85,11 +77,25 @@ pub(crate) fn upload(server: &mut ServerProcess, bytes: u64) -> Result<Transfer>
         let seconds = started.elapsed().as_secs_f64();
         let answer = String::from_utf8_lossy(&body);
         if head.status != 200 || answer.trim() != bytes.to_string() {
-            bail!("upload answered {} {answer:?}, expected 200 {bytes}", head.status);
+            bail!(
+                "upload answered {} {answer:?}, expected 200 {bytes}",
+                head.status
+            );
         }
         Ok(seconds)
-    })()
-    .context(|| "upload".to_owned());
+    })
+}
+
+/// Runs `transfer` (which moves `bytes` and returns its seconds) while
+/// sampling the server's RSS, then checks that the server is still alive.
+fn measure(
+    server: &mut ServerProcess,
+    bytes: u64,
+    what: &str,
+    transfer: impl FnOnce() -> Result<f64>,
+) -> Result<Transfer> {
+    let sampler = Sampler::start(server.pid());
+    let result = transfer().context(|| what.to_owned());
     let peak = sampler.stop();
     let seconds = result?;
     server.check_alive()?;
