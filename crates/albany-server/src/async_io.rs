@@ -7,7 +7,12 @@
 //! for readiness, which fails with `EAGAIN` whenever the previous read
 //! emptied the socket. [`AsyncIoStream`] reads straight into hyper's
 //! uninitialised buffer and, as tokio does, waits for readiness first when
-//! the previous read returned less than it asked for.
+//! the previous read returned less than it asked for or would have blocked.
+//! Every wait goes through `poll_readable`, which also consumes the
+//! reactor's readiness event: the common pattern of reading first and
+//! waiting only on `WouldBlock` leaves that event unconsumed whenever the
+//! read succeeds, and the next wait then returns at once for a `recv` that
+//! fails (one per request under keep-alive, before this was found).
 #![allow(unsafe_code)]
 
 use std::io::{self, IoSlice};
@@ -23,9 +28,13 @@ use futures_io::AsyncWrite;
 #[derive(Debug)]
 pub struct AsyncIoStream {
     inner: Async<TcpStream>,
-    /// The last read returned less than it asked for: the socket is
-    /// probably empty, so the next read waits for readiness first.
+    /// The last read returned less than it asked for or would have
+    /// blocked: the socket is probably empty, so the next read waits for
+    /// readiness first.
     drained: bool,
+    /// Reads that failed with `WouldBlock`, for the tests.
+    #[cfg(test)]
+    failed_reads: usize,
 }
 
 impl AsyncIoStream {
@@ -34,6 +43,8 @@ impl AsyncIoStream {
         AsyncIoStream {
             inner,
             drained: false,
+            #[cfg(test)]
+            failed_reads: 0,
         }
     }
 
@@ -50,11 +61,15 @@ impl hyper::rt::Read for AsyncIoStream {
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.drained {
-            ready!(this.inner.poll_readable(cx))?;
-            this.drained = false;
-        }
         loop {
+            if this.drained {
+                // Waiting through `poll_readable` (not only reading) also
+                // consumes the reactor's readiness event: an event left
+                // unconsumed would make the next wait return at once and
+                // cost a failed `recv`.
+                ready!(this.inner.poll_readable(cx))?;
+                this.drained = false;
+            }
             // SAFETY: `recv` only writes into the slice (it never reads or
             // de-initialises it), and `advance` below counts only the bytes
             // it reported written.
@@ -68,7 +83,11 @@ impl hyper::rt::Read for AsyncIoStream {
                     return Poll::Ready(Ok(()));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(this.inner.poll_readable(cx))?;
+                    #[cfg(test)]
+                    {
+                        this.failed_reads += 1;
+                    }
+                    this.drained = true;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Poll::Ready(Err(error)),
@@ -139,5 +158,57 @@ impl crate::Listener for AsyncIoListener {
             AsyncIoStream::new(stream),
             albany::ConnectionInfo::new(peer_addr, local_addr),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use async_io::Async;
+    use hyper::rt::{Read, ReadBuf};
+
+    use super::AsyncIoStream;
+
+    fn poll_read_once(stream: &mut AsyncIoStream, cx: &mut Context<'_>) -> Poll<usize> {
+        let mut bytes = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut bytes);
+        match Pin::new(&mut *stream).poll_read(cx, buf.unfilled()) {
+            Poll::Ready(result) => {
+                result.unwrap();
+                Poll::Ready(buf.filled().len())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The keep-alive pattern: a request arrives, is read whole, and the
+    /// next read finds the socket empty. Only the very first read (before
+    /// any data) may fail with `WouldBlock`; every later wait must go
+    /// through the reactor without a failed `recv`.
+    #[test]
+    fn keep_alive_reads_do_not_fail_with_would_block() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut stream = AsyncIoStream::new(Async::new(server).unwrap());
+        let mut noop = Context::from_waker(Waker::noop());
+
+        assert!(poll_read_once(&mut stream, &mut noop).is_pending());
+        for request in 0..10 {
+            client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+            // As in a server: the reactor delivers the readiness event
+            // before the task reads.
+            async_io::block_on(async_io::Timer::after(Duration::from_millis(5)));
+            let n = async_io::block_on(poll_fn(|cx| poll_read_once(&mut stream, cx)));
+            assert_eq!(n, 18, "request {request}");
+            assert!(poll_read_once(&mut stream, &mut noop).is_pending());
+        }
+        assert_eq!(stream.failed_reads, 1);
     }
 }
