@@ -42,8 +42,9 @@ impl albany_server::Binding for SmolBinding {
     /// by a thread of its own (this thread runs the first), with tasks
     /// spawned on them in turn (see [`SmolRuntime::with_executors`]). Each
     /// thread runs `smol::block_on`, which drives the `async-io` reactor
-    /// itself while its executor is idle: a socket event wakes a task
-    /// without a hop through async-io's fallback reactor thread.
+    /// itself while its executor is idle, and polls it without blocking
+    /// every 16 tasks while it is busy: a socket event wakes a task without
+    /// a hop through async-io's fallback reactor thread.
     fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
     where
         F: Future + Send + 'static,
@@ -65,18 +66,51 @@ impl albany_server::Binding for SmolBinding {
             workers.push(
                 thread::Builder::new()
                     .name(format!("albany-smol-{i}"))
-                    .spawn(move || smol::block_on(executor.run(stopped.recv())))?,
+                    .spawn(move || smol::block_on(run_executor(&executor, stopped.recv())))?,
             );
         }
         let first = executors[0].clone();
         let binding = SmolBinding::new(SmolRuntime::with_executors(executors));
-        let output = smol::block_on(first.run(main(binding)));
+        let output = smol::block_on(run_executor(&first, main(binding)));
         drop(stop);
         for worker in workers {
             let _ = worker.join();
         }
         Ok(output)
     }
+}
+
+/// Tasks a worker runs between two polls of the reactor (made without
+/// blocking) while it has work; tokio's scheduler uses 61 for the same.
+///
+/// `async-io`'s fallback thread takes the reactor whenever nobody has polled
+/// it during one of the thread's sleeps (50 µs at first, backing off to
+/// 10 ms while others poll it). `Executor::run` lets `block_on` poll it only
+/// every 200 tasks, which at 256 busy connections is long enough:
+/// in 2 of 6 pinned runs the fallback thread took the reactor, each event
+/// then crossed threads, and the run lost about a fifth of its requests.
+/// With 16, none did in 7 runs, at the cost of about 0.04 extra reactor
+/// polls per request (`perf stat`, benches/README.md "Syscalls").
+const REACTOR_INTERVAL: usize = 16;
+
+/// Runs `executor`'s tasks on this thread until `future` completes, letting
+/// `block_on` poll the reactor every [`REACTOR_INTERVAL`] tasks.
+async fn run_executor<T>(executor: &Executor<'static>, future: impl Future<Output = T>) -> T {
+    let tasks = async {
+        loop {
+            // Waits (in the reactor, through `block_on`) for a task.
+            executor.tick().await;
+            for _ in 1..REACTOR_INTERVAL {
+                if !executor.try_tick() {
+                    break;
+                }
+            }
+            // Returns to `block_on`, which polls the reactor without
+            // blocking before it polls this future again.
+            futures_lite::future::yield_now().await;
+        }
+    };
+    futures_lite::future::or(future, tasks).await
 }
 
 /// An Albany server on smol: bind, configure, serve.
