@@ -271,14 +271,14 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
             load_figures(&mut process, Load::H2, result)?
         }
         Measurement::Download => {
-            let transfer = stream::download(&mut process, plan.stream_bytes)?;
+            let transfer = stream::download(&mut process, plan)?;
             vec![
                 (Metric::DownloadRate, transfer.mib_per_s.into()),
                 (Metric::DownloadRss, transfer.peak_rss_mib.into()),
             ]
         }
         Measurement::Upload => {
-            let transfer = stream::upload(&mut process, plan.stream_bytes)?;
+            let transfer = stream::upload(&mut process, plan)?;
             vec![
                 (Metric::UploadRate, transfer.mib_per_s.into()),
                 (Metric::UploadRss, transfer.peak_rss_mib.into()),

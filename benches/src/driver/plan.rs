@@ -95,6 +95,9 @@ pub(crate) struct Plan {
     pub(crate) load_seconds: u64,
     /// Size of the streamed download and upload, in bytes.
     pub(crate) stream_bytes: u64,
+    /// Each stream measurement repeats its transfer until this many
+    /// seconds have passed (and at least [`MIN_TRANSFERS`] times).
+    pub(crate) stream_seconds: f64,
     /// Idle keep-alive connections opened for the memory figure.
     pub(crate) idle_connections: usize,
     /// GETs sent over one connection for the allocation figure.
@@ -109,6 +112,7 @@ impl Plan {
                 rounds,
                 load_seconds: 1,
                 stream_bytes: 16 << 20,
+                stream_seconds: 0.2,
                 idle_connections: 500,
                 alloc_gets: 1_000,
             }
@@ -117,12 +121,18 @@ impl Plan {
                 rounds,
                 load_seconds: 10,
                 stream_bytes: 256 << 20,
+                stream_seconds: 3.0,
                 idle_connections: 10_000,
                 alloc_gets: 10_000,
             }
         }
     }
 }
+
+/// Fewest transfers in one stream measurement: its figure is their median.
+pub(crate) const MIN_TRANSFERS: usize = 3;
+/// Most transfers in one stream measurement, whatever `stream_seconds`.
+pub(crate) const MAX_TRANSFERS: usize = 50;
 
 /// The HTTP/1.1 load runs: `wrk` connections.
 pub(crate) const H1_CONNECTIONS: [usize; 2] = [64, 256];

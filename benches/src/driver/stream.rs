@@ -1,11 +1,18 @@
 //! Streaming throughput: a large response read and a large request body
 //! written as fast as a plain `std::net` client can, with the server's
 //! peak RSS sampled meanwhile.
+//!
+//! One 256 MiB transfer over loopback takes about a tenth of a second, too
+//! short to measure alone on a shared machine: each measurement repeats its
+//! transfer (on a new connection each time) for a few seconds and reports
+//! the median rate.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{bail, Context, Result};
 use crate::http::Connection;
+use crate::plan::{Plan, MAX_TRANSFERS, MIN_TRANSFERS};
+use crate::report::median;
 use crate::rss::{mib, Sampler};
 use crate::server::ServerProcess;
 
@@ -15,20 +22,21 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// The client's read buffer and write block, in bytes.
 const BLOCK: usize = 256 * 1024;
 
-/// A transfer's figures.
+/// A stream measurement's figures.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Transfer {
-    /// Throughput, in MiB/s.
+    /// Throughput, in MiB/s: the median over the repeated transfers.
     pub(crate) mib_per_s: f64,
-    /// The server's peak RSS during the transfer, in MiB.
+    /// The server's peak RSS during the transfers, in MiB.
     pub(crate) peak_rss_mib: f64,
 }
 
 /// `GET /download?size=BYTES`: reads the chunked body, checks its length,
 /// and measures the time from the request to the last byte.
-pub(crate) fn download(server: &mut ServerProcess, bytes: u64) -> Result<Transfer> {
+pub(crate) fn download(server: &mut ServerProcess, plan: &Plan) -> Result<Transfer> {
     let addr = server.addr();
-    measure(server, bytes, "download", || {
+    let bytes = plan.stream_bytes;
+    measure(server, plan, "download", || {
         let mut connection = Connection::connect(addr, BLOCK)?;
         let started = Instant::now();
         connection.write_all(
@@ -54,10 +62,11 @@ pub(crate) fn download(server: &mut ServerProcess, bytes: u64) -> Result<Transfe
 /// `POST /upload` with `Content-Length: BYTES`: writes the body in 256 KiB
 /// blocks, reads the answer (the byte count the server read), checks it,
 /// and measures the time from the request to the answer.
-pub(crate) fn upload(server: &mut ServerProcess, bytes: u64) -> Result<Transfer> {
+pub(crate) fn upload(server: &mut ServerProcess, plan: &Plan) -> Result<Transfer> {
     let block = vec![b'u'; BLOCK];
     let addr = server.addr();
-    measure(server, bytes, "upload", || {
+    let bytes = plan.stream_bytes;
+    measure(server, plan, "upload", || {
         let mut connection = Connection::connect(addr, 4096)?;
         let started = Instant::now();
         connection.write_all(
@@ -86,21 +95,35 @@ pub(crate) fn upload(server: &mut ServerProcess, bytes: u64) -> Result<Transfer>
     })
 }
 
-/// Runs `transfer` (which moves `bytes` and returns its seconds) while
-/// sampling the server's RSS, then checks that the server is still alive.
+/// Runs `transfer` (which moves `plan.stream_bytes` and returns its
+/// seconds) at least [`MIN_TRANSFERS`] times and until `plan.stream_seconds`
+/// have passed (at most [`MAX_TRANSFERS`]), sampling the server's RSS
+/// meanwhile, then checks that the server is still alive.
 fn measure(
     server: &mut ServerProcess,
-    bytes: u64,
+    plan: &Plan,
     what: &str,
-    transfer: impl FnOnce() -> Result<f64>,
+    mut transfer: impl FnMut() -> Result<f64>,
 ) -> Result<Transfer> {
     let sampler = Sampler::start(server.pid());
-    let result = transfer().context(|| what.to_owned());
+    let started = Instant::now();
+    let window = Duration::from_secs_f64(plan.stream_seconds);
+    let mut rates = Vec::new();
+    let result = loop {
+        match transfer() {
+            Ok(seconds) => rates.push(plan.stream_bytes as f64 / MIB / seconds),
+            Err(error) => break Err(error),
+        }
+        let enough = rates.len() >= MIN_TRANSFERS && started.elapsed() >= window;
+        if enough || rates.len() == MAX_TRANSFERS {
+            break Ok(());
+        }
+    };
     let peak = sampler.stop();
-    let seconds = result?;
+    result.context(|| format!("{what}, transfer {}", rates.len() + 1))?;
     server.check_alive()?;
     Ok(Transfer {
-        mib_per_s: bytes as f64 / MIB / seconds,
+        mib_per_s: median(&mut rates).unwrap_or_default(),
         peak_rss_mib: mib(peak),
     })
 }
