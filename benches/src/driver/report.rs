@@ -8,7 +8,7 @@ use std::time::Duration;
 use albany_bench::{Family, Runtime, ServerKind};
 use serde_json::{json, Map, Value};
 
-use crate::plan::{thousands, Better, Config, Measurement, Metric, Plan};
+use crate::plan::{thousands, Better, Config, Measurement, Metric, Plan, MIN_TRANSFERS};
 use crate::setup::Machine;
 
 /// One figure of one round.
@@ -114,15 +114,19 @@ impl Results {
             out,
             "Each figure comes from a fresh server process on 127.0.0.1. Load: `wrk --latency` \
              (HTTP/1.1 keep-alive) and `h2load` (HTTP/2 prior knowledge), {} s per run, on `GET /` \
-             (`Hello, world!`). Streams: one {} MiB chunked `GET /download` and one {} MiB \
-             `Content-Length` `POST /upload` through a plain `std::net` client. Peak RSS: `VmHWM` \
-             after a load run, `VmRSS` sampled every 10 ms during a stream. Idle: {} keep-alive \
+             (`Hello, world!`). Streams: a {} MiB chunked `GET /download` and a {} MiB \
+             `Content-Length` `POST /upload` through a plain `std::net` client, each repeated on \
+             new connections for {} s (at least {} times) and reported as the median rate. Peak \
+             RSS: `VmHWM` after a load run, `VmRSS` sampled every 10 ms during the streams. Idle: \
+             {} keep-alive \
              connections that each made one request; bytes per connection = RSS growth / \
              connections. Allocations: {} `GET /` over one connection, counted by a global \
              allocator in `bench-server`. See `benches/README.md`.\n",
             plan.load_seconds,
             plan.stream_bytes >> 20,
             plan.stream_bytes >> 20,
+            plan.stream_seconds,
+            MIN_TRANSFERS,
             thousands(plan.idle_connections as f64, 0),
             thousands(plan.alloc_gets as f64, 0),
         );

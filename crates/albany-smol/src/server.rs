@@ -89,25 +89,33 @@ impl albany_server::Binding for SmolBinding {
 /// every 200 tasks, which at 256 busy connections is long enough:
 /// in 2 of 6 pinned runs the fallback thread took the reactor, each event
 /// then crossed threads, and the run lost about a fifth of its requests.
-/// With 16, none did in 7 runs, at the cost of about 0.04 extra reactor
+/// With 16, none did in 16 runs, at the cost of about 0.04 extra reactor
 /// polls per request (`perf stat`, benches/README.md "Syscalls").
 const REACTOR_INTERVAL: usize = 16;
 
 /// Runs `executor`'s tasks on this thread until `future` completes, letting
-/// `block_on` poll the reactor every [`REACTOR_INTERVAL`] tasks.
+/// `block_on` poll the reactor every [`REACTOR_INTERVAL`] tasks while tasks
+/// keep coming.
+///
+/// When the queue runs dry first, the next `tick` finds no task and
+/// `block_on` waits in the reactor anyway; polling it without blocking just
+/// before would be a second reactor turn, and each turn with a timer
+/// registered (every connection has its header read timeout) costs async-io
+/// a heap allocation.
 async fn run_executor<T>(executor: &Executor<'static>, future: impl Future<Output = T>) -> T {
     let tasks = async {
         loop {
             // Waits (in the reactor, through `block_on`) for a task.
             executor.tick().await;
-            for _ in 1..REACTOR_INTERVAL {
-                if !executor.try_tick() {
-                    break;
-                }
+            let mut ran = 1;
+            while ran < REACTOR_INTERVAL && executor.try_tick() {
+                ran += 1;
             }
-            // Returns to `block_on`, which polls the reactor without
-            // blocking before it polls this future again.
-            futures_lite::future::yield_now().await;
+            if ran == REACTOR_INTERVAL {
+                // Returns to `block_on`, which polls the reactor without
+                // blocking before it polls this future again.
+                futures_lite::future::yield_now().await;
+            }
         }
     };
     futures_lite::future::or(future, tasks).await
