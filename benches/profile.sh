@@ -20,17 +20,9 @@ server=${1:?usage: benches/profile.sh SERVER [SECONDS]}
 seconds=${2:-10}
 addr=127.0.0.1:18181
 
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
-if ((${#missing[@]} > 0)); then
-    sudo=()
-    if [[ "$(id -u)" -ne 0 ]]; then
-        sudo=(sudo)
-    fi
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+install_missing wrk=wrk valgrind=valgrind
 
 cargo build -q --release -p albany-bench --bin bench-server
 mkdir -p target/callgrind
@@ -43,14 +35,7 @@ valgrind --tool=callgrind --callgrind-out-file="$out" \
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 
-# Wait (at most 30 s) for the server to answer.
-for _ in $(seq 100); do
-    if curl -fs -o /dev/null "http://$addr/"; then
-        break
-    fi
-    sleep 0.3
-done
-curl -fs -o /dev/null "http://$addr/"
+wait_for_server "$addr"
 
 requests=$(wrk -t1 -c8 -d"${seconds}s" "http://$addr/" | awk '/requests in/ {print $1}')
 kill -TERM "$pid"

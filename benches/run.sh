@@ -13,18 +13,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
-command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
-if ((${#missing[@]} > 0)); then
-    sudo=()
-    if [[ "$(id -u)" -ne 0 ]]; then
-        sudo=(sudo)
-    fi
-    echo "installing ${missing[*]}" >&2
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+install_missing wrk=wrk h2load=nghttp2-client taskset=util-linux
 
 exec cargo run --release -p albany-bench --bin albany-bench -- "$@"

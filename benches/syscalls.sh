@@ -43,17 +43,9 @@ unpinned)
     ;;
 esac
 
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
-if ((${#missing[@]} > 0)); then
-    sudo=()
-    if [[ "$(id -u)" -ne 0 ]]; then
-        sudo=(sudo)
-    fi
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+install_missing wrk=wrk perf=linux-perf
 
 cargo build -q --release -p albany-bench --bin bench-server
 mkdir -p target/syscalls
@@ -64,14 +56,7 @@ out=target/syscalls/$server-$config-$connections.txt
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 
-# Wait (at most 15 s) for the server to answer.
-for _ in $(seq 50); do
-    if curl -fs -o /dev/null "http://$addr/"; then
-        break
-    fi
-    sleep 0.3
-done
-curl -fs -o /dev/null "http://$addr/"
+wait_for_server "$addr"
 
 events=(
     syscalls:sys_enter_recvfrom

@@ -235,6 +235,16 @@ fn start_with_short_timeout(context: &mut Context<'_>) -> Result<RunningServer, 
     Ok(server)
 }
 
+/// Opens an HTTP/1.1 connection to `server` whose reads give up after 5 s
+/// (a server that wrongly closed it or never answers fails the case then).
+fn open_waiting_5s(server: &RunningServer) -> Result<h1::Connection, Failure> {
+    let connection = h1::Connection::open(server.addr())?;
+    connection
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    Ok(connection)
+}
+
 /// Opens a connection, lets `prepare` use it, then checks that the server
 /// closes it between 0.5 and 5 s later with a 1 s timeout, sending nothing.
 fn closed_by_timeout(
@@ -290,10 +300,7 @@ fn header_read_timeout_partial(context: &mut Context<'_>) -> Result<(), Failure>
 /// serves a third request.
 fn header_read_timeout_in_flight(context: &mut Context<'_>) -> Result<(), Failure> {
     let server = start_with_short_timeout(context)?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection
-        .stream()
-        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut connection = open_waiting_5s(&server)?;
     connection.send(&h1::get("/slow?ms=1500"))?;
     ensure_eq!(
         connection.read_response(false)?.status(),
@@ -344,10 +351,7 @@ fn header_read_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
 /// application's echo protocol idles 1.5 s and still echoes.
 fn header_read_timeout_upgraded(context: &mut Context<'_>) -> Result<(), Failure> {
     let server = start_with_short_timeout(context)?;
-    let mut connection = h1::Connection::open(server.addr())?;
-    connection
-        .stream()
-        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut connection = open_waiting_5s(&server)?;
     connection.send(
         b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
     )?;
