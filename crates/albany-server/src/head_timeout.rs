@@ -16,7 +16,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use albany::rt::{Handle, Sleep};
@@ -104,6 +104,9 @@ struct Deadline {
     finished: u64,
     /// The timer and the instant it fires at, never after `at`.
     timer: Option<(Sleep, Instant)>,
+    /// The waker the timer was last polled with, which it wakes when it
+    /// fires.
+    waker: Option<Waker>,
 }
 
 impl<I> HeadTimeout<I> {
@@ -123,6 +126,7 @@ impl<I> HeadTimeout<I> {
             at: deadline_after(Instant::now(), timeout),
             finished: 0,
             timer: None,
+            waker: None,
         });
         HeadTimeout { inner, deadline }
     }
@@ -134,6 +138,7 @@ impl Deadline {
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
         if !self.activity.watching() {
             self.timer = None;
+            self.waker = None;
             return false;
         }
         let finished = self.activity.finished.load(Ordering::Relaxed);
@@ -143,13 +148,31 @@ impl Deadline {
         }
         if finished != self.finished {
             self.finished = finished;
-            self.at = deadline_after(Instant::now(), self.timeout);
+            let now = Instant::now();
+            self.at = deadline_after(now, self.timeout);
+            // The usual case on a keep-alive connection: the timer of an
+            // earlier wait has not fired yet (timers never fire early), and
+            // it will wake this task when it does, which polls it then and
+            // sets it for this wait. Polling it now would only register the
+            // same waker again.
+            if let (Some((_, fires_at)), Some(waker)) = (&self.timer, &self.waker) {
+                if now < *fires_at && waker.will_wake(cx.waker()) {
+                    return false;
+                }
+            }
         }
         loop {
             let (timer, fires_at) = self
                 .timer
                 .get_or_insert_with(|| (self.handle.sleep_until(self.at), self.at));
             if Pin::new(timer).poll(cx).is_pending() {
+                if !self
+                    .waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+                {
+                    self.waker = Some(cx.waker().clone());
+                }
                 return false;
             }
             if *fires_at >= self.at {
