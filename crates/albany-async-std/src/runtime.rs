@@ -1,6 +1,8 @@
+use std::future::Future;
 use std::time::Instant;
 
 use albany::rt::{BoxBlocking, BoxTask, Runtime, Sleep};
+use albany_server::Spawn;
 
 /// Albany's runtime service on async-std: tasks with
 /// `async_std::task::spawn`, timers with `async_io::Timer` (async-std's own
@@ -10,7 +12,7 @@ pub struct AsyncStdRuntime;
 
 impl Runtime for AsyncStdRuntime {
     fn spawn(&self, task: BoxTask) {
-        drop(async_std::task::spawn(task));
+        Spawn::spawn(self, task);
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {
@@ -19,5 +21,14 @@ impl Runtime for AsyncStdRuntime {
 
     fn spawn_blocking(&self, f: BoxBlocking) {
         drop(async_std::task::spawn_blocking(f));
+    }
+}
+
+impl Spawn for AsyncStdRuntime {
+    fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(async_std::task::spawn(task));
     }
 }

@@ -2,7 +2,6 @@ use std::future::Future;
 use std::io;
 use std::net::ToSocketAddrs;
 
-use albany::rt::Handle;
 use albany::Application;
 
 use crate::{AsyncStdRuntime, TcpListener};
@@ -14,9 +13,10 @@ pub struct AsyncStdBinding;
 
 impl albany_server::Binding for AsyncStdBinding {
     type Listener = TcpListener;
+    type Runtime = AsyncStdRuntime;
 
-    fn handle(&self) -> io::Result<Handle> {
-        Ok(Handle::new(AsyncStdRuntime))
+    fn runtime(&self) -> io::Result<AsyncStdRuntime> {
+        Ok(AsyncStdRuntime)
     }
 
     fn listen(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {

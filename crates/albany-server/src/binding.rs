@@ -1,17 +1,22 @@
 use std::future::Future;
 use std::io;
 
-use albany::rt::Handle;
+use albany::rt::Runtime;
 use albany::ConnectionInfo;
 
 /// How an adapter binds the engine to one event loop.
 ///
 /// An adapter implements it once, with a [`Listener`] for the runtime's TCP
-/// listener, and a [`Handle`] (its [`albany::rt::Runtime`]) that the engine
-/// uses for hyper's executor and timer and hands to applications.
+/// listener, and a [`Runtime`](Binding::Runtime) that the engine uses for
+/// its tasks, hyper's executor and hyper's timer, and hands to applications
+/// in an [`albany::rt::Handle`].
 pub trait Binding: Send + Sync + 'static {
     /// The runtime's TCP listener.
     type Listener: Listener;
+
+    /// The runtime service: [`Runtime`] for applications, [`Spawn`] for the
+    /// engine's own tasks.
+    type Runtime: Runtime + Spawn + Clone;
 
     /// The runtime service, for the engine and for applications.
     ///
@@ -21,7 +26,7 @@ pub trait Binding: Send + Sync + 'static {
     ///
     /// An error if the binding has no runtime to use (for tokio: `serve` is
     /// not running inside a tokio runtime).
-    fn handle(&self) -> io::Result<Handle>;
+    fn runtime(&self) -> io::Result<Self::Runtime>;
 
     /// Registers a bound, non-blocking standard listener with the runtime.
     ///
@@ -60,4 +65,20 @@ pub trait Listener: Send + 'static {
     /// concern one connection (reset or aborted before accept) and pauses
     /// 100 ms after others (such as running out of file descriptors).
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, ConnectionInfo)>> + Send;
+}
+
+/// Spawns a task without boxing it: how the engine spawns its own tasks, one
+/// per connection and one per HTTP/2 stream.
+///
+/// [`Runtime::spawn`] is object safe, so it takes a boxed task: a heap
+/// allocation per task on top of the runtime's own. Through `Spawn` the
+/// runtime stores the task's future in its own task allocation, as
+/// `tokio::spawn` does for raw hyper.
+pub trait Spawn: Send + Sync + 'static {
+    /// Runs `task` to completion in the background, concurrently with the
+    /// caller; nothing waits for it (detached), as [`Runtime::spawn`].
+    /// `task` must not panic: the engine catches panics in its tasks itself.
+    fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
 }

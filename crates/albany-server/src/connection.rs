@@ -15,14 +15,14 @@ use crate::head_timeout::HeadTimeout;
 use crate::preface::{self, Protocol, Rewind};
 use crate::rt::{HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionContext};
-use crate::Settings;
+use crate::{Settings, Spawn};
 
 /// The protocols a server speaks, configured from its [`Settings`]: hyper's
 /// HTTP/1 builder, and its HTTP/2 builder unless `http2` is off (spec H2-1,
 /// H2-2).
-pub(crate) struct Protocols {
+pub(crate) struct Protocols<S> {
     http1: http1::Builder,
-    http2: Option<http2::Builder<HyperExecutor>>,
+    http2: Option<http2::Builder<HyperExecutor<S>>>,
     header_read_timeout: Option<Duration>,
 }
 
@@ -30,10 +30,10 @@ pub(crate) struct Protocols {
 /// read buffer, and how much hyper's write buffer queues before it flushes.
 const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 
-impl Protocols {
+impl<S: Spawn + Clone> Protocols<S> {
     /// The protocols and their limits from `settings`; hyper's timers run
-    /// on `handle`.
-    pub(crate) fn new(settings: &Settings, handle: &Handle) -> Self {
+    /// on `handle`, and HTTP/2 stream tasks are spawned with `spawn`.
+    pub(crate) fn new(settings: &Settings, handle: &Handle, spawn: &S) -> Self {
         let mut http1 = http1::Builder::new();
         http1
             .timer(HyperTimer::new(handle.clone()))
@@ -45,7 +45,7 @@ impl Protocols {
             .max_buf_size(MAX_BUF_SIZE.max(settings.max_header_size + 8192))
             .header_read_timeout(None);
         let http2 = settings.http2.then(|| {
-            let mut http2 = http2::Builder::new(HyperExecutor::new(handle.clone()));
+            let mut http2 = http2::Builder::new(HyperExecutor::new(spawn.clone()));
             http2
                 .timer(HyperTimer::new(handle.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
@@ -63,8 +63,8 @@ impl Protocols {
 /// Serves `io` until the client closes it, graceful shutdown closes it
 /// (`shutdown` resolves: the current requests finish, no new ones start), or
 /// the shutdown deadline passes (`abort` resolves: it is dropped at once).
-pub(crate) async fn serve_connection<A, I>(
-    protocols: Arc<Protocols>,
+pub(crate) async fn serve_connection<A, I, S>(
+    protocols: Arc<Protocols<S>>,
     io: I,
     context: Arc<ConnectionContext<A>>,
     mut shutdown: ShutdownSignal,
@@ -72,6 +72,7 @@ pub(crate) async fn serve_connection<A, I>(
 ) where
     A: Application,
     I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+    S: Spawn + Clone,
 {
     let peer = context.server_context.connection_info().peer_addr;
     let activity = context.activity.clone();

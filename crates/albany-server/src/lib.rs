@@ -62,7 +62,7 @@ mod tracker;
 
 #[cfg(feature = "async-io")]
 pub use async_io::{AsyncIoListener, AsyncIoStream};
-pub use binding::{Binding, Listener};
+pub use binding::{Binding, Listener, Spawn};
 pub use rt::{HyperExecutor, HyperTimer};
 pub use server::{Server, ShutdownHandle};
 pub use settings::Settings;

@@ -9,32 +9,36 @@ use std::time::{Duration, Instant};
 use albany::rt::{Handle, Sleep};
 use futures_util::FutureExt;
 
+use crate::Spawn;
+
 /// hyper's [`Executor`](hyper::rt::Executor) on an Albany runtime: spawns
-/// HTTP/2 stream tasks with [`albany::rt::Runtime::spawn`].
+/// HTTP/2 stream tasks with the binding's [`Spawn`], unboxed.
 #[derive(Clone, Debug)]
-pub struct HyperExecutor {
-    handle: Handle,
+pub struct HyperExecutor<S> {
+    spawn: S,
 }
 
-impl HyperExecutor {
-    /// Wraps a runtime handle.
-    pub fn new(handle: Handle) -> Self {
-        HyperExecutor { handle }
+impl<S: Spawn> HyperExecutor<S> {
+    /// Wraps a binding's runtime.
+    pub fn new(spawn: S) -> Self {
+        HyperExecutor { spawn }
     }
 }
 
-impl<F> hyper::rt::Executor<F> for HyperExecutor
+impl<S, F> hyper::rt::Executor<F> for HyperExecutor<S>
 where
+    S: Spawn,
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, future: F) {
         // A panic inside hyper ends this stream's task only; it must not
         // unwind into the executor (smol's would lose a worker thread).
-        self.handle.runtime().spawn(Box::pin(async move {
-            if AssertUnwindSafe(future).catch_unwind().await.is_err() {
-                tracing::error!("an HTTP/2 stream task panicked");
-            }
-        }));
+        self.spawn
+            .spawn(AssertUnwindSafe(future).catch_unwind().map(|result| {
+                if result.is_err() {
+                    tracing::error!("an HTTP/2 stream task panicked");
+                }
+            }));
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use albany::rt::Handle;
 use albany::shutdown::ShutdownTrigger;
 use albany::{Application, ServerContext};
 use async_lock::Semaphore;
@@ -19,7 +20,7 @@ use crate::connection::{serve_connection, Protocols};
 use crate::head_timeout::Activity;
 use crate::service::{ConnectionContext, Shared};
 use crate::tracker::Tracker;
-use crate::{Binding, Listener, Settings};
+use crate::{Binding, Listener, Settings, Spawn};
 
 /// An HTTP/1.1 and HTTP/2 server for an [`Application`], on the event loop
 /// that the binding `B` ties it to.
@@ -249,9 +250,10 @@ impl<B: Binding> Server<B> {
         // Listening again updates the backlog (Linux, the BSDs, macOS).
         socket2::SockRef::from(&listener)
             .listen(i32::try_from(settings.backlog).unwrap_or(i32::MAX))?;
-        let handle = binding.handle()?;
+        let runtime = binding.runtime()?;
+        let handle = Handle::new(runtime.clone());
         let mut listener = binding.listen(listener)?;
-        let protocols = Arc::new(Protocols::new(&settings, &handle));
+        let protocols = Arc::new(Protocols::new(&settings, &handle, &runtime));
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
@@ -313,7 +315,7 @@ impl<B: Binding> Server<B> {
                     drop(tracked);
                     drop(permit);
                 });
-            handle.runtime().spawn(Box::pin(task));
+            Spawn::spawn(&runtime, task);
         }
 
         // Stop accepting: closing the listener refuses new connections.

@@ -1,8 +1,10 @@
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use albany::rt::{BoxBlocking, BoxTask, Runtime, Sleep};
+use albany_server::Spawn;
 use async_executor::Executor;
 
 /// Albany's runtime service on smol: tasks on `async_executor::Executor`s
@@ -60,6 +62,23 @@ impl SmolRuntime {
 
 impl Runtime for SmolRuntime {
     fn spawn(&self, task: BoxTask) {
+        Spawn::spawn(self, task);
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep::new(async_io::Timer::at(deadline))
+    }
+
+    fn spawn_blocking(&self, f: BoxBlocking) {
+        blocking::unblock(f).detach();
+    }
+}
+
+impl Spawn for SmolRuntime {
+    fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         match &self.executors {
             Some(executors) => {
                 let list = &executors.list;
@@ -72,13 +91,5 @@ impl Runtime for SmolRuntime {
             }
             None => smol::spawn(task).detach(),
         }
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Sleep {
-        Sleep::new(async_io::Timer::at(deadline))
-    }
-
-    fn spawn_blocking(&self, f: BoxBlocking) {
-        blocking::unblock(f).detach();
     }
 }

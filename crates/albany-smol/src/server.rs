@@ -4,7 +4,6 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::thread;
 
-use albany::rt::Handle;
 use albany::Application;
 use async_executor::Executor;
 
@@ -28,9 +27,10 @@ impl SmolBinding {
 
 impl albany_server::Binding for SmolBinding {
     type Listener = TcpListener;
+    type Runtime = SmolRuntime;
 
-    fn handle(&self) -> io::Result<Handle> {
-        Ok(Handle::new(self.runtime.clone()))
+    fn runtime(&self) -> io::Result<SmolRuntime> {
+        Ok(self.runtime.clone())
     }
 
     fn listen(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {

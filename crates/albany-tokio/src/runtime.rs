@@ -1,6 +1,8 @@
+use std::future::Future;
 use std::time::Instant;
 
 use albany::rt::{BoxBlocking, BoxTask, Runtime, Sleep};
+use albany_server::Spawn;
 
 /// Albany's runtime service on tokio: tasks with `Handle::spawn`, timers
 /// with `tokio::time`, blocking work on tokio's blocking pool.
@@ -29,7 +31,7 @@ impl TokioRuntime {
 
 impl Runtime for TokioRuntime {
     fn spawn(&self, task: BoxTask) {
-        drop(self.handle.spawn(task));
+        Spawn::spawn(self, task);
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {
@@ -40,5 +42,14 @@ impl Runtime for TokioRuntime {
 
     fn spawn_blocking(&self, f: BoxBlocking) {
         drop(self.handle.spawn_blocking(f));
+    }
+}
+
+impl Spawn for TokioRuntime {
+    fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.handle.spawn(task));
     }
 }

@@ -2,7 +2,6 @@ use std::future::Future;
 use std::io;
 use std::net::ToSocketAddrs;
 
-use albany::rt::Handle;
 use albany::Application;
 
 use crate::{TcpListener, TokioRuntime};
@@ -28,13 +27,13 @@ impl TokioBinding {
 
 impl albany_server::Binding for TokioBinding {
     type Listener = TcpListener;
+    type Runtime = TokioRuntime;
 
-    fn handle(&self) -> io::Result<Handle> {
-        let runtime = match &self.runtime {
-            Some(runtime) => runtime.clone(),
-            None => TokioRuntime::current()?,
-        };
-        Ok(Handle::new(runtime))
+    fn runtime(&self) -> io::Result<TokioRuntime> {
+        match &self.runtime {
+            Some(runtime) => Ok(runtime.clone()),
+            None => TokioRuntime::current(),
+        }
     }
 
     fn listen(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
