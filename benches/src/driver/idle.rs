@@ -22,6 +22,9 @@ pub(crate) struct Idle {
     pub(crate) bytes_per_connection: f64,
     /// The server's RSS with the connections open, in MiB.
     pub(crate) rss_mib: f64,
+    /// The server's RSS before they were opened (after one request), in
+    /// MiB.
+    pub(crate) rest_rss_mib: f64,
 }
 
 /// Opens `count` keep-alive connections to `server`, measures its RSS
@@ -57,5 +60,6 @@ pub(crate) fn idle(server: &mut ServerProcess, count: usize) -> Result<Idle> {
     Ok(Idle {
         bytes_per_connection: (after as f64 - before as f64) * 1024.0 / count as f64,
         rss_mib: mib(after),
+        rest_rss_mib: mib(before),
     })
 }

@@ -22,6 +22,7 @@ mod rss;
 mod server;
 mod setup;
 mod stream;
+mod targets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -289,6 +290,7 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
             vec![
                 (Metric::IdleBytes, idle.bytes_per_connection.into()),
                 (Metric::IdleRss, idle.rss_mib.into()),
+                (Metric::RestRss, idle.rest_rss_mib.into()),
             ]
         }
         Measurement::Allocations => {

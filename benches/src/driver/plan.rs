@@ -216,6 +216,9 @@ pub(crate) enum Metric {
     UploadRate,
     /// The server's peak RSS during the upload, in MiB.
     UploadRss,
+    /// The server's RSS at rest, after one request, in MiB: the reference
+    /// for the streams' peak RSS.
+    RestRss,
     /// Memory per idle keep-alive connection, in bytes.
     IdleBytes,
     /// The server's RSS with the idle connections open, in MiB.
@@ -268,6 +271,7 @@ impl Metric {
             Metric::DownloadRss,
             Metric::UploadRate,
             Metric::UploadRss,
+            Metric::RestRss,
             Metric::IdleBytes,
             Metric::IdleRss,
             Metric::Allocations,
@@ -286,6 +290,7 @@ impl Metric {
             Metric::DownloadRss => "download_peak_rss_mib".to_owned(),
             Metric::UploadRate => "upload_mib_per_s".to_owned(),
             Metric::UploadRss => "upload_peak_rss_mib".to_owned(),
+            Metric::RestRss => "rest_rss_mib".to_owned(),
             Metric::IdleBytes => "idle_bytes_per_connection".to_owned(),
             Metric::IdleRss => "idle_rss_mib".to_owned(),
             Metric::Allocations => "allocations_per_get".to_owned(),
@@ -305,6 +310,7 @@ impl Metric {
             Metric::DownloadRss => format!("download {stream}: peak RSS (MiB)"),
             Metric::UploadRate => format!("upload {stream}: MiB/s"),
             Metric::UploadRss => format!("upload {stream}: peak RSS (MiB)"),
+            Metric::RestRss => "RSS at rest, after one request (MiB)".to_owned(),
             Metric::IdleBytes => format!("{idle} idle connections: bytes per connection"),
             Metric::IdleRss => format!("{idle} idle connections: RSS (MiB)"),
             Metric::Allocations => "heap allocations per GET /".to_owned(),
@@ -326,6 +332,7 @@ impl Metric {
             Metric::LoadRss(_)
             | Metric::DownloadRss
             | Metric::UploadRss
+            | Metric::RestRss
             | Metric::IdleRss
             | Metric::Allocations => 1,
             _ => 0,

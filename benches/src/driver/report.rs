@@ -145,6 +145,7 @@ impl Results {
                 let _ = writeln!(out, "{spread}\n");
             }
         }
+        out.push_str(&crate::targets::markdown(self));
         if !self.failures.is_empty() {
             let _ = writeln!(out, "## Failures\n");
             for failure in &self.failures {
@@ -366,8 +367,41 @@ pub(crate) fn minutes(elapsed: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A one-round quick-run result, pinned, with these medians.
+    pub(crate) fn results_with(figures: Vec<(ServerKind, Metric, f64)>) -> Results {
+        let mut servers: Vec<ServerKind> = figures.iter().map(|&(server, _, _)| server).collect();
+        servers.sort_by_key(|server| server.name());
+        servers.dedup();
+        Results {
+            plan: Plan::new(true, 1),
+            quick: true,
+            machine: Machine {
+                cpu: "cpu".into(),
+                cores: 2,
+                kernel: "k".into(),
+                rustc: "r".into(),
+                date: "d".into(),
+            },
+            servers,
+            configs: vec![Config::Pinned],
+            samples: figures
+                .into_iter()
+                .map(|(server, metric, value)| Sample {
+                    round: 1,
+                    config: Config::Pinned,
+                    server,
+                    metric,
+                    value,
+                })
+                .collect(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            elapsed: Duration::from_secs(61),
+        }
+    }
 
     #[test]
     fn medians() {
@@ -378,39 +412,18 @@ mod tests {
 
     #[test]
     fn ratios_in_albany_cells() {
-        let plan = Plan::new(true, 1);
-        let machine = Machine {
-            cpu: "cpu".into(),
-            cores: 2,
-            kernel: "k".into(),
-            rustc: "r".into(),
-            date: "d".into(),
-        };
-        let sample = |server, value| Sample {
-            round: 1,
-            config: Config::Pinned,
-            server,
-            metric: Metric::DownloadRate,
-            value,
-        };
+        let results = results_with(vec![
+            (ServerKind::AlbanySmol, Metric::DownloadRate, 90.0),
+            (ServerKind::HyperSmol, Metric::DownloadRate, 100.0),
+            (ServerKind::HyperTokio, Metric::DownloadRate, 120.0),
+        ]);
         let results = Results {
-            plan,
-            quick: true,
-            machine,
             servers: vec![
                 ServerKind::AlbanySmol,
                 ServerKind::HyperTokio,
                 ServerKind::HyperSmol,
             ],
-            configs: vec![Config::Pinned],
-            samples: vec![
-                sample(ServerKind::AlbanySmol, 90.0),
-                sample(ServerKind::HyperSmol, 100.0),
-                sample(ServerKind::HyperTokio, 120.0),
-            ],
-            failures: Vec::new(),
-            warnings: Vec::new(),
-            elapsed: Duration::from_secs(61),
+            ..results
         };
         assert_eq!(
             results.cell(Config::Pinned, ServerKind::AlbanySmol, Metric::DownloadRate),
@@ -424,7 +437,8 @@ mod tests {
         let mut two_rounds = results.samples.clone();
         two_rounds.push(Sample {
             round: 2,
-            ..sample(ServerKind::HyperSmol, 110.0)
+            value: 110.0,
+            ..results.samples[1]
         });
         let results = Results {
             samples: two_rounds,
