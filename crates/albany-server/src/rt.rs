@@ -1,4 +1,5 @@
-//! hyper's executor and timer, on an Albany runtime [`Handle`].
+//! hyper's executor, on the binding's [`Spawn`], and hyper's timer, on an Albany
+//! runtime [`Handle`].
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
