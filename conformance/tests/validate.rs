@@ -3,10 +3,9 @@
 //! applications report nothing.
 
 use std::collections::VecDeque;
-use std::fmt::{self, Write as _};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use albany::body::{CollectError, Collected};
@@ -1162,72 +1161,4 @@ fn val11_types_are_send_sync_and_validate_is_an_application() {
         "boxed"
     );
     assert!(violations.is_empty());
-}
-
-/// A tracing subscriber that records each event's target, level and fields.
-#[derive(Clone, Default)]
-struct Capture {
-    events: Arc<Mutex<Vec<(String, tracing::Level, String)>>>,
-}
-
-struct FieldText(String);
-
-impl tracing::field::Visit for FieldText {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _metadata: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _span: &tracing::span::Id, _values: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _span: &tracing::span::Id, _follows: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = FieldText(String::new());
-        event.record(&mut fields);
-        let metadata = event.metadata();
-        self.events.lock().unwrap().push((
-            metadata.target().to_owned(),
-            *metadata.level(),
-            fields.0,
-        ));
-    }
-    fn enter(&self, _span: &tracing::span::Id) {}
-    fn exit(&self, _span: &tracing::span::Id) {}
-}
-
-#[test]
-fn val11_log_mode_warns_with_target_albany_validate() {
-    let capture = Capture::default();
-    let validate = logging(respond(|| {
-        response(200, &[("transfer-encoding", "chunked")], Body::empty())
-    }));
-    tracing::subscriber::with_default(capture.clone(), || {
-        // Other tests run on other threads without a subscriber; one that
-        // reaches the warning's callsite first caches `Interest::never` for
-        // it. Recompute the cache now that this subscriber is registered.
-        tracing::callsite::rebuild_interest_cache();
-        exchange(&validate, request(Method::DELETE, "/item/7"));
-    });
-    let events = capture.events.lock().unwrap();
-    let warnings: Vec<_> = events
-        .iter()
-        .filter(|(target, _, _)| target == "albany::validate")
-        .collect();
-    assert_eq!(warnings.len(), 1, "{events:?}");
-    let (_, level, fields) = warnings[0];
-    assert_eq!(*level, tracing::Level::WARN);
-    for part in [
-        "rule=\"VAL-4\"",
-        "method=DELETE",
-        "uri=/item/7",
-        "Transfer-Encoding",
-    ] {
-        assert!(fields.contains(part), "{part:?} missing from {fields:?}");
-    }
 }
