@@ -237,6 +237,14 @@ pub(crate) enum Load {
 }
 
 impl Load {
+    /// Every load run, in the report's order: HTTP/1.1 by connections, then
+    /// HTTP/2.
+    pub(crate) fn all() -> Vec<Load> {
+        let mut loads: Vec<Load> = H1_CONNECTIONS.iter().map(|&c| Load::H1(c)).collect();
+        loads.push(Load::H2);
+        loads
+    }
+
     fn key(self) -> String {
         match self {
             Load::H1(connections) => format!("http1_{connections}"),
@@ -255,10 +263,8 @@ impl Load {
 impl Metric {
     /// Every metric, in the report's row order.
     pub(crate) fn all() -> Vec<Metric> {
-        let mut loads: Vec<Load> = H1_CONNECTIONS.iter().map(|&c| Load::H1(c)).collect();
-        loads.push(Load::H2);
         let mut all = Vec::new();
-        for load in loads {
+        for load in Load::all() {
             all.extend([
                 Metric::Rps(load),
                 Metric::P50(load),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use albany_bench::{Runtime, ServerKind};
 
-use crate::plan::{Config, Load, Metric, H1_CONNECTIONS};
+use crate::plan::{Config, Load, Metric};
 use crate::report::Results;
 
 /// The Albany servers.
@@ -66,14 +66,8 @@ struct Target {
     rule: Rule,
 }
 
-fn loads() -> Vec<Load> {
-    let mut loads: Vec<Load> = H1_CONNECTIONS.iter().map(|&c| Load::H1(c)).collect();
-    loads.push(Load::H2);
-    loads
-}
-
 fn targets() -> Vec<Target> {
-    let rps: Vec<Metric> = loads().into_iter().map(Metric::Rps).collect();
+    let rps: Vec<Metric> = Load::all().into_iter().map(Metric::Rps).collect();
     let streams = vec![Metric::DownloadRate, Metric::UploadRate];
     vec![
         Target {
@@ -150,8 +144,8 @@ fn check(
             Some((format!("{ratio:.2}"), ratio >= factor))
         }
         Rule::Above(to) => {
-            let ratio = value / reference(to).filter(|&r| r != 0.0)?;
-            Some((format!("{ratio:.2}"), value > reference(to)?))
+            let reference = reference(to).filter(|&r| r != 0.0)?;
+            Some((format!("{:.2}", value / reference), value > reference))
         }
         Rule::OwnRatioBelow(of, factor) => {
             let ratio = value / results.median(config, server, of).filter(|&r| r != 0.0)?;

@@ -16,7 +16,7 @@ pub trait Binding: Send + Sync + 'static {
 
     /// The runtime service: [`Runtime`] for applications, [`Spawn`] for the
     /// engine's own tasks.
-    type Runtime: Runtime + Spawn + Clone;
+    type Runtime: Runtime + Spawn;
 
     /// The runtime service, for the engine and for applications.
     ///
@@ -74,7 +74,7 @@ pub trait Listener: Send + 'static {
 /// allocation per task on top of the runtime's own. Through `Spawn` the
 /// runtime stores the task's future in its own task allocation, as
 /// `tokio::spawn` does for raw hyper.
-pub trait Spawn: Send + Sync + 'static {
+pub trait Spawn: Clone + Send + Sync + 'static {
     /// Runs `task` to completion in the background, concurrently with the
     /// caller; nothing waits for it (detached), as [`Runtime::spawn`].
     /// `task` must not panic: the engine catches panics in its tasks itself.

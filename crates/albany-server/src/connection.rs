@@ -30,7 +30,7 @@ pub(crate) struct Protocols<S> {
 /// read buffer, and how much hyper's write buffer queues before it flushes.
 const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 
-impl<S: Spawn + Clone> Protocols<S> {
+impl<S: Spawn> Protocols<S> {
     /// The protocols and their limits from `settings`; hyper's timers run
     /// on `handle`, and HTTP/2 stream tasks are spawned with `spawn`.
     pub(crate) fn new(settings: &Settings, handle: &Handle, spawn: &S) -> Self {
@@ -72,7 +72,7 @@ pub(crate) async fn serve_connection<A, I, S>(
 ) where
     A: Application,
     I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
-    S: Spawn + Clone,
+    S: Spawn,
 {
     let peer = context.server_context.connection_info().peer_addr;
     let activity = context.activity.clone();
