@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
 
-use albany::body::BodyFrame;
+use albany::body::Frame;
 use albany::http::{header, StatusCode};
 use albany::{from_fn, Body, Error, Request, Response};
 use bytes::Bytes;
@@ -64,7 +64,7 @@ async fn echo(request: Request) -> Response {
 /// A body made of a frame already read, then the rest of the body it came
 /// from. Its size hint adds the two, so an exact length stays exact.
 struct Prepend {
-    first: Option<BodyFrame<Bytes>>,
+    first: Option<Frame<Bytes>>,
     rest: Body,
 }
 
@@ -75,7 +75,7 @@ impl http_body::Body for Prepend {
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<BodyFrame<Bytes>, Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         match self.first.take() {
             Some(frame) => Poll::Ready(Some(Ok(frame))),
             None => self.rest.poll_frame(cx),
@@ -90,7 +90,7 @@ impl http_body::Body for Prepend {
         let first = self
             .first
             .as_ref()
-            .and_then(BodyFrame::data_ref)
+            .and_then(Frame::data_ref)
             .map_or(0, |data| data.len() as u64);
         let rest = self.rest.size_hint();
         let mut hint = SizeHint::new();

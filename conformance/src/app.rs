@@ -488,7 +488,7 @@ pub const INSPECT_BODY_LIMIT: usize = 1024 * 1024;
 /// version: HTTP/1.1
 /// header: host: localhost        (one line per value, in HeaderMap order)
 /// extensions: runtime connection-info shutdown-signal upgrade
-/// server-context: true            (the three given as one ServerContext)
+/// connection-context: true            (the three given as one ConnectionContext)
 /// size-hint: exact 5             (or: lower 0 upper none)
 /// end-of-stream: false
 /// body: 5 bytes fnv1a 0x…       (or: body-error: …)
@@ -531,10 +531,10 @@ pub async fn inspect(request: Request, state: &AppState) -> Response {
     let _ = writeln!(out, "extensions: {}", extensions.join(" "));
     let _ = writeln!(
         out,
-        "server-context: {}",
+        "connection-context: {}",
         request
             .extensions()
-            .get::<albany::ServerContext>()
+            .get::<albany::ConnectionContext>()
             .is_some()
     );
     let body = request.into_body();

@@ -90,9 +90,9 @@ fn extensions(context: &mut Context<'_>) -> Result<(), Failure> {
         "plain GET"
     );
     ensure_eq!(
-        inspected(&plain, "server-context"),
+        inspected(&plain, "connection-context"),
         Some("true"),
-        "one ServerContext extension"
+        "one ConnectionContext extension"
     );
     let upgradable = h1::exchange(
         addr,

@@ -14,7 +14,7 @@ use hyper::server::conn::{http1, http2};
 use crate::head_timeout::HeadTimeout;
 use crate::preface::{self, Protocol, Rewind};
 use crate::rt::{HyperExecutor, HyperTimer};
-use crate::service::{serve_request, ConnectionContext};
+use crate::service::{serve_request, ConnectionState};
 use crate::{Settings, Spawn};
 
 /// The protocols a server speaks, configured from its [`Settings`]: hyper's
@@ -66,7 +66,7 @@ impl<S: Spawn> Protocols<S> {
 pub(crate) async fn serve_connection<A, I, S>(
     protocols: Arc<Protocols<S>>,
     io: I,
-    context: Arc<ConnectionContext<A>>,
+    context: Arc<ConnectionState<A>>,
     mut shutdown: ShutdownSignal,
     abort: ShutdownSignal,
 ) where

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use albany::rt::Handle;
 use albany::shutdown::ShutdownTrigger;
-use albany::{Application, ServerContext};
+use albany::{Application, ConnectionContext};
 use async_lock::Semaphore;
 use futures_util::FutureExt;
 
 use crate::connection::{serve_connection, Protocols};
 use crate::head_timeout::Activity;
-use crate::service::{ConnectionContext, Shared};
+use crate::service::{ConnectionState, Shared};
 use crate::tracker::Tracker;
 use crate::{Binding, Listener, Settings, Spawn};
 
@@ -290,9 +290,9 @@ impl<B: Binding> Server<B> {
                 }
             };
             let tracked = tracker.track();
-            let context = Arc::new(ConnectionContext {
+            let context = Arc::new(ConnectionState {
                 shared: shared.clone(),
-                server_context: ServerContext::new(handle.clone(), info, shutdown.signal()),
+                server_context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
                 activity: Activity::new(),
             });
             let connection = serve_connection(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use albany::upgrade::{OnUpgrade, UpgradeError, Upgraded};
-use albany::{Application, Body, Request, Response, ServerContext};
+use albany::{Application, Body, Request, Response, ConnectionContext};
 use http::{header, HeaderValue, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -26,11 +26,11 @@ pub(crate) struct Shared<A> {
 }
 
 /// What every request of one connection shares.
-pub(crate) struct ConnectionContext<A> {
+pub(crate) struct ConnectionState<A> {
     pub(crate) shared: Arc<Shared<A>>,
     /// The runtime handle, connection info and shutdown signal, given to
     /// every request of the connection.
-    pub(crate) server_context: ServerContext,
+    pub(crate) server_context: ConnectionContext,
     /// Requests in flight, for the header read timeout.
     pub(crate) activity: Arc<Activity>,
 }
@@ -40,7 +40,7 @@ pub(crate) struct ConnectionContext<A> {
 /// The request counts as in flight (no header read timeout) until its
 /// response body is dropped, or this future is.
 pub(crate) async fn serve_request<A: Application>(
-    context: Arc<ConnectionContext<A>>,
+    context: Arc<ConnectionState<A>>,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
     let in_flight = context.activity.start();
@@ -119,7 +119,7 @@ struct Prepared {
 /// Checks hyper's request and builds the application's (body and
 /// extensions); `Err` is the status the server answers with itself.
 fn prepare_request<A: Application>(
-    context: &ConnectionContext<A>,
+    context: &ConnectionState<A>,
     request: http::Request<Incoming>,
 ) -> Result<Prepared, StatusCode> {
     let shared = &context.shared;

@@ -10,7 +10,7 @@ use crate::body::CollectError;
 use crate::{Application, Body, Request, RequestExt, Response};
 
 /// The default request body limit of [`blocking`]: 2 MiB.
-pub const DEFAULT_BLOCKING_BODY_LIMIT: usize = 2 * 1024 * 1024;
+pub const DEFAULT_BLOCKING_BODY_LIMIT: u64 = 2 * 1024 * 1024;
 
 /// Serves a synchronous function as an [`Application`].
 ///
@@ -55,12 +55,12 @@ where
 /// A synchronous function served on the blocking pool; see [`blocking`].
 pub struct Blocking<F> {
     f: Arc<F>,
-    body_limit: usize,
+    body_limit: u64,
 }
 
 impl<F> Blocking<F> {
     /// Sets the request body limit in bytes (default 2 MiB).
-    pub fn body_limit(mut self, bytes: usize) -> Self {
+    pub fn body_limit(mut self, bytes: u64) -> Self {
         self.body_limit = bytes;
         self
     }

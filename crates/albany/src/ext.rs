@@ -14,7 +14,7 @@ use crate::ConnectionInfo;
 /// | [`shutdown_signal`](RequestExt::shutdown_signal) | [`ShutdownSignal`] | resolves when graceful shutdown starts |
 /// | [`take_upgrade`](RequestExt::take_upgrade) | [`OnUpgrade`] | on requests that ask for an upgrade: the connection after a `101` |
 ///
-/// A server gives the first three as one [`ServerContext`] extension (one
+/// A server gives the first three as one [`ConnectionContext`] extension (one
 /// insert per request instead of three); each method also finds its type
 /// inserted on its own, which takes precedence (middleware and tests insert
 /// them so). Each method returns `None` when neither is there, as for a
@@ -36,8 +36,8 @@ impl<B> RequestExt for http::Request<B> {
         let extensions = self.extensions();
         extensions.get::<Handle>().or_else(|| {
             extensions
-                .get::<ServerContext>()
-                .map(ServerContext::runtime)
+                .get::<ConnectionContext>()
+                .map(ConnectionContext::runtime)
         })
     }
 
@@ -45,8 +45,8 @@ impl<B> RequestExt for http::Request<B> {
         let extensions = self.extensions();
         extensions.get::<ConnectionInfo>().or_else(|| {
             extensions
-                .get::<ServerContext>()
-                .map(ServerContext::connection_info)
+                .get::<ConnectionContext>()
+                .map(ConnectionContext::connection_info)
         })
     }
 
@@ -54,7 +54,7 @@ impl<B> RequestExt for http::Request<B> {
         let extensions = self.extensions();
         extensions
             .get::<ShutdownSignal>()
-            .or_else(|| extensions.get::<ServerContext>().map(|c| &c.inner.shutdown))
+            .or_else(|| extensions.get::<ConnectionContext>().map(|c| &c.inner.shutdown))
             .cloned()
     }
 
@@ -73,33 +73,33 @@ impl<B> RequestExt for http::Request<B> {
 ///
 /// ```
 /// use albany::rt::Handle;
-/// use albany::{ConnectionInfo, RequestExt, ServerContext, ShutdownSignal};
+/// use albany::{ConnectionInfo, RequestExt, ConnectionContext, ShutdownSignal};
 /// # fn runtime() -> Handle { unimplemented!() }
 /// # fn example(handle: Handle, signal: ShutdownSignal) {
 /// let info = ConnectionInfo::new("127.0.0.1:50000".parse().unwrap(), "127.0.0.1:3000".parse().unwrap());
-/// let context = ServerContext::new(handle, info, signal);
+/// let context = ConnectionContext::new(handle, info, signal);
 /// let mut request = http::Request::new(());
 /// request.extensions_mut().insert(context.clone());
 /// assert_eq!(request.connection_info().unwrap().local_addr.port(), 3000);
 /// # }
 /// ```
 #[derive(Clone, Debug)]
-pub struct ServerContext {
-    inner: Arc<Context>,
+pub struct ConnectionContext {
+    inner: Arc<Shared>,
 }
 
 #[derive(Debug)]
-struct Context {
+struct Shared {
     runtime: Handle,
     connection: ConnectionInfo,
     shutdown: ShutdownSignal,
 }
 
-impl ServerContext {
+impl ConnectionContext {
     /// Bundles what a server gives each request of one connection.
     pub fn new(runtime: Handle, connection: ConnectionInfo, shutdown: ShutdownSignal) -> Self {
-        ServerContext {
-            inner: Arc::new(Context {
+        ConnectionContext {
+            inner: Arc::new(Shared {
                 runtime,
                 connection,
                 shutdown,

@@ -7,6 +7,8 @@ pub mod body;
 mod connection;
 mod error;
 mod ext;
+pub mod net;
+pub mod process;
 pub mod rt;
 pub mod shutdown;
 pub mod upgrade;
@@ -16,7 +18,7 @@ pub use blocking::{blocking, Blocking, DEFAULT_BLOCKING_BODY_LIMIT};
 pub use body::Body;
 pub use connection::{ConnectionInfo, TlsInfo};
 pub use error::{BoxError, Error};
-pub use ext::{RequestExt, ServerContext};
+pub use ext::{RequestExt, ConnectionContext};
 pub use shutdown::ShutdownSignal;
 
 pub use bytes;

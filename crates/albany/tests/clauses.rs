@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use albany::body::{BodyFrame as Frame, CollectError, LengthLimitError};
+use albany::body::{Frame, CollectError, LengthLimitError};
 use albany::bytes::Bytes;
 use albany::http::{HeaderMap, HeaderValue};
 use albany::http_body::SizeHint;
@@ -1237,7 +1237,7 @@ enum SendWith {
 /// each chunk is sent.
 fn check_channel_holds_less_than_capacity_plus_one_chunk(with: SendWith) {
     const CAPACITY: usize = 10;
-    let (mut sender, mut body) = Body::channel(CAPACITY);
+    let (mut sender, mut body) = Body::channel(CAPACITY as u64);
     let lengths = [7, 7, 3, 12, 1, 25, 9, 9, 9, 2, 10, 10, 1, 1, 30, 4];
     let (mut sent, mut received, mut waits) = (0, 0, 0);
     for length in lengths {
@@ -1303,7 +1303,7 @@ fn body_13_poll_ready_then_try_send_holds_less_than_capacity_plus_one_chunk() {
 
 /// What a channel of `capacity` does in a fixed sequence of sends, reads
 /// and `poll_ready` calls.
-fn channel_trace(capacity: usize) -> Vec<&'static str> {
+fn channel_trace(capacity: u64) -> Vec<&'static str> {
     fn ready<T>(polled: Option<T>) -> &'static str {
         if polled.is_some() {
             "ready"

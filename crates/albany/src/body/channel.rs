@@ -44,7 +44,7 @@ impl Body {
     ///     Response::new(body)
     /// }
     /// ```
-    pub fn channel(capacity: usize) -> (Sender, Body) {
+    pub fn channel(capacity: u64) -> (Sender, Body) {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -54,7 +54,7 @@ impl Body {
                 receiver_waker: None,
                 sender_waker: None,
             }),
-            capacity: capacity.max(1),
+            capacity: usize::try_from(capacity).unwrap_or(usize::MAX).max(1),
         });
         let sender = Sender {
             shared: shared.clone(),

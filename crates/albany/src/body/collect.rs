@@ -45,7 +45,7 @@ pub enum CollectError {
     /// `413 Content Too Large` (RFC 9110 §15.5.14).
     TooLarge {
         /// The limit that was exceeded, in bytes.
-        limit: usize,
+        limit: u64,
     },
     /// The body itself failed (for a request, typically the client went
     /// away or sent a malformed body).
@@ -85,24 +85,24 @@ impl Body {
     /// with a [`LengthLimitError`] (a server's
     /// request body limit, see [`Body::limit`]); [`CollectError::Body`] if
     /// the body fails otherwise.
-    pub async fn collect(mut self, limit: usize) -> Result<Collected, CollectError> {
-        if self.size_hint().lower() > limit as u64 {
+    pub async fn collect(mut self, limit: u64) -> Result<Collected, CollectError> {
+        if self.size_hint().lower() > limit {
             return Err(CollectError::TooLarge { limit });
         }
         let mut first: Option<Bytes> = None;
         let mut rest: Option<BytesMut> = None;
-        let mut length = 0usize;
+        let mut length = 0u64;
         let mut trailers: Option<HeaderMap> = None;
         while let Some(frame) = self.frame().await {
             let frame = frame.map_err(|error| match error.downcast_ref::<LengthLimitError>() {
                 Some(exceeded) => CollectError::TooLarge {
-                    limit: usize::try_from(exceeded.limit()).unwrap_or(usize::MAX),
+                    limit: exceeded.limit(),
                 },
                 None => CollectError::Body(error),
             })?;
             let frame = match frame.into_data() {
                 Ok(data) => {
-                    length = length.saturating_add(data.len());
+                    length = length.saturating_add(data.len() as u64);
                     if length > limit {
                         return Err(CollectError::TooLarge { limit });
                     }
@@ -110,7 +110,8 @@ impl Body {
                         (None, _) => first = Some(data),
                         (Some(first), None) => {
                             let mut buffer = BytesMut::with_capacity(
-                                (first.len() + data.len()).max(self.size_hint().lower() as usize),
+                                (first.len() + data.len())
+                                    .max(usize::try_from(self.size_hint().lower()).unwrap_or(0)),
                             );
                             buffer.put_slice(first);
                             buffer.put_slice(&data);
@@ -143,7 +144,7 @@ impl Body {
     /// # Errors
     ///
     /// As [`collect`](Body::collect).
-    pub async fn to_bytes(self, limit: usize) -> Result<Bytes, CollectError> {
+    pub async fn to_bytes(self, limit: u64) -> Result<Bytes, CollectError> {
         self.collect(limit).await.map(Collected::into_bytes)
     }
 }

@@ -44,7 +44,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
-use http_body::{Frame, SizeHint};
+use http_body::SizeHint;
 use sync_wrapper::SyncWrapper;
 
 use crate::error::{BoxError, Error};
@@ -55,7 +55,7 @@ pub use limit::LengthLimitError;
 pub use reader::BodyReader;
 pub use stream::{DataStream, FrameStream};
 
-pub use http_body::Frame as BodyFrame;
+pub use http_body::Frame;
 
 type BoxBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = Error> + Send + 'static>>;
 

@@ -1,0 +1,288 @@
+//! Connected streams: [`TcpStream`] and [`UnixStream`], over a runtime's
+//! [`Socket`].
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use socket2::SockRef;
+
+/// A connected socket registered with a runtime's reactor: what a runtime
+/// binding hands to [`TcpStream::new`] or [`UnixStream::new`].
+///
+/// It reads and writes through [`futures_io`] and exposes its descriptor
+/// (`AsFd` on Unix, `AsSocket` on Windows) so that addresses and options are
+/// read from the socket itself. `poll_close` shuts down the write half
+/// (`shutdown(2)` with `SHUT_WR`), as tokio's `poll_shutdown` and async-io's
+/// `poll_close` do. Implemented for every type with these traits, such as
+/// `async_io::Async<std::net::TcpStream>`; a tokio stream needs a wrapper
+/// that converts tokio's I/O traits to `futures_io`.
+#[cfg(unix)]
+pub trait Socket:
+    AsyncRead + AsyncWrite + std::os::fd::AsFd + Send + Sync + Unpin + 'static
+{
+}
+
+#[cfg(unix)]
+impl<T> Socket for T where
+    T: AsyncRead + AsyncWrite + std::os::fd::AsFd + Send + Sync + Unpin + 'static
+{
+}
+
+/// A connected socket registered with a runtime's reactor: what a runtime
+/// binding hands to [`TcpStream::new`].
+///
+/// See the Unix documentation of this trait; on Windows the descriptor is an
+/// `AsSocket`.
+#[cfg(windows)]
+pub trait Socket:
+    AsyncRead + AsyncWrite + std::os::windows::io::AsSocket + Send + Sync + Unpin + 'static
+{
+}
+
+#[cfg(windows)]
+impl<T> Socket for T where
+    T: AsyncRead + AsyncWrite + std::os::windows::io::AsSocket + Send + Sync + Unpin + 'static
+{
+}
+
+/// The socket behind a boxed [`Socket`], for `getsockname(2)`,
+/// `getpeername(2)`, `setsockopt(2)` and `shutdown(2)`.
+fn with_socket<T>(io: &dyn Socket, f: impl FnOnce(SockRef<'_>) -> io::Result<T>) -> io::Result<T> {
+    #[cfg(unix)]
+    let borrowed = io.as_fd();
+    #[cfg(windows)]
+    let borrowed = io.as_socket();
+    f(SockRef::from(&borrowed))
+}
+
+/// Implements `futures_io`'s traits for a stream type by forwarding to its
+/// boxed [`Socket`] (field `io`).
+macro_rules! forward_io {
+    ($stream:ident) => {
+        impl AsyncRead for $stream {
+            fn poll_read(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut *self.io).poll_read(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut *self.io).poll_read_vectored(cx, bufs)
+            }
+        }
+
+        impl AsyncWrite for $stream {
+            fn poll_write(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut *self.io).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut *self.io).poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut *self.io).poll_flush(cx)
+            }
+
+            fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut *self.io).poll_close(cx)
+            }
+        }
+
+        #[cfg(unix)]
+        impl std::os::fd::AsFd for $stream {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.as_fd()
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsSocket for $stream {
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                self.io.as_socket()
+            }
+        }
+    };
+}
+
+/// A TCP connection on the runtime's reactor, from
+/// [`Handle::connect`](crate::rt::Handle::connect) or
+/// [`TcpListener::accept`](super::TcpListener::accept).
+///
+/// [`AsyncRead`] and [`AsyncWrite`] from `futures_io`; [`AsyncWrite::poll_close`]
+/// shuts down the write half (the peer reads end of file) and keeps the read
+/// half open. Dropping the stream closes the connection. `Send`, `Sync` and
+/// `Unpin`.
+pub struct TcpStream {
+    io: Box<dyn Socket>,
+}
+
+impl TcpStream {
+    /// Wraps a connected TCP socket registered with a runtime's reactor; for
+    /// runtime bindings (spec IO-1).
+    pub fn new(io: impl Socket) -> Self {
+        TcpStream { io: Box::new(io) }
+    }
+
+    /// The address of the other end.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `getpeername(2)` (`NotConnected`
+    /// once the peer has gone), or `InvalidInput` if the socket is not an
+    /// IP socket.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        with_socket(&*self.io, |socket| socket.peer_addr()).and_then(|addr| ip_addr(&addr))
+    }
+
+    /// The local address of the connection.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `getsockname(2)`, or `InvalidInput`
+    /// if the socket is not an IP socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        with_socket(&*self.io, |socket| socket.local_addr()).and_then(|addr| ip_addr(&addr))
+    }
+
+    /// Sets `TCP_NODELAY`: `true` sends small writes at once instead of
+    /// coalescing them (Nagle's algorithm, RFC 896). Off by default.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        with_socket(&*self.io, |socket| socket.set_tcp_nodelay(nodelay))
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `getsockopt(2)`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        with_socket(&*self.io, |socket| socket.tcp_nodelay())
+    }
+
+    /// Shuts down the read half, the write half or both (`shutdown(2)`).
+    /// Shutting down the write half sends FIN: the peer reads end of file.
+    /// [`AsyncWrite::poll_close`] does the same for the write half after
+    /// flushing.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error, such as `NotConnected`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        with_socket(&*self.io, |socket| socket.shutdown(how))
+    }
+}
+
+fn ip_addr(addr: &socket2::SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the socket is not an IP socket",
+        )
+    })
+}
+
+forward_io!(TcpStream);
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix domain stream socket on the runtime's reactor, from
+/// [`Handle::connect_unix`](crate::rt::Handle::connect_unix). Unix only.
+///
+/// The same shape as [`TcpStream`]: `futures_io` reading and writing,
+/// `poll_close` shuts down the write half, dropping it closes the
+/// connection; `Send`, `Sync` and `Unpin`.
+#[cfg(unix)]
+pub struct UnixStream {
+    io: Box<dyn Socket>,
+}
+
+#[cfg(unix)]
+impl UnixStream {
+    /// Wraps a connected Unix stream socket registered with a runtime's
+    /// reactor; for runtime bindings (spec IO-2).
+    pub fn new(io: impl Socket) -> Self {
+        UnixStream { io: Box::new(io) }
+    }
+
+    /// The address of the other end (unnamed when the peer did not bind,
+    /// as a connecting client usually does not).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `getpeername(2)`, or `InvalidInput`
+    /// if the socket is not a Unix socket.
+    pub fn peer_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
+        with_socket(&*self.io, |socket| socket.peer_addr()).and_then(|addr| unix_addr(&addr))
+    }
+
+    /// The local address (unnamed for a connecting client).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `getsockname(2)`, or `InvalidInput`
+    /// if the socket is not a Unix socket.
+    pub fn local_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
+        with_socket(&*self.io, |socket| socket.local_addr()).and_then(|addr| unix_addr(&addr))
+    }
+
+    /// Shuts down the read half, the write half or both (`shutdown(2)`).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error, such as `NotConnected`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        with_socket(&*self.io, |socket| socket.shutdown(how))
+    }
+}
+
+#[cfg(unix)]
+fn unix_addr(addr: &socket2::SockAddr) -> io::Result<std::os::unix::net::SocketAddr> {
+    addr.as_unix().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the socket is not a Unix socket",
+        )
+    })
+}
+
+#[cfg(unix)]
+forward_io!(UnixStream);
+
+#[cfg(unix)]
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}

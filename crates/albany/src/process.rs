@@ -1,0 +1,334 @@
+//! Child processes through the runtime: spawn a [`std::process::Command`]
+//! with [`Handle::spawn_process`](crate::rt::Handle::spawn_process), read
+//! and write its pipes as `futures_io` streams, wait for its exit status
+//! without blocking the event loop (spec IO-6).
+//!
+//! ```
+//! use std::process::{Command, Stdio};
+//! use albany::rt::Handle;
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//!
+//! async fn shout(handle: &Handle, text: &str) -> std::io::Result<String> {
+//!     let mut command = Command::new("tr");
+//!     command.args(["a-z", "A-Z"]).stdin(Stdio::piped()).stdout(Stdio::piped());
+//!     let mut child = handle.spawn_process(command)?;
+//!     let mut stdin = child.stdin.take().expect("piped");
+//!     stdin.write_all(text.as_bytes()).await?;
+//!     drop(stdin); // end of input
+//!     let mut shouted = String::new();
+//!     child.stdout.take().expect("piped").read_to_string(&mut shouted).await?;
+//!     let status = child.wait().await?;
+//!     assert!(status.success());
+//!     Ok(shouted)
+//! }
+//! ```
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::process::{ExitStatus, Output};
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::rt::BoxFuture;
+
+/// A running child process, as a runtime binding hands it to
+/// [`Child::new`]. Object safe.
+///
+/// The runtime reaps the process when it exits, also after the `Process`
+/// is dropped, without blocking a thread of the event loop (tokio's
+/// `SIGCHLD` driver, async-process's pidfd or `SIGCHLD` reaper).
+pub trait Process: Send + Sync + 'static {
+    /// The operating system's process id; `None` once the exit status has
+    /// been collected.
+    fn id(&self) -> Option<u32>;
+
+    /// Waits for the process to exit and returns its exit status; once it
+    /// has, returns the same status again.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `waitpid(2)`.
+    fn wait(&mut self) -> BoxFuture<'_, io::Result<ExitStatus>>;
+
+    /// The exit status if the process has exited, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `waitpid(2)`.
+    fn try_wait(&mut self) -> io::Result<Option<ExitStatus>>;
+
+    /// Sends `SIGKILL` (on Windows, `TerminateProcess`) without waiting for
+    /// the exit; does nothing once the process has exited.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `kill(2)`.
+    fn start_kill(&mut self) -> io::Result<()>;
+}
+
+/// A child process spawned through the runtime, from
+/// [`Handle::spawn_process`](crate::rt::Handle::spawn_process).
+///
+/// The pipes the [`Command`](std::process::Command) asked for
+/// (`Stdio::piped()`) are in [`stdin`](Child::stdin),
+/// [`stdout`](Child::stdout) and [`stderr`](Child::stderr); take them out to
+/// use them. Dropping the `Child` leaves the process running (it is reaped
+/// when it exits), as with `std` and tokio, unless
+/// [`kill_on_drop`](Child::kill_on_drop) is set: then dropping it kills the
+/// process, which is what a request handler wants when its future is
+/// dropped because the client went away.
+pub struct Child {
+    /// The write end of the child's standard input, when piped.
+    pub stdin: Option<ChildStdin>,
+    /// The read end of the child's standard output, when piped.
+    pub stdout: Option<ChildStdout>,
+    /// The read end of the child's standard error, when piped.
+    pub stderr: Option<ChildStderr>,
+    process: Box<dyn Process>,
+    kill_on_drop: bool,
+}
+
+impl Child {
+    /// Wraps a runtime's process and its pipes; for runtime bindings.
+    pub fn new(
+        process: impl Process,
+        stdin: Option<ChildStdin>,
+        stdout: Option<ChildStdout>,
+        stderr: Option<ChildStderr>,
+    ) -> Self {
+        Child {
+            stdin,
+            stdout,
+            stderr,
+            process: Box::new(process),
+            kill_on_drop: false,
+        }
+    }
+
+    /// The operating system's process id; `None` once the exit status has
+    /// been collected.
+    pub fn id(&self) -> Option<u32> {
+        self.process.id()
+    }
+
+    /// Whether dropping this `Child` kills the process (`SIGKILL`).
+    /// Default: `false`.
+    pub fn kill_on_drop(&mut self, kill: bool) {
+        self.kill_on_drop = kill;
+    }
+
+    /// Closes standard input (so that a child reading it sees the end),
+    /// then waits for the process to exit and returns its exit status.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `waitpid(2)`.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        self.process.wait().await
+    }
+
+    /// The exit status if the process has exited, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `waitpid(2)`.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.process.try_wait()
+    }
+
+    /// Sends `SIGKILL` without waiting for the process to exit.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `kill(2)`.
+    pub fn start_kill(&mut self) -> io::Result<()> {
+        self.process.start_kill()
+    }
+
+    /// Kills the process and waits for it to exit.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error for `kill(2)` or `waitpid(2)`.
+    pub async fn kill(&mut self) -> io::Result<()> {
+        self.process.start_kill()?;
+        self.process.wait().await.map(drop)
+    }
+
+    /// Closes standard input, reads standard output and standard error to
+    /// their ends (those that are piped; the others are empty) while the
+    /// process runs, and waits for it to exit.
+    ///
+    /// # Errors
+    ///
+    /// A read error on a pipe, or the error of [`wait`](Child::wait).
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let mut stdout = Drain::new(self.stdout.take().map(|s| s.io));
+        let mut stderr = Drain::new(self.stderr.take().map(|s| s.io));
+        poll_fn(|cx| {
+            let out = stdout.poll(cx)?;
+            let err = stderr.poll(cx)?;
+            if out.is_ready() && err.is_ready() {
+                Poll::Ready(Ok::<(), io::Error>(()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await?;
+        let status = self.wait().await?;
+        Ok(Output {
+            status,
+            stdout: stdout.bytes,
+            stderr: stderr.bytes,
+        })
+    }
+}
+
+/// A pipe read to its end, for [`Child::wait_with_output`].
+struct Drain {
+    pipe: Option<Box<dyn AsyncRead + Send + Sync + Unpin>>,
+    bytes: Vec<u8>,
+}
+
+impl Drain {
+    fn new(pipe: Option<Box<dyn AsyncRead + Send + Sync + Unpin>>) -> Self {
+        Drain {
+            pipe,
+            bytes: Vec::new(),
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut chunk = [0u8; 8192];
+        loop {
+            match Pin::new(&mut *pipe).poll_read(cx, &mut chunk) {
+                Poll::Ready(Ok(0)) => {
+                    self.pipe = None;
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Ok(n)) => self.bytes.extend_from_slice(&chunk[..n]),
+                Poll::Ready(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.kill_on_drop {
+            // The runtime reaps it once it has exited.
+            let _ = self.process.start_kill();
+        }
+    }
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("id", &self.id())
+            .field("kill_on_drop", &self.kill_on_drop)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The write end of a child's standard input: [`AsyncWrite`]; dropping it
+/// (or `poll_close`) closes the pipe, and the child reads end of file.
+pub struct ChildStdin {
+    io: Box<dyn AsyncWrite + Send + Sync + Unpin>,
+}
+
+impl ChildStdin {
+    /// Wraps a runtime's pipe; for runtime bindings.
+    pub fn new(io: impl AsyncWrite + Send + Sync + Unpin + 'static) -> Self {
+        ChildStdin { io: Box::new(io) }
+    }
+}
+
+impl AsyncWrite for ChildStdin {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_close(cx)
+    }
+}
+
+impl fmt::Debug for ChildStdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildStdin").finish_non_exhaustive()
+    }
+}
+
+/// Implements a pipe type that reads: `new` and [`AsyncRead`], forwarded
+/// to its boxed reader.
+macro_rules! read_pipe {
+    ($(#[$doc:meta])* $pipe:ident) => {
+        $(#[$doc])*
+        pub struct $pipe {
+            io: Box<dyn AsyncRead + Send + Sync + Unpin>,
+        }
+
+        impl $pipe {
+            /// Wraps a runtime's pipe; for runtime bindings.
+            pub fn new(io: impl AsyncRead + Send + Sync + Unpin + 'static) -> Self {
+                $pipe { io: Box::new(io) }
+            }
+        }
+
+        impl AsyncRead for $pipe {
+            fn poll_read(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut *self.io).poll_read(cx, buf)
+            }
+        }
+
+        impl fmt::Debug for $pipe {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($pipe)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+read_pipe!(
+    /// The read end of a child's standard output: [`AsyncRead`], which
+    /// reads 0 (end of file) once the child has closed it (usually, on
+    /// exit).
+    ChildStdout
+);
+
+read_pipe!(
+    /// The read end of a child's standard error: [`AsyncRead`], as
+    /// [`ChildStdout`].
+    ChildStderr
+);
