@@ -1,10 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-mod listener;
-mod runtime;
+mod binding;
 mod server;
 
-pub use albany_server::{Binding, Settings, ShutdownHandle};
-pub use listener::TcpListener;
-pub use runtime::AsyncStdRuntime;
-pub use server::{run, AsyncStdBinding, Server};
+pub use albany_server::Settings;
+pub use binding::AsyncStdBinding;
+pub use server::{run, Server};

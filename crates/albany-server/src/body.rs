@@ -10,7 +10,7 @@ use albany::{Body, Error};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use crate::head_timeout::InFlight;
+use crate::connection::InFlight;
 
 pub(crate) struct ResponseBody {
     inner: Body,

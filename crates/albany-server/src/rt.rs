@@ -1,40 +1,108 @@
-//! hyper's executor, on the binding's [`Spawn`], and hyper's timer, on an Albany
-//! runtime [`Handle`].
+//! What the engine derives from a [`Binding`]: the object-safe runtime that
+//! applications reach through [`Handle`], and hyper's executor and timer.
+//! All private: adapters implement [`Binding`] alone.
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use albany::rt::{Handle, Sleep};
+use albany::net::{Accept, TcpListener, TcpStream};
+use albany::process::Child;
+use albany::rt::{BoxBlocking, BoxFuture, BoxTask, Handle, Runtime, Sleep};
 use futures_util::FutureExt;
 
-use crate::Spawn;
+use crate::Binding;
 
-/// hyper's [`Executor`](hyper::rt::Executor) on an Albany runtime: spawns
-/// HTTP/2 stream tasks with the binding's [`Spawn`], unboxed.
-#[derive(Clone, Debug)]
-pub struct HyperExecutor<S> {
-    spawn: S,
+/// The [`Handle`] of a binding, as every request of a server gets it.
+pub(crate) fn handle<B: Binding>(binding: B) -> Handle {
+    Handle::from_arc(Arc::new(Erased(binding)))
 }
 
-impl<S: Spawn> HyperExecutor<S> {
-    /// Wraps a binding's runtime.
-    pub fn new(spawn: S) -> Self {
-        HyperExecutor { spawn }
+/// A binding seen through the object-safe [`Runtime`].
+struct Erased<B>(B);
+
+impl<B: Binding> Runtime for Erased<B> {
+    fn spawn(&self, task: BoxTask) {
+        // [RT-16] A panic ends this task only: it must not unwind into the
+        // executor (smol's would lose a worker thread). Tasks from
+        // `Handle::spawn` catch their own; a task given here directly may
+        // not.
+        self.0.spawn(AssertUnwindSafe(task).catch_unwind().map(|result| {
+            if result.is_err() {
+                tracing::error!("a task spawned through the runtime panicked");
+            }
+        }));
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep::new(self.0.sleep_until(deadline))
+    }
+
+    fn spawn_blocking(&self, f: BoxBlocking) {
+        self.0.spawn_blocking(f);
+    }
+
+    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
+        Box::pin(self.0.connect_tcp(addr))
+    }
+
+    fn listen_tcp(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        let local_addr = listener.local_addr()?;
+        let listener = self.0.listen(listener)?;
+        Ok(TcpListener::new(
+            Listening {
+                binding: self.0.clone(),
+                listener,
+            },
+            local_addr,
+        ))
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(
+        &self,
+        path: std::path::PathBuf,
+    ) -> BoxFuture<'static, io::Result<albany::net::UnixStream>> {
+        Box::pin(self.0.connect_unix(path))
+    }
+
+    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
+        self.0.spawn_process(command)
     }
 }
 
-impl<S, F> hyper::rt::Executor<F> for HyperExecutor<S>
+/// A binding's listener as an application's [`TcpListener`].
+struct Listening<B: Binding> {
+    binding: B,
+    listener: B::Listener,
+}
+
+impl<B: Binding> Accept for Listening<B> {
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.binding
+            .poll_accept(&self.listener, cx)
+            .map_ok(|(connection, info)| (B::into_tcp_stream(connection), info.peer_addr))
+    }
+}
+
+/// hyper's [`Executor`](hyper::rt::Executor) on a binding: spawns HTTP/2
+/// stream tasks unboxed.
+#[derive(Clone)]
+pub(crate) struct HyperExecutor<B>(pub(crate) B);
+
+impl<B, F> hyper::rt::Executor<F> for HyperExecutor<B>
 where
-    S: Spawn,
+    B: Binding,
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, future: F) {
-        // A panic inside hyper ends this stream's task only; it must not
-        // unwind into the executor (smol's would lose a worker thread).
-        self.spawn
+        // A panic inside hyper ends this stream's task only.
+        self.0
             .spawn(AssertUnwindSafe(future).catch_unwind().map(|result| {
                 if result.is_err() {
                     tracing::error!("an HTTP/2 stream task panicked");
@@ -43,43 +111,52 @@ where
     }
 }
 
-/// hyper's [`Timer`](hyper::rt::Timer) on an Albany runtime.
-#[derive(Clone, Debug)]
-pub struct HyperTimer {
-    handle: Handle,
-}
+/// hyper's [`Timer`](hyper::rt::Timer) on a binding: one box per sleep
+/// (hyper's `Pin<Box<dyn Sleep>>`), and `reset` in place.
+#[derive(Clone)]
+pub(crate) struct HyperTimer<B>(pub(crate) B);
 
-impl HyperTimer {
-    /// Wraps a runtime handle.
-    pub fn new(handle: Handle) -> Self {
-        HyperTimer { handle }
+pin_project_lite::pin_project! {
+    struct HyperSleep<S> {
+        #[pin]
+        inner: S,
     }
 }
 
-struct HyperSleep {
-    inner: Sleep,
-}
-
-impl Future for HyperSleep {
+impl<S: Future<Output = ()>> Future for HyperSleep<S> {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.inner).poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().inner.poll(cx)
     }
 }
 
-impl hyper::rt::Sleep for HyperSleep {}
+impl<S: Future<Output = ()> + Send + Sync + 'static> hyper::rt::Sleep for HyperSleep<S> {}
 
-impl hyper::rt::Timer for HyperTimer {
+impl<B: Binding> hyper::rt::Timer for HyperTimer<B> {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep {
-            inner: self.handle.sleep(duration),
-        })
+        self.sleep_until(deadline_after(Instant::now(), duration))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
         Box::pin(HyperSleep {
-            inner: self.handle.sleep_until(deadline),
+            inner: self.0.sleep_until(deadline),
         })
     }
+
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
+        match sleep
+            .as_mut()
+            .downcast_mut_pin::<HyperSleep<B::Sleep>>()
+        {
+            Some(ours) => B::reset(ours.project().inner, new_deadline),
+            None => *sleep = self.sleep_until(new_deadline),
+        }
+    }
+}
+
+/// `now + duration`, or a deadline about 30 years away if that overflows.
+pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
 }

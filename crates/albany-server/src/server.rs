@@ -10,17 +10,15 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use albany::rt::Handle;
 use albany::shutdown::ShutdownTrigger;
 use albany::{Application, ConnectionContext};
 use async_lock::Semaphore;
 use futures_util::FutureExt;
 
-use crate::connection::{serve_connection, Protocols};
-use crate::head_timeout::Activity;
+use crate::connection::{serve_connection, Protocols, Requests};
 use crate::service::{ConnectionState, Shared};
 use crate::tracker::Tracker;
-use crate::{Binding, Listener, Settings, Spawn};
+use crate::{rt, Binding, Settings};
 
 /// An HTTP/1.1 and HTTP/2 server for an [`Application`], on the event loop
 /// that the binding `B` ties it to.
@@ -32,7 +30,7 @@ use crate::{Binding, Listener, Settings, Spawn};
 /// let server = albany_tokio::Server::bind("127.0.0.1:3000")?
 ///     .max_connections(1000)
 ///     .graceful_shutdown_timeout(Duration::from_secs(5));
-/// let shutdown = server.shutdown_handle();
+/// let shutdown = server.shutdown_trigger(); // shutdown.trigger() stops it
 /// server.serve(app).await?;
 /// ```
 ///
@@ -46,7 +44,7 @@ use crate::{Binding, Listener, Settings, Spawn};
 ///   response (HTTP/1.1: the connection closes without the last chunk;
 ///   HTTP/2: `RST_STREAM`).
 /// - The application's future is dropped when the client goes away.
-/// - Graceful shutdown (see [`ShutdownHandle`]).
+/// - Graceful shutdown (see [`Server::shutdown_trigger`]).
 pub struct Server<B: Binding> {
     listener: TcpListener,
     binding: B,
@@ -84,12 +82,15 @@ impl<B: Binding + Default> Server<B> {
     }
 
     /// Serves on a listener bound elsewhere (inherited from a supervisor,
-    /// say). It is switched to non-blocking mode.
+    /// say), with the default settings. It is switched to non-blocking mode
+    /// here, so that a listener inherited in blocking mode cannot stall the
+    /// runtime.
     ///
     /// # Errors
     ///
     /// The operating system's error if the mode cannot be set.
     pub fn from_listener(listener: TcpListener) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
         Ok(Server::with_binding(listener, B::default()))
     }
 }
@@ -108,8 +109,9 @@ fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
 }
 
 impl<B: Binding> Server<B> {
-    /// Serves on `listener` with a given binding (an adapter's runtime with
-    /// non-default options, such as a particular executor).
+    /// Serves on `listener` with a given binding (an adapter's binding with
+    /// non-default options, such as particular executors). The listener is
+    /// switched to non-blocking mode when serving starts.
     pub fn with_binding(listener: TcpListener, binding: B) -> Self {
         Server {
             listener,
@@ -128,15 +130,16 @@ impl<B: Binding> Server<B> {
         self.listener.local_addr()
     }
 
-    /// Replaces all the settings.
+    /// Replaces all the settings. [`serve`](Server::serve) checks them
+    /// ([`Settings::validate`]), as it checks those set one by one.
     pub fn settings(mut self, settings: Settings) -> Self {
         self.settings = settings;
         self
     }
 
     /// See [`Settings::max_header_size`] (bytes; default 64 KiB; at least 8192).
-    pub fn max_header_size(mut self, bytes: usize) -> Self {
-        self.settings.max_header_size = bytes.max(8192);
+    pub fn max_header_size(mut self, bytes: u64) -> Self {
+        self.settings.max_header_size = bytes;
         self
     }
 
@@ -154,7 +157,7 @@ impl<B: Binding> Server<B> {
 
     /// See [`Settings::max_connections`] (default 10000; at least 1).
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.settings.max_connections = connections.max(1);
+        self.settings.max_connections = connections;
         self
     }
 
@@ -176,55 +179,57 @@ impl<B: Binding> Server<B> {
         self
     }
 
-    /// Returns a handle that starts graceful shutdown of this server.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            trigger: self.shutdown.clone(),
-        }
+    /// Returns the trigger of this server's graceful shutdown: clonable,
+    /// usable from any thread; [`ShutdownTrigger::trigger`] starts it
+    /// (spec SHUT-1). Graceful shutdown:
+    /// 1. the server stops accepting: the listener closes, new connections
+    ///    are refused;
+    /// 2. the [`ShutdownSignal`](albany::ShutdownSignal) in every request
+    ///    resolves, so long-lived responses can end;
+    /// 3. idle connections close, HTTP/2 connections get `GOAWAY`, requests
+    ///    in flight run to completion;
+    /// 4. after [`Settings::graceful_shutdown_timeout`], connections still
+    ///    open are closed and their applications' futures dropped;
+    /// 5. [`Server::serve`] returns.
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        self.shutdown.clone()
     }
 
     /// Creates the binding's runtime, serves `application` on it, and shuts
-    /// down gracefully on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+    /// down gracefully on Ctrl-C (SIGINT), SIGTERM or SIGHUP. Logs
+    /// `listening on http://ADDR` (`tracing`, level INFO) when it starts.
     ///
     /// Blocks the calling thread until the server has shut down. If another
     /// signal handler is already installed in the process, the server runs
     /// without one (a warning is logged); use
-    /// [`shutdown_handle`](Server::shutdown_handle) instead.
+    /// [`shutdown_trigger`](Server::shutdown_trigger) instead.
     ///
     /// # Errors
     ///
     /// As [`serve`](Server::serve).
     pub fn run<A: Application>(self, application: A) -> io::Result<()> {
-        if let Err(error) = crate::shutdown_on_signal(self.shutdown_handle()) {
+        if let Err(error) = crate::shutdown_on_signal(self.shutdown_trigger()) {
             tracing::warn!(%error, "no signal handler installed; the server ignores Ctrl-C");
+        }
+        if let Ok(addr) = self.local_addr() {
+            tracing::info!("listening on http://{addr}");
         }
         self.serve_blocking(application)
     }
 
     /// Creates the binding's runtime and serves `application` on it,
     /// blocking the calling thread until graceful shutdown completes; unlike
-    /// [`run`](Server::run), installs no signal handler. Stop it with a
-    /// [`ShutdownHandle`] taken before.
+    /// [`run`](Server::run), installs no signal handler. Stop it with the
+    /// [`shutdown_trigger`](Server::shutdown_trigger) taken before.
     ///
     /// # Errors
     ///
     /// As [`serve`](Server::serve), and the error if the runtime cannot be
     /// created.
-    pub fn serve_blocking<A: Application>(self, application: A) -> io::Result<()> {
-        let Server {
-            listener,
-            binding,
-            settings,
-            shutdown,
-        } = self;
-        binding.block_on(move |binding| {
-            Server {
-                listener,
-                binding,
-                settings,
-                shutdown,
-            }
-            .serve(application)
+    pub fn serve_blocking<A: Application>(mut self, application: A) -> io::Result<()> {
+        self.binding.clone().block_on(move |binding| {
+            self.binding = binding;
+            self.serve(application)
         })?
     }
 
@@ -236,9 +241,11 @@ impl<B: Binding> Server<B> {
     ///
     /// # Errors
     ///
-    /// The runtime's error if it cannot register the listener. Errors while
-    /// accepting or serving a connection are logged (`tracing`) and do not
-    /// stop the server.
+    /// `InvalidInput`, wrapping an [`InvalidSetting`](crate::InvalidSetting)
+    /// that names it, when a setting is out of range; the binding's error
+    /// when it has no runtime here (tokio: not called inside a runtime) or
+    /// cannot register the listener. Errors while accepting or serving a
+    /// connection are logged (`tracing`) and do not stop the server.
     pub async fn serve<A: Application>(self, application: A) -> io::Result<()> {
         let Server {
             listener,
@@ -246,14 +253,17 @@ impl<B: Binding> Server<B> {
             settings,
             shutdown,
         } = self;
+        settings
+            .validate()
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         listener.set_nonblocking(true)?;
         // Listening again updates the backlog (Linux, the BSDs, macOS).
         socket2::SockRef::from(&listener)
             .listen(i32::try_from(settings.backlog).unwrap_or(i32::MAX))?;
-        let runtime = binding.runtime()?;
-        let handle = Handle::new(runtime.clone());
-        let mut listener = binding.listen(listener)?;
-        let protocols = Arc::new(Protocols::new(&settings, &handle, &runtime));
+        let binding = binding.current()?;
+        let handle = rt::handle(binding.clone());
+        let listener = binding.listen(listener)?;
+        let protocols = Arc::new(Protocols::new(&settings, &binding));
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
@@ -267,7 +277,8 @@ impl<B: Binding> Server<B> {
             let accepted = {
                 let mut accept = pin!(async {
                     let permit = permits.acquire_arc().await;
-                    (permit, listener.accept().await)
+                    let accepted = poll_fn(|cx| binding.poll_accept(&listener, cx)).await;
+                    (permit, accepted)
                 });
                 poll_fn(|cx| {
                     if Pin::new(&mut shutdown_signal).poll(cx).is_ready() {
@@ -290,15 +301,15 @@ impl<B: Binding> Server<B> {
                 }
             };
             let tracked = tracker.track();
-            let context = Arc::new(ConnectionState {
+            let state = Arc::new(ConnectionState {
                 shared: shared.clone(),
-                server_context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
-                activity: Activity::new(),
+                context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
+                requests: Requests::new(),
             });
             let connection = serve_connection(
                 protocols.clone(),
                 io,
-                context,
+                state,
                 shutdown.signal(),
                 abort.signal(),
             );
@@ -315,7 +326,7 @@ impl<B: Binding> Server<B> {
                     drop(tracked);
                     drop(permit);
                 });
-            Spawn::spawn(&runtime, task);
+            binding.spawn(task);
         }
 
         // Stop accepting: closing the listener refuses new connections.
@@ -362,41 +373,4 @@ fn is_connection_error(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
-}
-
-/// Starts graceful shutdown of a [`Server`]; clonable, usable from any thread.
-///
-/// Graceful shutdown (spec clauses SHUT):
-/// 1. the server stops accepting: the listener closes, new connections are
-///    refused;
-/// 2. the [`ShutdownSignal`](albany::ShutdownSignal) in every request
-///    resolves, so long-lived responses can end;
-/// 3. idle connections close, HTTP/2 connections get `GOAWAY`, requests in
-///    flight run to completion;
-/// 4. after [`Settings::graceful_shutdown_timeout`], connections still open
-///    are closed and their applications' futures dropped;
-/// 5. [`Server::serve`] returns.
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    trigger: ShutdownTrigger,
-}
-
-impl ShutdownHandle {
-    /// Starts graceful shutdown. Calling it again does nothing more.
-    pub fn shutdown(&self) {
-        self.trigger.trigger();
-    }
-
-    /// Returns `true` once [`shutdown`](ShutdownHandle::shutdown) was called.
-    pub fn is_shutting_down(&self) -> bool {
-        self.trigger.is_triggered()
-    }
-}
-
-impl fmt::Debug for ShutdownHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownHandle")
-            .field("shutting_down", &self.is_shutting_down())
-            .finish()
-    }
 }

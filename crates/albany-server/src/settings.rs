@@ -1,9 +1,13 @@
+use std::fmt;
 use std::time::Duration;
 
 /// The engine's settings, with safe defaults.
 ///
 /// Set them through the adapter's server builder (`Server::max_header_size`
-/// and so on) or all at once with `Server::settings`.
+/// and so on) or all at once with `Server::settings`. Whichever way they
+/// are set, [`Server::serve`](crate::Server::serve) checks them with
+/// [`Settings::validate`] before it accepts a connection, and fails with an
+/// error naming the setting when one is out of range.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
@@ -13,21 +17,21 @@ pub struct Settings {
     /// HTTP/1.1 (an incomplete one once the read buffer holds
     /// `max(417792, max_header_size + 8192)` bytes; spec LIMIT-1). At least
     /// 8192. Default: 65536 (64 KiB).
-    pub max_header_size: usize,
-    /// How long a client may take to send a request head, in seconds; past
+    pub max_header_size: u64,
+    /// How long a client may take to send a request head; past
     /// it the connection is closed without a response (spec LIMIT-3). It
     /// runs from accept to the HTTP/2 preface or the first complete
     /// HTTP/1.x head, then over HTTP/1.1 from the end of each response to
     /// the next complete head (so it is also the idle timeout between
     /// keep-alive requests). Request bodies and responses are not timed.
-    /// `None` disables it. Default: 30 seconds.
+    /// `None` disables it; zero is invalid. Default: 30 seconds.
     pub header_read_timeout: Option<Duration>,
     /// Whether HTTP/1.1 connections are kept open between requests
     /// (RFC 9112 §9.3). Default: `true`.
     pub keep_alive: bool,
     /// The most connections served at once. When reached, the server stops
     /// accepting until one closes (pending connections wait in the listen
-    /// backlog). Default: 10000.
+    /// backlog). At least 1. Default: 10000.
     pub max_connections: usize,
     /// The longest request body, in bytes. A request whose `Content-Length`
     /// is larger gets `413 Content Too Large` without the application being
@@ -38,17 +42,16 @@ pub struct Settings {
     /// `albany::Body::collect`). Default: `None`.
     pub max_request_body_size: Option<u64>,
     /// After graceful shutdown starts, how long requests in flight may take
-    /// to finish, in seconds; then their connections are closed. Default: 30
-    /// seconds.
+    /// to finish; then their connections are closed. Default: 30 seconds.
     pub graceful_shutdown_timeout: Duration,
     /// Whether HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) is served on
     /// the same port as HTTP/1.1. Default: `true`.
     pub http2: bool,
     /// The most concurrent streams per HTTP/2 connection (RFC 9113 §5.1.2).
-    /// Default: 200.
+    /// At least 1. Default: 200.
     pub http2_max_concurrent_streams: u32,
     /// The listen backlog: connections the kernel queues before they are
-    /// accepted. Default: 1024.
+    /// accepted. At least 1. Default: 1024.
     pub backlog: u32,
 }
 
@@ -64,6 +67,94 @@ impl Default for Settings {
             http2: true,
             http2_max_concurrent_streams: 200,
             backlog: 1024,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every setting against its documented range (spec LIMIT-12).
+    ///
+    /// # Errors
+    ///
+    /// The first setting out of range, by name: `max_header_size` below
+    /// 8192 bytes, `header_read_timeout` of zero, `max_connections`,
+    /// `http2_max_concurrent_streams` or `backlog` of 0.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let invalid = |name, requirement| Err(InvalidSetting { name, requirement });
+        if self.max_header_size < 8192 {
+            return invalid("max_header_size", "at least 8192 bytes");
+        }
+        if self.header_read_timeout == Some(Duration::ZERO) {
+            return invalid(
+                "header_read_timeout",
+                "longer than zero (None disables it)",
+            );
+        }
+        if self.max_connections == 0 {
+            return invalid("max_connections", "at least 1");
+        }
+        if self.http2_max_concurrent_streams == 0 {
+            return invalid("http2_max_concurrent_streams", "at least 1");
+        }
+        if self.backlog == 0 {
+            return invalid("backlog", "at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A [`Settings`] field out of its documented range, from
+/// [`Settings::validate`]; [`Server::serve`](crate::Server::serve) returns
+/// it inside an `io::Error` of kind `InvalidInput`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSetting {
+    name: &'static str,
+    requirement: &'static str,
+}
+
+impl InvalidSetting {
+    /// The field's name, such as `"max_connections"`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid server setting `{}`: it must be {}",
+            self.name, self.requirement
+        )
+    }
+}
+
+impl std::error::Error for InvalidSetting {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_each_range_is_checked() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let cases: [(&str, fn(&mut Settings)); 5] = [
+            ("max_header_size", |s| s.max_header_size = 8191),
+            ("header_read_timeout", |s| {
+                s.header_read_timeout = Some(Duration::ZERO)
+            }),
+            ("max_connections", |s| s.max_connections = 0),
+            ("http2_max_concurrent_streams", |s| {
+                s.http2_max_concurrent_streams = 0
+            }),
+            ("backlog", |s| s.backlog = 0),
+        ];
+        for (name, break_it) in cases {
+            let mut settings = Settings::default();
+            break_it(&mut settings);
+            let error = settings.validate().unwrap_err();
+            assert_eq!(error.name(), name);
+            assert!(error.to_string().contains(name), "{error}");
         }
     }
 }

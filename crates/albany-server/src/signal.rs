@@ -1,8 +1,9 @@
 use std::io;
 
-use crate::ShutdownHandle;
+use albany::shutdown::ShutdownTrigger;
 
-/// Starts graceful shutdown of `server` when the process receives Ctrl-C
+/// Starts graceful shutdown through `trigger` (a server's
+/// [`shutdown_trigger`](crate::Server::shutdown_trigger)) when the process receives Ctrl-C
 /// (SIGINT), SIGTERM or SIGHUP (on Windows, Ctrl-C and Ctrl-Break).
 ///
 /// The handler runs on a thread of its own, so this works on every runtime.
@@ -13,13 +14,13 @@ use crate::ShutdownHandle;
 /// Fails, installing nothing, if a handler for these signals is already
 /// installed in this process, by this function or by other code (spec
 /// ADAPT-10): an application's own handler is never replaced.
-pub fn shutdown_on_signal(server: ShutdownHandle) -> io::Result<()> {
+pub fn shutdown_on_signal(trigger: ShutdownTrigger) -> io::Result<()> {
     ctrlc::try_set_handler(move || {
-        if server.is_shutting_down() {
+        if trigger.is_triggered() {
             std::process::exit(130);
         }
         tracing::info!("signal received; shutting down gracefully");
-        server.shutdown();
+        trigger.trigger();
     })
     .map_err(io::Error::other)
 }

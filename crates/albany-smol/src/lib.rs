@@ -1,10 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-mod listener;
-mod runtime;
+mod binding;
 mod server;
 
-pub use albany_server::{Binding, Settings, ShutdownHandle};
-pub use listener::TcpListener;
-pub use runtime::SmolRuntime;
-pub use server::{run, Server, SmolBinding};
+pub use albany_server::Settings;
+pub use binding::SmolBinding;
+pub use server::{run, Server};

@@ -1,10 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-mod listener;
-mod runtime;
+mod binding;
 mod server;
 
-pub use albany_server::{Binding, Settings, ShutdownHandle};
-pub use listener::TcpListener;
-pub use runtime::TokioRuntime;
-pub use server::{run, Server, TokioBinding};
+pub use albany_server::Settings;
+pub use binding::TokioBinding;
+pub use server::{run, Server};

@@ -1,5 +1,7 @@
 //! One connection: hyper's HTTP/1.1 or HTTP/2 connection, under the
-//! server's graceful shutdown and its deadline.
+//! header read timeout, graceful shutdown and its deadline.
+
+mod head_timeout;
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -7,22 +9,24 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use albany::rt::Handle;
 use albany::{Application, ShutdownSignal};
 use hyper::server::conn::{http1, http2};
 
-use crate::head_timeout::HeadTimeout;
+pub(crate) use head_timeout::{InFlight, Requests};
+
 use crate::preface::{self, Protocol, Rewind};
 use crate::rt::{HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionState};
-use crate::{Settings, Spawn};
+use crate::{Binding, Settings};
+use head_timeout::HeadTimer;
 
 /// The protocols a server speaks, configured from its [`Settings`]: hyper's
 /// HTTP/1 builder, and its HTTP/2 builder unless `http2` is off (spec H2-1,
 /// H2-2).
-pub(crate) struct Protocols<S> {
+pub(crate) struct Protocols<B> {
+    binding: B,
     http1: http1::Builder,
-    http2: Option<http2::Builder<HyperExecutor<S>>>,
+    http2: Option<http2::Builder<HyperExecutor<B>>>,
     header_read_timeout: Option<Duration>,
 }
 
@@ -30,29 +34,31 @@ pub(crate) struct Protocols<S> {
 /// read buffer, and how much hyper's write buffer queues before it flushes.
 const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 
-impl<S: Spawn> Protocols<S> {
-    /// The protocols and their limits from `settings`; hyper's timers run
-    /// on `handle`, and HTTP/2 stream tasks are spawned with `spawn`.
-    pub(crate) fn new(settings: &Settings, handle: &Handle, spawn: &S) -> Self {
+impl<B: Binding> Protocols<B> {
+    /// The protocols and their limits from `settings` (already validated);
+    /// hyper's timers and HTTP/2 stream tasks run on `binding`.
+    pub(crate) fn new(settings: &Settings, binding: &B) -> Self {
+        let max_header_size = usize::try_from(settings.max_header_size).unwrap_or(usize::MAX);
         let mut http1 = http1::Builder::new();
         http1
-            .timer(HyperTimer::new(handle.clone()))
+            .timer(HyperTimer(binding.clone()))
             .keep_alive(settings.keep_alive)
             // [LIMIT-1] The head limit is hyper's `max_header_size`; the
             // buffer only has to hold it. The header read timeout is the
             // engine's own (`head_timeout`), not hyper's per-request one.
-            .max_header_size(settings.max_header_size)
-            .max_buf_size(MAX_BUF_SIZE.max(settings.max_header_size + 8192))
+            .max_header_size(max_header_size)
+            .max_buf_size(MAX_BUF_SIZE.max(max_header_size.saturating_add(8192)))
             .header_read_timeout(None);
         let http2 = settings.http2.then(|| {
-            let mut http2 = http2::Builder::new(HyperExecutor::new(spawn.clone()));
+            let mut http2 = http2::Builder::new(HyperExecutor(binding.clone()));
             http2
-                .timer(HyperTimer::new(handle.clone()))
+                .timer(HyperTimer(binding.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
                 .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
             http2
         });
         Protocols {
+            binding: binding.clone(),
             http1,
             http2,
             header_read_timeout: settings.header_read_timeout,
@@ -60,37 +66,45 @@ impl<S: Spawn> Protocols<S> {
     }
 }
 
-/// Serves `io` until the client closes it, graceful shutdown closes it
-/// (`shutdown` resolves: the current requests finish, no new ones start), or
-/// the shutdown deadline passes (`abort` resolves: it is dropped at once).
-pub(crate) async fn serve_connection<A, I, S>(
-    protocols: Arc<Protocols<S>>,
-    io: I,
-    context: Arc<ConnectionState<A>>,
+/// Serves `io` until the client closes it, the header read timeout closes
+/// it (spec LIMIT-3), graceful shutdown closes it (`shutdown` resolves: the
+/// current requests finish, no new ones start), or the shutdown deadline
+/// passes (`abort` resolves: it is dropped at once).
+pub(crate) async fn serve_connection<A, B>(
+    protocols: Arc<Protocols<B>>,
+    io: B::Connection,
+    state: Arc<ConnectionState<A>>,
     mut shutdown: ShutdownSignal,
     abort: ShutdownSignal,
 ) where
     A: Application,
-    I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
-    S: Spawn,
+    B: Binding,
 {
-    let peer = context.server_context.connection_info().peer_addr;
-    let activity = context.activity.clone();
-    let io = HeadTimeout::new(
-        io,
-        protocols.header_read_timeout,
-        activity.clone(),
-        context.server_context.runtime().clone(),
-    );
+    let peer = state.context.connection_info().peer_addr;
+    let requests = state.requests.clone();
+    let mut timer = pin!(protocols
+        .header_read_timeout
+        .map(|timeout| HeadTimer::new(&protocols.binding, timeout, requests.clone())));
     let (protocol, io) = if protocols.http2.is_some() {
-        // The wait for the preface ends with graceful shutdown: the
-        // connection has no request yet.
+        // The wait for the preface ends with graceful shutdown (the
+        // connection has no request yet) and with the header read timeout.
         let mut detect = pin!(preface::detect(io));
         let detected = poll_fn(|cx| {
             if Pin::new(&mut shutdown).poll(cx).is_ready() {
                 return Poll::Ready(None);
             }
-            detect.as_mut().poll(cx).map(Some)
+            if let Poll::Ready(detected) = detect.as_mut().poll(cx) {
+                return Poll::Ready(Some(detected));
+            }
+            if timer
+                .as_mut()
+                .as_pin_mut()
+                .is_some_and(|timer| timer.poll_expired(cx))
+            {
+                tracing::debug!(%peer, "no connection preface within the header read timeout");
+                return Poll::Ready(None);
+            }
+            Poll::Pending
         })
         .await;
         match detected {
@@ -104,21 +118,21 @@ pub(crate) async fn serve_connection<A, I, S>(
     } else {
         (Protocol::Http1, Rewind::new(io))
     };
-    let service =
-        hyper::service::service_fn(move |request| serve_request(context.clone(), request));
+    let service = hyper::service::service_fn(move |request| serve_request(state.clone(), request));
     let result = match (protocol, &protocols.http2) {
         (Protocol::Http2, Some(http2)) => {
             // [LIMIT-3] Over HTTP/2 the timeout covered the preface only.
-            activity.stop();
+            requests.stop();
+            timer.set(None);
             let connection = pin!(http2.serve_connection(io, service));
-            drive(connection, |c| c.graceful_shutdown(), shutdown, abort).await
+            drive(connection, |c| c.graceful_shutdown(), timer, shutdown, abort).await
         }
         _ => {
             let connection = pin!(protocols
                 .http1
                 .serve_connection(io, service)
                 .with_upgrades());
-            drive(connection, |c| c.graceful_shutdown(), shutdown, abort).await
+            drive(connection, |c| c.graceful_shutdown(), timer, shutdown, abort).await
         }
     };
     if let Err(error) = result {
@@ -126,17 +140,20 @@ pub(crate) async fn serve_connection<A, I, S>(
     }
 }
 
-/// Polls `connection` to its end; starts its graceful shutdown when
-/// `shutdown` resolves, and gives up on it when `abort` resolves after that.
-async fn drive<C, E>(
+/// Polls `connection` to its end; closes it when `timer` says the wait for
+/// a request head is over, starts its graceful shutdown when `shutdown`
+/// resolves, and gives up on it when `abort` resolves after that.
+async fn drive<C, E, B>(
     mut connection: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
+    mut timer: Pin<&mut Option<HeadTimer<B>>>,
     mut shutdown: ShutdownSignal,
     mut abort: ShutdownSignal,
 ) -> Result<(), String>
 where
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
+    B: Binding,
 {
     let mut graceful = false;
     poll_fn(|cx| {
@@ -149,10 +166,21 @@ where
         if graceful && Pin::new(&mut abort).poll(cx).is_ready() {
             return Poll::Ready(Err("closed by the graceful shutdown deadline".to_owned()));
         }
-        connection
+        if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+            return Poll::Ready(result.map_err(|error| error.to_string()));
+        }
+        // [LIMIT-3] Checked while hyper waits, after it has handed over any
+        // complete head it had read.
+        if timer
             .as_mut()
-            .poll(cx)
-            .map(|result| result.map_err(|error| error.to_string()))
+            .as_pin_mut()
+            .is_some_and(|timer| timer.poll_expired(cx))
+        {
+            return Poll::Ready(Err(
+                "no complete request head within the header read timeout".to_owned(),
+            ));
+        }
+        Poll::Pending
     })
     .await
 }

@@ -1,11 +1,10 @@
-//! A TCP stream on the `async-io` reactor (smol's and async-std's), read and
-//! written by hyper directly (feature `async-io`).
+//! The server's transport: an accepted TCP connection on the `async-io`
+//! reactor, read and written by hyper directly.
 //!
-//! [`Compat`](crate::io::Compat) works with any `futures_io` stream but
-//! costs two things on this reactor: it zero-fills hyper's read buffer
-//! before every read, and `futures_io` readers try a `recv` before every wait
-//! for readiness, which fails with `EAGAIN` whenever the previous read
-//! emptied the socket. [`AsyncIoStream`] reads straight into hyper's
+//! A generic `futures_io`-to-hyper adapter would cost two things on this
+//! reactor: it zero-fills hyper's read buffer before every read, and
+//! `futures_io` readers try a `recv` before every wait for readiness, which
+//! fails with `EAGAIN` whenever the previous read emptied the socket. [`AsyncIoStream`] reads straight into hyper's
 //! uninitialised buffer and, as tokio does, waits for readiness first when
 //! the previous read returned less than it asked for or would have blocked.
 //! Every wait goes through `poll_readable`, which also consumes the
@@ -51,6 +50,12 @@ impl AsyncIoStream {
     /// The stream.
     pub fn get_ref(&self) -> &TcpStream {
         self.inner.get_ref()
+    }
+
+    /// The stream registered with the reactor, for applications (through
+    /// `albany::net::TcpStream`, which reads it through `futures_io`).
+    pub fn into_inner(self) -> Async<TcpStream> {
+        self.inner
     }
 }
 
@@ -123,41 +128,6 @@ impl hyper::rt::Write for AsyncIoStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_close(cx)
-    }
-}
-
-/// A TCP listener on the `async-io` reactor, for the engine: it accepts
-/// [`AsyncIoStream`]s with `TCP_NODELAY` set (spec ADAPT-4).
-#[derive(Debug)]
-pub struct AsyncIoListener {
-    inner: Async<std::net::TcpListener>,
-}
-
-impl AsyncIoListener {
-    /// Registers a standard listener with the reactor (and makes it
-    /// non-blocking).
-    ///
-    /// # Errors
-    ///
-    /// The reactor's error if it cannot register the listener.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
-        Ok(AsyncIoListener {
-            inner: Async::new(listener)?,
-        })
-    }
-}
-
-impl crate::Listener for AsyncIoListener {
-    type Io = AsyncIoStream;
-
-    async fn accept(&mut self) -> io::Result<(AsyncIoStream, albany::ConnectionInfo)> {
-        let (stream, peer_addr) = self.inner.accept().await?;
-        stream.get_ref().set_nodelay(true)?;
-        let local_addr = stream.get_ref().local_addr()?;
-        Ok((
-            AsyncIoStream::new(stream),
-            albany::ConnectionInfo::new(peer_addr, local_addr),
-        ))
     }
 }
 

@@ -1,6 +1,0 @@
-//! The TCP listener: async-std's reactor is `async-io`'s, so the engine's
-//! [`AsyncIoListener`](albany_server::AsyncIoListener) serves it, reading
-//! straight into hyper's buffers.
-
-/// A TCP listener on async-std's reactor (`async-io`), for the engine.
-pub type TcpListener = albany_server::AsyncIoListener;

@@ -1,0 +1,182 @@
+//! The header read timeout (spec LIMIT-3), owned by the connection code.
+//!
+//! The rule: while no request of the connection is in flight (from accept
+//! to the first complete request head, and over HTTP/1.1 from the end of
+//! each response to the next complete head), the connection may wait for
+//! the client at most `header_read_timeout`; past it, the connection task
+//! drops the connection without a response.
+//!
+//! The parts, all here:
+//! - [`Requests`] counts the connection's requests in flight: the request
+//!   code calls [`Requests::start`] when hyper hands over a complete head,
+//!   and the [`InFlight`] guard it returns travels in the response body,
+//!   dropped once hyper has written the body (or given up on it). Over
+//!   HTTP/2, and once a connection is upgraded, [`Requests::stop`] ends the
+//!   timeout.
+//! - [`HeadTimer`], polled by the connection task whenever hyper's
+//!   connection is pending, decides that the wait is over.
+//!
+//! hyper's own `header_read_timeout` makes a new timer for every request
+//! head: two heap allocations and a timer insert and removal per request,
+//! about a tenth of the engine's instructions per request on the hello
+//! route (`valgrind --tool=callgrind`, see benches/README.md). Here there
+//! is one timer per connection, reset in place only when it fires before
+//! the current wait's deadline: at most once per timeout period, not once
+//! per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use crate::rt::deadline_after;
+use crate::Binding;
+
+/// The requests of one connection, as far as the timeout needs them: how
+/// many have started and finished, and whether the timeout still applies.
+///
+/// The counters are touched by the connection's own task (HTTP/1.x serves
+/// one request at a time in it); the atomics only make the type `Sync`.
+#[derive(Debug)]
+pub(crate) struct Requests {
+    started: AtomicU64,
+    finished: AtomicU64,
+    timed: AtomicBool,
+}
+
+impl Requests {
+    /// The requests of a new connection: none yet, timeout on.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Requests {
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            timed: AtomicBool::new(true),
+        })
+    }
+
+    /// Records that a request head is complete. The request counts as in
+    /// flight, and its body and response as not timed, until the returned
+    /// guard is dropped (with the response body, once written). `None`
+    /// once the timeout no longer applies.
+    pub(crate) fn start(self: &Arc<Self>) -> Option<InFlight> {
+        if !self.timed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.started.fetch_add(1, Ordering::Relaxed);
+        Some(InFlight {
+            requests: self.clone(),
+        })
+    }
+
+    /// Ends the timeout for the rest of the connection: over HTTP/2 (whose
+    /// streams are not request heads on the connection) and once the
+    /// connection is upgraded.
+    pub(crate) fn stop(&self) {
+        self.timed.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A request in flight, from its complete head to the end of its response;
+/// see [`Requests::start`].
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    requests: Arc<Requests>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.requests.finished.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Decides when the wait for a request head is over; polled by the
+    /// connection task (see the module's documentation).
+    pub(crate) struct HeadTimer<B: Binding> {
+        requests: Arc<Requests>,
+        timeout: Duration,
+        // When the current wait for a request head times out.
+        at: Instant,
+        // The number of finished requests when `at` was set: a change means
+        // a response has ended and a new wait has begun.
+        finished: u64,
+        // The timer, and the instant it is set to, never after `at`.
+        #[pin]
+        sleep: B::Sleep,
+        fires_at: Instant,
+        // The waker the timer was last polled with, which it wakes when it
+        // fires; `None` before the first poll.
+        waker: Option<Waker>,
+    }
+}
+
+impl<B: Binding> HeadTimer<B> {
+    /// The timer of a newly accepted connection: the first wait (for the
+    /// first bytes, and over HTTP/1.x for the first complete head) starts
+    /// now.
+    pub(crate) fn new(binding: &B, timeout: Duration, requests: Arc<Requests>) -> Self {
+        let at = deadline_after(Instant::now(), timeout);
+        HeadTimer {
+            requests,
+            timeout,
+            at,
+            finished: 0,
+            sleep: binding.sleep_until(at),
+            fires_at: at,
+            waker: None,
+        }
+    }
+
+    /// Whether the wait for a request head has timed out; otherwise
+    /// arranges for `cx` to be woken when it would.
+    pub(crate) fn poll_expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let mut this = self.project();
+        let requests = &**this.requests;
+        if !requests.timed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let finished = requests.finished.load(Ordering::Relaxed);
+        if requests.started.load(Ordering::Relaxed) != finished {
+            // A request is in flight: its body and response are not timed.
+            return false;
+        }
+        if finished != *this.finished {
+            *this.finished = finished;
+            let now = Instant::now();
+            *this.at = deadline_after(now, *this.timeout);
+            // The usual case on a keep-alive connection: the timer of an
+            // earlier wait has not fired yet (timers never fire early), and
+            // it will wake this task when it does, which polls it then and
+            // sets it for this wait. Polling it now would only register the
+            // same waker again.
+            if now < *this.fires_at
+                && this
+                    .waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                return false;
+            }
+        }
+        loop {
+            if this.sleep.as_mut().poll(cx).is_pending() {
+                if !this
+                    .waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+                {
+                    *this.waker = Some(cx.waker().clone());
+                }
+                return false;
+            }
+            if *this.fires_at >= *this.at {
+                return true;
+            }
+            // The timer was set for an earlier wait: set it for this one.
+            B::reset(this.sleep.as_mut(), *this.at);
+            *this.fires_at = *this.at;
+        }
+    }
+}
