@@ -35,7 +35,7 @@ use futures_lite::future;
 
 /// How many bytes of events may wait for a slow client before the clock
 /// task waits too.
-const CHANNEL_CAPACITY: usize = 16 * 1024;
+const CHANNEL_CAPACITY: u64 = 16 * 1024;
 
 /// The application: each request to `/` gets its own clock task.
 struct Clock;

@@ -135,7 +135,7 @@ pub fn application(state: Arc<AppState>) -> BoxApplication {
 }
 
 /// The body limit of the `/blocking` route, in bytes.
-pub const BLOCKING_BODY_LIMIT: usize = 64 * 1024;
+pub const BLOCKING_BODY_LIMIT: u64 = 64 * 1024;
 
 struct Reference {
     state: Arc<AppState>,
@@ -352,7 +352,7 @@ impl Reference {
         let Some(handle) = request.runtime() else {
             return text(StatusCode::INTERNAL_SERVER_ERROR, "no runtime");
         };
-        let (mut sender, body) = Body::channel(CHUNK);
+        let (mut sender, body) = Body::channel(CHUNK as u64);
         let state = self.state.clone();
         handle.spawn(async move {
             let mut offset = 0u64;
@@ -477,7 +477,7 @@ impl Future for Yield {
 }
 
 /// The largest body `/inspect` reads, in bytes.
-pub const INSPECT_BODY_LIMIT: usize = 1024 * 1024;
+pub const INSPECT_BODY_LIMIT: u64 = 1024 * 1024;
 
 /// `/inspect`: reads the request body (up to [`INSPECT_BODY_LIMIT`]) and
 /// answers, one `key: value` line each, what the application observed:

@@ -124,7 +124,7 @@ impl<B: Binding + Default> Target for AlbanyTarget<B> {
     fn start(&self, application: BoxApplication, settings: Settings) -> io::Result<RunningServer> {
         let server = Server::<B>::bind("127.0.0.1:0")?.settings(settings);
         let addr = server.local_addr()?;
-        let handle = server.shutdown_handle();
+        let trigger = server.shutdown_trigger();
         // The listener is bound and listening: connections queue in the
         // backlog until the runtime starts accepting.
         let thread = thread::Builder::new()
@@ -132,7 +132,7 @@ impl<B: Binding + Default> Target for AlbanyTarget<B> {
             .spawn(move || server.serve_blocking(application))?;
         Ok(RunningServer::new(
             addr,
-            move || handle.shutdown(),
+            move || trigger.trigger(),
             move || {
                 thread
                     .join()

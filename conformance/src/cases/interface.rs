@@ -177,7 +177,7 @@ fn blocking(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn blocking_limit(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let size = BLOCKING_BODY_LIMIT + 1;
+    let size = BLOCKING_BODY_LIMIT as usize + 1;
     let request = format!(
         "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n\r\n{}",
         "z".repeat(size)

@@ -8,7 +8,7 @@ use albany::http::{header, HeaderValue, StatusCode};
 use albany::{Application, Body, Request, Response};
 use albany_bench::{Runtime, HELLO, MAX_CONNECTIONS};
 use albany_server::{Binding, Server};
-use albany_smol::{SmolBinding, SmolRuntime};
+use albany_smol::SmolBinding;
 
 use crate::alloc::allocations;
 use crate::app::{Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
@@ -95,7 +95,7 @@ pub(crate) fn serve(runtime: Runtime, threads: usize, addr: SocketAddr) -> io::R
             let executors = (0..threads.max(1))
                 .map(|_| std::sync::Arc::new(async_executor::Executor::new()))
                 .collect();
-            let binding = SmolBinding::new(SmolRuntime::with_executors(executors));
+            let binding = SmolBinding::with_executors(executors);
             // Albany's `Server::serve` applies the backlog (1024) itself.
             let listener = std::net::TcpListener::bind(addr)?;
             configure(albany_smol::Server::with_binding(listener, binding)).serve_blocking(Bench)

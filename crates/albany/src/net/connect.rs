@@ -15,12 +15,12 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default bound of a name lookup: 10 seconds.
 pub const DEFAULT_RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where to connect: a socket address, or a host name (or IP literal) and a
+/// Where to connect: socket addresses, or a host name (or IP literal) and a
 /// port.
 ///
-/// Made with `From`: from a [`SocketAddr`], an `(IpAddr, u16)`, a
-/// `(&str, u16)` or `(String, u16)` host and port, or a `"host:port"`
-/// string (`"localhost:8080"`, `"192.0.2.1:80"`, `"[::1]:443"`). A string
+/// Made with `From`: from a [`SocketAddr`], several (`Vec<SocketAddr>` or
+/// `&[SocketAddr]`, tried in order), an `(IpAddr, u16)`, a `(&str, u16)` or
+/// `(String, u16)` host and port, or a `"host:port"` string (`"localhost:8080"`, `"192.0.2.1:80"`, `"[::1]:443"`). A string
 /// that is not `host:port` with a decimal port is an error of kind
 /// `InvalidInput` when the connection is attempted, never a panic.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct Destination {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Repr {
-    Addr(SocketAddr),
+    Addrs(Vec<SocketAddr>),
     Host { host: String, port: u16 },
     Invalid(String),
 }
@@ -40,7 +40,7 @@ impl Destination {
     pub fn host(host: impl Into<String>, port: u16) -> Self {
         let host = host.into();
         let repr = match host.parse::<IpAddr>() {
-            Ok(ip) => Repr::Addr(SocketAddr::new(ip, port)),
+            Ok(ip) => Repr::Addrs(vec![SocketAddr::new(ip, port)]),
             Err(_) => Repr::Host { host, port },
         };
         Destination { repr }
@@ -49,9 +49,7 @@ impl Destination {
     /// Parses `host:port`; IPv6 literals in brackets (`[::1]:443`).
     fn parse(text: &str) -> Self {
         if let Ok(addr) = text.parse::<SocketAddr>() {
-            return Destination {
-                repr: Repr::Addr(addr),
-            };
+            return addr.into();
         }
         let invalid = || Destination {
             repr: Repr::Invalid(text.to_owned()),
@@ -78,7 +76,7 @@ impl Destination {
         resolve_timeout: Option<Duration>,
     ) -> io::Result<Vec<SocketAddr>> {
         match &self.repr {
-            Repr::Addr(addr) => Ok(vec![*addr]),
+            Repr::Addrs(addrs) => Ok(addrs.clone()),
             Repr::Host { host, port } => {
                 let lookup = handle.resolve(host, *port);
                 match resolve_timeout {
@@ -102,8 +100,22 @@ impl Destination {
 impl From<SocketAddr> for Destination {
     fn from(addr: SocketAddr) -> Self {
         Destination {
-            repr: Repr::Addr(addr),
+            repr: Repr::Addrs(vec![addr]),
         }
+    }
+}
+
+impl From<Vec<SocketAddr>> for Destination {
+    fn from(addrs: Vec<SocketAddr>) -> Self {
+        Destination {
+            repr: Repr::Addrs(addrs),
+        }
+    }
+}
+
+impl From<&[SocketAddr]> for Destination {
+    fn from(addrs: &[SocketAddr]) -> Self {
+        addrs.to_vec().into()
     }
 }
 
@@ -146,7 +158,16 @@ impl From<&String> for Destination {
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Addr(addr) => write!(f, "{addr}"),
+            Repr::Addrs(addrs) => match addrs.as_slice() {
+                [addr] => write!(f, "{addr}"),
+                addrs => {
+                    for (i, addr) in addrs.iter().enumerate() {
+                        let separator = if i == 0 { "" } else { ", " };
+                        write!(f, "{separator}{addr}")?;
+                    }
+                    Ok(())
+                }
+            },
             Repr::Host { host, port } => write!(f, "{host}:{port}"),
             Repr::Invalid(text) => f.write_str(text),
         }
@@ -223,13 +244,14 @@ impl Connector {
     /// Connects to `destination` over TCP on `handle`'s runtime.
     ///
     /// A host name is looked up first ([`Handle::resolve`]); its addresses
-    /// are tried in the order the lookup gave them, each attempt bounded by
+    /// (or the addresses given) are tried in the order the lookup gave them, each attempt bounded by
     /// the attempt timeout, and the first connection made is returned.
     ///
     /// # Errors
     ///
     /// - `InvalidInput`: `destination` is not `host:port`;
-    /// - `NotFound`: the name does not resolve, or resolves to no address;
+    /// - `NotFound`: the name does not resolve, or resolves to (or was
+    ///   given) no address;
     /// - `TimedOut`: the lookup or the last attempt took too long;
     /// - otherwise the last attempt's error, such as `ConnectionRefused`.
     ///
@@ -264,9 +286,9 @@ impl Connector {
                 format!("`{destination}` resolved to no address"),
             )
         })?;
-        let via = match destination.repr {
-            Repr::Addr(_) => String::new(),
-            _ => format!(" ({addr})"),
+        let via = match &destination.repr {
+            Repr::Addrs(addrs) if addrs.len() == 1 => String::new(),
+            _ => format!(" (last tried: {addr})"),
         };
         Err(io::Error::new(
             error.kind(),
