@@ -57,11 +57,13 @@ pub enum Group {
     Http2,
     /// Upgrades, the runtime service and the extensions.
     Interface,
+    /// I/O through the runtime: connections, listeners, child processes.
+    Io,
 }
 
 impl Group {
     /// Every group, in report order.
-    pub const ALL: [Group; 11] = [
+    pub const ALL: [Group; 12] = [
         Group::Framing,
         Group::Semantics,
         Group::Connection,
@@ -73,6 +75,7 @@ impl Group {
         Group::Shutdown,
         Group::Http2,
         Group::Interface,
+        Group::Io,
     ];
 
     /// The group's name: the first part of its cases' ids.
@@ -89,6 +92,7 @@ impl Group {
             Group::Shutdown => "shutdown",
             Group::Http2 => "http2",
             Group::Interface => "interface",
+            Group::Io => "io",
         }
     }
 }

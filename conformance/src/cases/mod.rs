@@ -13,6 +13,7 @@ mod errors;
 mod framing;
 mod http2;
 mod interface;
+mod io;
 mod limits;
 mod semantics;
 mod shutdown;
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Case> {
         shutdown::CASES,
         http2::CASES,
         interface::CASES,
+        io::CASES,
     ]
     .concat()
 }

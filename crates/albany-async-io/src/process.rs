@@ -2,13 +2,14 @@
 
 use std::io;
 
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 use std::task::{Context, Waker};
 
-use albany::process::{Child, ChildStderr, ChildStdin, ChildStdout, Process};
+use albany::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Process};
 use albany::rt::BoxFuture;
 
-/// Spawns `command`, its piped standard streams on the reactor.
+/// Spawns `command` with the standard streams it sets (inherited
+/// otherwise), its pipes on the reactor.
 ///
 /// The process is reaped when it exits, also after the [`Child`] is
 /// dropped, by async-process's reaper (pidfd on Linux, `SIGCHLD`
@@ -20,7 +21,14 @@ use albany::rt::BoxFuture;
 /// The operating system's error, such as `NotFound` for a program that
 /// does not exist.
 pub fn spawn_process(command: Command) -> io::Result<Child> {
-    let mut child = async_process::Command::from(command).spawn()?;
+    let parts = command.into_parts();
+    // The streams are set here: async-process ignores those of the `std`
+    // command it is made from.
+    let mut child = async_process::Command::from(parts.command)
+        .stdin(parts.stdin)
+        .stdout(parts.stdout)
+        .stderr(parts.stderr)
+        .spawn()?;
     let stdin = child.stdin.take().map(ChildStdin::new);
     let stdout = child.stdout.take().map(ChildStdout::new);
     let stderr = child.stderr.take().map(ChildStderr::new);

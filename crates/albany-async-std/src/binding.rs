@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use albany::net::TcpStream;
-use albany::process::Child;
+use albany::process::{Child, Command};
 use albany::ConnectionInfo;
 use albany_async_io::{AsyncIoStream, Timer};
 use async_io::Async;
@@ -73,7 +73,7 @@ impl albany_server::Binding for AsyncStdBinding {
         albany_async_io::connect_unix(path)
     }
 
-    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
+    fn spawn_process(&self, command: Command) -> io::Result<Child> {
         REAPER.call_once(|| drop(async_std::task::spawn(albany_async_io::process_driver())));
         albany_async_io::spawn_process(command)
     }

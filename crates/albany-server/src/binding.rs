@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use albany::net::TcpStream;
-use albany::process::Child;
+use albany::process::{Child, Command};
 use albany::ConnectionInfo;
 
 /// How an adapter binds the engine to one runtime: tasks, timers, the
@@ -82,7 +82,7 @@ pub trait Binding: Clone + Send + Sync + 'static {
     /// # Errors
     ///
     /// The operating system's error, such as `NotFound`.
-    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child>;
+    fn spawn_process(&self, command: Command) -> io::Result<Child>;
 
     /// Registers `listener` (bound, listening, non-blocking) with the
     /// runtime's reactor: the server's listener, and applications' (spec

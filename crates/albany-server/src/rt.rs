@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use albany::net::{Accept, TcpListener, TcpStream};
-use albany::process::Child;
+use albany::process::{Child, Command};
 use albany::rt::{BoxBlocking, BoxFuture, BoxTask, Handle, Runtime, Sleep};
 use futures_util::FutureExt;
 
@@ -71,7 +71,7 @@ impl<B: Binding> Runtime for Erased<B> {
         Box::pin(self.0.connect_unix(path))
     }
 
-    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
+    fn spawn_process(&self, command: Command) -> io::Result<Child> {
         self.0.spawn_process(command)
     }
 }

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Instant;
 
 use albany::net::TcpStream;
-use albany::process::Child;
+use albany::process::{Child, Command};
 use albany::ConnectionInfo;
 use albany_async_io::{AsyncIoStream, Timer};
 use async_executor::Executor;
@@ -132,7 +132,7 @@ impl albany_server::Binding for SmolBinding {
         albany_async_io::connect_unix(path)
     }
 
-    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
+    fn spawn_process(&self, command: Command) -> io::Result<Child> {
         if let Some(executors) = &self.executors {
             executors.reaper.call_once(|| {
                 executors.list[0]

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use albany::net::TcpStream;
-use albany::process::{Child, ChildStderr, ChildStdin, ChildStdout, Process};
+use albany::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Process};
 use albany::rt::BoxFuture;
 use albany::ConnectionInfo;
 use hyper_util::rt::TokioIo;
@@ -120,11 +120,17 @@ impl albany_server::Binding for TokioBinding {
         })
     }
 
-    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
+    fn spawn_process(&self, command: Command) -> io::Result<Child> {
+        let parts = command.into_parts();
+        let mut command = tokio::process::Command::from(parts.command);
+        command
+            .stdin(parts.stdin)
+            .stdout(parts.stdout)
+            .stderr(parts.stderr);
         let handle = self.handle();
         let mut child = {
             let _context = handle.enter();
-            tokio::process::Command::from(command).spawn()?
+            command.spawn()?
         };
         let stdin = child.stdin.take().map(|s| ChildStdin::new(s.compat_write()));
         let stdout = child.stdout.take().map(|s| ChildStdout::new(s.compat()));

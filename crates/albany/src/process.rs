@@ -1,10 +1,11 @@
-//! Child processes through the runtime: spawn a [`std::process::Command`]
-//! with [`Handle::spawn_process`](crate::rt::Handle::spawn_process), read
-//! and write its pipes as `futures_io` streams, wait for its exit status
+//! Child processes through the runtime: spawn a [`Command`] with
+//! [`Handle::spawn_process`](crate::rt::Handle::spawn_process), read and
+//! write its pipes as `futures_io` streams, wait for its exit status
 //! without blocking the event loop (spec IO-6).
 //!
 //! ```
-//! use std::process::{Command, Stdio};
+//! use std::process::Stdio;
+//! use albany::process::Command;
 //! use albany::rt::Handle;
 //! use futures_lite::{AsyncReadExt, AsyncWriteExt};
 //!
@@ -23,16 +24,195 @@
 //! }
 //! ```
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::path::Path;
 use std::pin::Pin;
-use std::process::{ExitStatus, Output};
+use std::process::{ExitStatus, Output, Stdio};
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::rt::BoxFuture;
+
+/// A process to spawn through the runtime: `std::process::Command`, with
+/// the standard streams and [`kill_on_drop`](Command::kill_on_drop) kept
+/// where every runtime binding applies them the same way.
+///
+/// Set the program's arguments, environment and directory with the
+/// methods below (they forward to `std`), other options with
+/// [`as_std_mut`](Command::as_std_mut). The standard streams must be set
+/// here: each is inherited from the server unless set with
+/// [`stdin`](Command::stdin), [`stdout`](Command::stdout) or
+/// [`stderr`](Command::stderr), and a stream set on the inner
+/// `std::process::Command` is overridden. (There is no conversion from a
+/// `std::process::Command`: `std` cannot tell which streams were set, and
+/// async-process, the process layer of smol and async-std, would silently
+/// inherit them all.)
+///
+/// ```
+/// use std::process::Stdio;
+/// use albany::process::Command;
+///
+/// let mut command = Command::new("gzip");
+/// command.arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).kill_on_drop(true);
+/// ```
+pub struct Command {
+    std: std::process::Command,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+    kill_on_drop: bool,
+}
+
+/// A [`Command`] taken apart, for runtime bindings: the `std` command and
+/// the standard streams to give the process (`Stdio::inherit()` where none
+/// was set).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CommandParts {
+    /// The program, arguments, environment, directory and other options.
+    pub command: std::process::Command,
+    /// The child's standard input.
+    pub stdin: Stdio,
+    /// The child's standard output.
+    pub stdout: Stdio,
+    /// The child's standard error.
+    pub stderr: Stdio,
+}
+
+impl Command {
+    /// A command that runs `program` (looked up in `PATH` when it has no
+    /// slash), with the server's environment and directory, and every
+    /// standard stream inherited.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Command {
+            std: std::process::Command::new(program),
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            kill_on_drop: false,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.std.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.std.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.std.env(key, value);
+        self
+    }
+
+    /// Sets environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.std.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.std.env_remove(key);
+        self
+    }
+
+    /// Clears the environment.
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.std.env_clear();
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.std.current_dir(dir);
+        self
+    }
+
+    /// Sets the child's standard input: `Stdio::piped()` gives
+    /// [`Child::stdin`]. Default: inherited.
+    pub fn stdin(&mut self, stdio: impl Into<Stdio>) -> &mut Self {
+        self.stdin = Some(stdio.into());
+        self
+    }
+
+    /// Sets the child's standard output: `Stdio::piped()` gives
+    /// [`Child::stdout`]. Default: inherited.
+    pub fn stdout(&mut self, stdio: impl Into<Stdio>) -> &mut Self {
+        self.stdout = Some(stdio.into());
+        self
+    }
+
+    /// Sets the child's standard error: `Stdio::piped()` gives
+    /// [`Child::stderr`]. Default: inherited.
+    pub fn stderr(&mut self, stdio: impl Into<Stdio>) -> &mut Self {
+        self.stderr = Some(stdio.into());
+        self
+    }
+
+    /// Whether dropping the [`Child`] kills the process (`SIGKILL`), as a
+    /// request handler wants when its future is dropped because the client
+    /// went away (spec IO-7). Default: `false`, as with `std` and tokio.
+    pub fn kill_on_drop(&mut self, kill: bool) -> &mut Self {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    /// Whether [`kill_on_drop`](Command::kill_on_drop) is set.
+    pub fn get_kill_on_drop(&self) -> bool {
+        self.kill_on_drop
+    }
+
+    /// The inner `std::process::Command`.
+    pub fn as_std(&self) -> &std::process::Command {
+        &self.std
+    }
+
+    /// The inner `std::process::Command`, for options without a method
+    /// here (`process_group`, `uid`, ...); its standard streams are
+    /// overridden (see [`Command`]).
+    pub fn as_std_mut(&mut self) -> &mut std::process::Command {
+        &mut self.std
+    }
+
+    /// Takes the command apart; for runtime bindings.
+    pub fn into_parts(self) -> CommandParts {
+        CommandParts {
+            command: self.std,
+            stdin: self.stdin.unwrap_or_else(Stdio::inherit),
+            stdout: self.stdout.unwrap_or_else(Stdio::inherit),
+            stderr: self.stderr.unwrap_or_else(Stdio::inherit),
+        }
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("command", &self.std)
+            .field("kill_on_drop", &self.kill_on_drop)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A running child process, as a runtime binding hands it to
 /// [`Child::new`]. Object safe.
@@ -72,14 +252,14 @@ pub trait Process: Send + Sync + 'static {
 /// A child process spawned through the runtime, from
 /// [`Handle::spawn_process`](crate::rt::Handle::spawn_process).
 ///
-/// The pipes the [`Command`](std::process::Command) asked for
-/// (`Stdio::piped()`) are in [`stdin`](Child::stdin),
-/// [`stdout`](Child::stdout) and [`stderr`](Child::stderr); take them out to
-/// use them. Dropping the `Child` leaves the process running (it is reaped
-/// when it exits), as with `std` and tokio, unless
-/// [`kill_on_drop`](Child::kill_on_drop) is set: then dropping it kills the
-/// process, which is what a request handler wants when its future is
-/// dropped because the client went away.
+/// The pipes the [`Command`] asked for (`Stdio::piped()`) are in
+/// [`stdin`](Child::stdin), [`stdout`](Child::stdout) and
+/// [`stderr`](Child::stderr); take them out to use them. Dropping the
+/// `Child` leaves the process running (it is reaped when it exits), as with
+/// `std` and tokio, unless [`Command::kill_on_drop`] (or
+/// [`Child::kill_on_drop`]) is set: then dropping it kills the process,
+/// which is what a request handler wants when its future is dropped because
+/// the client went away.
 pub struct Child {
     /// The write end of the child's standard input, when piped.
     pub stdin: Option<ChildStdin>,
@@ -115,7 +295,7 @@ impl Child {
     }
 
     /// Whether dropping this `Child` kills the process (`SIGKILL`).
-    /// Default: `false`.
+    /// Default: [`Command::kill_on_drop`]'s, `false` unless set.
     pub fn kill_on_drop(&mut self, kill: bool) {
         self.kill_on_drop = kill;
     }

@@ -15,11 +15,13 @@ use socket2::SockRef;
 ///
 /// It reads and writes through [`futures_io`] and exposes its descriptor
 /// (`AsFd` on Unix, `AsSocket` on Windows) so that addresses and options are
-/// read from the socket itself. `poll_close` shuts down the write half
-/// (`shutdown(2)` with `SHUT_WR`), as tokio's `poll_shutdown` and async-io's
-/// `poll_close` do. Implemented for every type with these traits, such as
-/// `async_io::Async<std::net::TcpStream>`; a tokio stream needs a wrapper
-/// that converts tokio's I/O traits to `futures_io`.
+/// read from the socket itself. Its `poll_close` is never called: the
+/// streams flush it and then shut down the write half themselves
+/// (`shutdown(2)` with `SHUT_WR`), because runtimes disagree on what closing
+/// means (async-io's `Async<TcpStream>` only flushes). Implemented for every
+/// type with these traits, such as `async_io::Async<std::net::TcpStream>`; a
+/// tokio stream needs a wrapper that converts tokio's I/O traits to
+/// `futures_io`.
 #[cfg(unix)]
 pub trait Socket:
     AsyncRead + AsyncWrite + std::os::fd::AsFd + Send + Sync + Unpin + 'static
@@ -102,8 +104,17 @@ macro_rules! forward_io {
                 Pin::new(&mut *self.io).poll_flush(cx)
             }
 
+            /// Flushes, then shuts down the write half: the peer reads end
+            /// of file; reading goes on. Already shut down or reset
+            /// (`NotConnected`) counts as closed.
             fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Pin::new(&mut *self.io).poll_close(cx)
+                std::task::ready!(Pin::new(&mut *self.io).poll_flush(cx))?;
+                match with_socket(&*self.io, |socket| socket.shutdown(Shutdown::Write)) {
+                    Err(error) if error.kind() != io::ErrorKind::NotConnected => {
+                        Poll::Ready(Err(error))
+                    }
+                    _ => Poll::Ready(Ok(())),
+                }
             }
         }
 
@@ -128,8 +139,8 @@ macro_rules! forward_io {
 /// [`TcpListener::accept`](super::TcpListener::accept).
 ///
 /// [`AsyncRead`] and [`AsyncWrite`] from `futures_io`; [`AsyncWrite::poll_close`]
-/// shuts down the write half (the peer reads end of file) and keeps the read
-/// half open. Dropping the stream closes the connection. `Send`, `Sync` and
+/// (`close().await`) flushes and shuts down the write half (the peer reads
+/// end of file) and keeps the read half open, on every runtime. Dropping the stream closes the connection. `Send`, `Sync` and
 /// `Unpin`.
 pub struct TcpStream {
     io: Box<dyn Socket>,

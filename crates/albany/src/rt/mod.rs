@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 pub use task::{JoinError, JoinHandle};
 
 use crate::net::{Connector, Destination, TcpListener, TcpStream};
-use crate::process::Child;
+use crate::process::{Child, Command};
 
 /// A boxed task, as [`Runtime::spawn`] receives it.
 pub type BoxTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -110,13 +110,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// use std::net::SocketAddr;
 /// use std::panic::AssertUnwindSafe;
 /// use std::path::PathBuf;
-/// use std::process::{Command, ExitStatus};
+/// use std::process::ExitStatus;
 /// use std::sync::Arc;
 /// use std::task::{ready, Context, Poll};
 /// use std::time::Instant;
 ///
 /// use albany::net::{Accept, TcpListener, TcpStream, UnixStream};
-/// use albany::process::{Child, ChildStderr, ChildStdin, ChildStdout, Process};
+/// use albany::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Process};
 /// use albany::rt::{BoxBlocking, BoxFuture, BoxTask, Handle, Runtime, Sleep};
 /// use async_io::Async;
 /// use futures_lite::FutureExt;
@@ -157,7 +157,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///     }
 ///
 ///     fn spawn_process(&self, command: Command) -> io::Result<Child> {
-///         let mut child = async_process::Command::from(command).spawn()?;
+///         let parts = command.into_parts();
+///         let mut child = async_process::Command::from(parts.command)
+///             .stdin(parts.stdin)
+///             .stdout(parts.stdout)
+///             .stderr(parts.stderr)
+///             .spawn()?;
 ///         let stdin = child.stdin.take().map(ChildStdin::new);
 ///         let stdout = child.stdout.take().map(ChildStdout::new);
 ///         let stderr = child.stderr.take().map(ChildStderr::new);
@@ -264,15 +269,17 @@ pub trait Runtime: Send + Sync + 'static {
         Box::pin(std::future::ready(Err(unsupported("Unix sockets"))))
     }
 
-    /// Spawns `command` as a child process, its pipes (those set to
-    /// `Stdio::piped()`) registered with the runtime's reactor, and reaps
-    /// it when it exits without blocking the event loop.
+    /// Spawns `command` as a child process with the standard streams of
+    /// [`Command::into_parts`], its pipes (those set to `Stdio::piped()`)
+    /// registered with the runtime's reactor, and reaps it when it exits
+    /// without blocking the event loop. [`Handle::spawn_process`] applies
+    /// `kill_on_drop` to the [`Child`].
     ///
     /// # Errors
     ///
     /// The operating system's error, such as `NotFound` for a program that
     /// does not exist; by default `Unsupported`.
-    fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
+    fn spawn_process(&self, command: Command) -> io::Result<Child> {
         drop(command);
         Err(unsupported("child processes"))
     }
@@ -495,16 +502,19 @@ impl Handle {
         self.runtime.listen_tcp(listener)
     }
 
-    /// Spawns `command` as a child process on the runtime: pipes set to
-    /// `Stdio::piped()` become [`Child`]'s `futures_io` streams, and the
-    /// process is reaped without blocking the event loop (spec IO-6).
+    /// Spawns `command` as a child process on the runtime: streams set to `Stdio::piped()` become [`Child`]'s
+    /// `futures_io` streams, and the process is reaped without blocking the
+    /// event loop (spec IO-6).
     ///
     /// # Errors
     ///
     /// The operating system's error, such as `NotFound` for a program that
     /// does not exist.
-    pub fn spawn_process(&self, command: std::process::Command) -> io::Result<Child> {
-        self.runtime.spawn_process(command)
+    pub fn spawn_process(&self, command: Command) -> io::Result<Child> {
+        let kill_on_drop = command.get_kill_on_drop();
+        let mut child = self.runtime.spawn_process(command)?;
+        child.kill_on_drop(kill_on_drop);
+        Ok(child)
     }
 }
 

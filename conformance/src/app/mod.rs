@@ -12,6 +12,8 @@ use std::task::{Context, Poll};
 
 use std::time::Duration;
 
+pub mod io;
+
 use albany::http::{header, HeaderMap, HeaderValue, StatusCode};
 use albany::{Application, Body, BoxApplication, Request, RequestExt, Response};
 use bytes::Bytes;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub dropped: AtomicU64,
     /// `/pending` futures started so far.
     pub pending: AtomicU64,
+    /// The process id of the child `/io/child-hold` spawned; 0 before.
+    pub child_pid: AtomicU64,
 }
 
 impl AppState {
@@ -109,6 +113,7 @@ impl AppState {
 /// | `/short-length`, `/long-length` | `Content-Length: 10` with a streamed body of 5 or 20 bytes |
 /// | `/hop-by-hop` | `ok` with connection-specific fields (RESP-14) |
 /// | `/blocking-panic` | `albany::blocking` whose function panics |
+/// | `/io/…` | the runtime's I/O: connections, listeners, child processes; see [`io`] |
 /// | `OPTIONS *` | `204` with `Allow` |
 /// | `CONNECT host:port` | `403` naming the authority |
 pub fn application(state: Arc<AppState>) -> BoxApplication {
@@ -181,6 +186,9 @@ impl Application for Reference {
         let path = request.uri().path().to_owned();
         if path.starts_with("/inspect") {
             return inspect(request, &self.state).await;
+        }
+        if path.starts_with("/io/") {
+            return io::call(request, &self.state).await;
         }
         match path.as_str() {
             "/hello" => text(StatusCode::OK, "Hello, world!"),
