@@ -1,4 +1,4 @@
-//! HTTP/2 specifics (spec §16; RFC 9113).
+//! HTTP/2 specifics (spec §17; RFC 9113).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Limits and timeouts (spec §15).
+//! Limits and timeouts (spec §16).
 
 use std::time::{Duration, Instant};
 
@@ -6,6 +6,14 @@ use super::case;
 use crate::{ensure, ensure_eq, h1, h2, h2_frames, Case, Context, Failure, RunningServer};
 
 pub(super) const CASES: &[Case] = &[
+    case!(
+        "limits.invalid-settings",
+        Must,
+        ["LIMIT-12", "LIMIT-1", "LIMIT-5", "ADAPT-6"],
+        [],
+        "settings out of range, given all at once, stop serve with InvalidInput naming the setting",
+        invalid_settings
+    ),
     case!(
         "limits.uri-too-long",
         Must,
@@ -430,5 +438,38 @@ fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
     }
     ensure_eq!(state.calls(), 0, "application calls");
     server.shutdown()?;
+    Ok(())
+}
+
+fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
+    let breakers: [(&str, fn(&mut albany_server::Settings)); 5] = [
+        ("max_header_size", |s| s.max_header_size = 4096),
+        ("header_read_timeout", |s| {
+            s.header_read_timeout = Some(Duration::ZERO);
+        }),
+        ("max_connections", |s| s.max_connections = 0),
+        ("http2_max_concurrent_streams", |s| {
+            s.http2_max_concurrent_streams = 0;
+        }),
+        ("backlog", |s| s.backlog = 0),
+    ];
+    for (name, break_it) in breakers {
+        // The target starts the server with `Server::settings`, the path
+        // that skips the builder's methods.
+        let (server, _) = context.start_with(break_it)?;
+        let error = match server.shutdown() {
+            Ok(()) => {
+                return Err(Failure::Fail(format!(
+                    "the server served with an invalid {name}"
+                )))
+            }
+            Err(error) => error,
+        };
+        ensure_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "the error's kind for {name}");
+        ensure!(
+            error.to_string().contains(name),
+            "the error does not name {name}: {error}"
+        );
+    }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Graceful shutdown (spec §14).
+//! Graceful shutdown (spec §15).
 
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;

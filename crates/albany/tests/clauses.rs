@@ -1,6 +1,6 @@
 //! Tests of the API clauses of `spec/albany.md` that the `albany` crate
 //! implements itself: bodies (§6), join handles (§10), request extensions
-//! (§5), upgrades (§13) and applications (§2).
+//! (§5), upgrades (§14) and applications (§2).
 //!
 //! These are the clauses that `conformance/src/coverage.rs` lists as
 //! "tested by crates/albany/tests/clauses.rs". Each test's name starts with
@@ -2065,7 +2065,7 @@ fn ext_6_request_ext_finds_extensions_by_type() {
 }
 
 // ---------------------------------------------------------------------------
-// §13 Upgrades
+// §14 Upgrades
 // ---------------------------------------------------------------------------
 
 fn connection(bytes: &'static [u8]) -> Upgraded {
