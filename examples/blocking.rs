@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use albany::http::StatusCode;
 use albany::{Request, Response};
+use albany_examples::{Runtime, Serve};
 use bytes::Bytes;
+use clap::Parser;
 
 /// The 64-bit FNV-1a hash of `data`: a simple, non-cryptographic checksum.
 fn fnv1a_64(data: &[u8]) -> u64 {
@@ -54,14 +56,51 @@ fn handle(request: Request<Bytes>) -> Response {
     albany_examples::text(StatusCode::OK, text)
 }
 
+/// The application: [`handle`] on the blocking pool, bodies up to 1 MiB.
+fn app() -> albany::Blocking<fn(Request<Bytes>) -> Response> {
+    albany::blocking(handle as fn(Request<Bytes>) -> Response).body_limit(1024 * 1024)
+}
+
+/// Blocking: a synchronous handler on the blocking pool.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: Serve,
+}
+
 fn main() -> ExitCode {
-    let app = albany::blocking(handle).body_limit(1024 * 1024);
-    albany_examples::run(app)
+    let args = Args::parse();
+    albany_examples::init_tracing();
+    let served = match args.serve.runtime {
+        Runtime::Tokio => albany_tokio::run(args.serve.addr, app()),
+        Runtime::AsyncStd => albany_async_std::run(args.serve.addr, app()),
+        Runtime::Smol => albany_smol::run(args.serve.addr, app()),
+    };
+    albany_examples::exit(served)
 }
 
 #[cfg(test)]
 mod tests {
+    use albany_examples::testing::{post, serve, TARGETS};
+
     use super::fnv1a_64;
+
+    #[test]
+    fn hashes_on_the_blocking_pool_on_every_runtime() {
+        for target in TARGETS {
+            let server = super::app();
+            let server = serve(target, server);
+            let answer = String::from_utf8(post(server.addr(), "/hash", b"foobar").body).unwrap();
+            assert!(
+                answer.starts_with("POST /hash: 6 bytes, fnv1a-64 85944171f73967e8, on thread "),
+                "{}: {answer}",
+                target.name()
+            );
+            let too_large = post(server.addr(), "/", &vec![0u8; 1024 * 1024 + 1]);
+            assert_eq!(too_large.status(), 413, "{}", target.name());
+            server.shutdown().unwrap();
+        }
+    }
 
     #[test]
     fn fnv1a_known_values() {

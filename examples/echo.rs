@@ -35,7 +35,9 @@ use std::task::{Context, Poll};
 use albany::body::Frame;
 use albany::http::{header, StatusCode};
 use albany::{from_fn, Body, Error, Request, Response};
+use albany_examples::{Runtime, Serve};
 use bytes::Bytes;
+use clap::Parser;
 use http_body::SizeHint;
 
 async fn echo(request: Request) -> Response {
@@ -102,6 +104,55 @@ impl http_body::Body for Prepend {
     }
 }
 
+/// Echo: the request body streamed back as it arrives.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: Serve,
+}
+
 fn main() -> ExitCode {
-    albany_examples::run(from_fn(echo))
+    let args = Args::parse();
+    albany_examples::init_tracing();
+    let served = match args.serve.runtime {
+        Runtime::Tokio => albany_tokio::run(args.serve.addr, from_fn(echo)),
+        Runtime::AsyncStd => albany_async_std::run(args.serve.addr, from_fn(echo)),
+        Runtime::Smol => albany_smol::run(args.serve.addr, from_fn(echo)),
+    };
+    albany_examples::exit(served)
+}
+
+#[cfg(test)]
+mod tests {
+    use albany_examples::testing::{exchange, post, serve, TARGETS};
+
+    #[test]
+    fn echoes_bodies_on_every_runtime() {
+        let large: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        for target in TARGETS {
+            let server = serve(target, albany::from_fn(super::echo));
+            let addr = server.addr();
+            let echoed = post(addr, "/", &large);
+            assert_eq!(echoed.status(), 200, "{}", target.name());
+            assert_eq!(echoed.body, large, "{}", target.name());
+            assert_eq!(
+                echoed.header("content-length"),
+                Some("300000"),
+                "{}: a known length stays known",
+                target.name()
+            );
+            let typed = exchange(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+            );
+            assert_eq!(typed.body, b"hello", "{}", target.name());
+            assert_eq!(
+                typed.header("content-type"),
+                Some("text/plain"),
+                "{}",
+                target.name()
+            );
+            server.shutdown().unwrap();
+        }
+    }
 }

@@ -20,7 +20,8 @@
 
 use std::process::ExitCode;
 
-use albany_examples::text;
+use albany_examples::{text, Runtime, Serve};
+use clap::Parser;
 
 use albany::http::{header, HeaderValue, Method, StatusCode};
 use albany::{Application, Body, Request, RequestExt, Response};
@@ -74,6 +75,53 @@ fn json(request: &Request) -> Response {
     response
 }
 
+/// Hello, world: a text route and a JSON route, on any runtime.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: Serve,
+}
+
 fn main() -> ExitCode {
-    albany_examples::run(Hello)
+    let args = Args::parse();
+    albany_examples::init_tracing();
+    let served = match args.serve.runtime {
+        Runtime::Tokio => albany_tokio::run(args.serve.addr, Hello),
+        Runtime::AsyncStd => albany_async_std::run(args.serve.addr, Hello),
+        Runtime::Smol => albany_smol::run(args.serve.addr, Hello),
+    };
+    albany_examples::exit(served)
+}
+
+#[cfg(test)]
+mod tests {
+    use albany_examples::testing::{exchange, get, serve, TARGETS};
+
+    #[test]
+    fn routes_on_every_runtime() {
+        for target in TARGETS {
+            let server = serve(target, super::Hello);
+            let addr = server.addr();
+            let hello = get(addr, "/");
+            assert_eq!(hello.status(), 200, "{}", target.name());
+            assert_eq!(hello.body, b"Hello, world!", "{}", target.name());
+            let json = String::from_utf8(get(addr, "/json").body).unwrap();
+            assert!(
+                json.contains("\"peer_addr\":\"127.0.0.1:"),
+                "{}: {json}",
+                target.name()
+            );
+            assert!(json.contains("HTTP/1.1"), "{}: {json}", target.name());
+            let delete = exchange(addr, b"DELETE / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            assert_eq!(delete.status(), 405, "{}", target.name());
+            assert_eq!(
+                delete.header("allow"),
+                Some("GET, HEAD"),
+                "{}",
+                target.name()
+            );
+            assert_eq!(get(addr, "/nope").status(), 404, "{}", target.name());
+            server.shutdown().unwrap();
+        }
+    }
 }

@@ -24,8 +24,10 @@
 
 use std::process::ExitCode;
 
-use albany_examples::text;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use albany_examples::{text, Runtime, Serve};
+use clap::Parser;
 
 use albany::body::Sender;
 use albany::http::{header, HeaderValue, Method, StatusCode};
@@ -113,6 +115,74 @@ fn unix_time() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
+/// Stream: a server-sent-events clock that ends on graceful shutdown.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: Serve,
+}
+
 fn main() -> ExitCode {
-    albany_examples::run(Clock)
+    let args = Args::parse();
+    albany_examples::init_tracing();
+    let served = match args.serve.runtime {
+        Runtime::Tokio => albany_tokio::run(args.serve.addr, Clock),
+        Runtime::AsyncStd => albany_async_std::run(args.serve.addr, Clock),
+        Runtime::Smol => albany_smol::run(args.serve.addr, Clock),
+    };
+    albany_examples::exit(served)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use albany_examples::testing::{serve, TARGETS};
+
+    #[test]
+    fn ticks_then_says_goodbye_on_shutdown() {
+        for target in TARGETS {
+            let server = serve(target, super::Clock);
+            let mut stream = TcpStream::connect(server.addr()).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !String::from_utf8_lossy(&seen).contains("data: 1") {
+                let n = stream.read(&mut buffer).unwrap();
+                assert!(
+                    n > 0,
+                    "{}: the stream ended before its first event",
+                    target.name()
+                );
+                seen.extend_from_slice(&buffer[..n]);
+            }
+            // Graceful shutdown: the clock's last event, then the end.
+            server.begin_shutdown();
+            stream.read_to_end(&mut seen).unwrap();
+            let text = String::from_utf8_lossy(&seen);
+            assert!(
+                text.contains("text/event-stream"),
+                "{}: {text}",
+                target.name()
+            );
+            assert!(
+                text.contains("event: shutdown\ndata: bye\n\n"),
+                "{}: {text}",
+                target.name()
+            );
+            assert!(
+                text.ends_with("0\r\n\r\n"),
+                "{}: the body ended cleanly: {text}",
+                target.name()
+            );
+            server.shutdown().unwrap();
+        }
+    }
 }

@@ -119,7 +119,9 @@ async fn connect(handle: &Handle, query: &Query) -> io::Result<String> {
     stream.close().await?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await?;
-    Ok(format!("reply: {reply}\npeer: {peer}\nnodelay: {nodelay}\n"))
+    Ok(format!(
+        "reply: {reply}\npeer: {peer}\nnodelay: {nodelay}\n"
+    ))
 }
 
 #[cfg(unix)]
@@ -142,7 +144,10 @@ async fn process(handle: &Handle, query: &Query) -> io::Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = handle.spawn_process(command)?;
-    let mut stdin = child.stdin.take().ok_or_else(|| io::Error::other("no stdin"))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| io::Error::other("no stdin"))?;
     stdin
         .write_all(query.get("send").unwrap_or("").as_bytes())
         .await?;

@@ -97,7 +97,10 @@ fn silent_listener() -> Result<(SocketAddr, Silent), Failure> {
 
 /// The sockets of [`silent_listener`]: the listener and the connections
 /// that fill its backlog.
-struct Silent(#[allow(dead_code)] TcpListener, #[allow(dead_code)] Vec<TcpStream>);
+struct Silent(
+    #[allow(dead_code)] TcpListener,
+    #[allow(dead_code)] Vec<TcpStream>,
+);
 
 /// `GET target` on a new connection; the response.
 fn get(addr: SocketAddr, target: &str) -> Result<h1::Response, Failure> {
@@ -129,14 +132,33 @@ fn expect_error(response: &h1::Response, kinds: &[&str]) -> Result<(), Failure> 
 fn connect_addr(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let (upstream, peer) = upstream(b"pong")?;
-    let response = get(server.addr(), &format!("/io/connect?to={upstream}&send=ping"))?;
+    let response = get(
+        server.addr(),
+        &format!("/io/connect?to={upstream}&send=ping"),
+    )?;
     let received = peer.join().unwrap_or_default();
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
-    ensure_eq!(received, b"ping".to_vec(), "what the upstream read before the end of file");
-    ensure_eq!(line(&body, "reply"), Some("pong"), "the reply the application read");
-    ensure_eq!(line(&body, "peer"), Some(upstream.to_string().as_str()), "peer_addr");
-    ensure_eq!(line(&body, "nodelay"), Some("true"), "nodelay after set_nodelay(true)");
+    ensure_eq!(
+        received,
+        b"ping".to_vec(),
+        "what the upstream read before the end of file"
+    );
+    ensure_eq!(
+        line(&body, "reply"),
+        Some("pong"),
+        "the reply the application read"
+    );
+    ensure_eq!(
+        line(&body, "peer"),
+        Some(upstream.to_string().as_str()),
+        "peer_addr"
+    );
+    ensure_eq!(
+        line(&body, "nodelay"),
+        Some("true"),
+        "nodelay after set_nodelay(true)"
+    );
     server.shutdown()?;
     Ok(())
 }
@@ -168,7 +190,11 @@ fn connect_in_order(context: &mut Context<'_>) -> Result<(), Failure> {
     let _ = peer.join();
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
-    ensure_eq!(line(&body, "peer"), Some(upstream.to_string().as_str()), "the address that answered");
+    ensure_eq!(
+        line(&body, "peer"),
+        Some(upstream.to_string().as_str()),
+        "the address that answered"
+    );
     ensure!(
         elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
         "the silent address should cost its 300 ms bound, took {elapsed:?}"
@@ -190,7 +216,10 @@ fn connect_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let (silent, _keep) = silent_listener()?;
     let started = Instant::now();
-    let response = get(server.addr(), &format!("/io/connect?to={silent}&attempt_ms=300"))?;
+    let response = get(
+        server.addr(),
+        &format!("/io/connect?to={silent}&attempt_ms=300"),
+    )?;
     let elapsed = started.elapsed();
     expect_error(&response, &["TimedOut"])?;
     ensure!(
@@ -269,7 +298,9 @@ fn unix(context: &mut Context<'_>) -> Result<(), Failure> {
 
 #[cfg(not(unix))]
 fn unix(_context: &mut Context<'_>) -> Result<(), Failure> {
-    Err(Failure::Unsupported("Unix domain sockets exist on Unix only".into()))
+    Err(Failure::Unsupported(
+        "Unix domain sockets exist on Unix only".into(),
+    ))
 }
 
 fn process(context: &mut Context<'_>) -> Result<(), Failure> {
@@ -346,7 +377,11 @@ fn cancel_closes_connection(context: &mut Context<'_>) -> Result<(), Failure> {
     let mut byte = [0u8; 1];
     let closed = match held.read(&mut byte) {
         Ok(0) => true,
-        Ok(_) => return Err(Failure::Fail("the application wrote to its upstream".into())),
+        Ok(_) => {
+            return Err(Failure::Fail(
+                "the application wrote to its upstream".into(),
+            ))
+        }
         Err(error) => matches!(
             error.kind(),
             std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
@@ -362,7 +397,10 @@ fn cancel_closes_connection(context: &mut Context<'_>) -> Result<(), Failure> {
 }
 
 /// Accepts one connection, waiting at most `wait`.
-fn accept_within(listener: &TcpListener, wait: Duration) -> Result<(TcpStream, SocketAddr), Failure> {
+fn accept_within(
+    listener: &TcpListener,
+    wait: Duration,
+) -> Result<(TcpStream, SocketAddr), Failure> {
     listener.set_nonblocking(true)?;
     let start = Instant::now();
     loop {
@@ -407,7 +445,8 @@ fn cancel_kills_child(context: &mut Context<'_>) -> Result<(), Failure> {
     drop(client);
     // Killed, then reaped: /proc/PID disappears (a zombie would keep it).
     ensure!(
-        eventually(Duration::from_secs(2), || !std::path::Path::new(&proc).exists()),
+        eventually(Duration::from_secs(2), || !std::path::Path::new(&proc)
+            .exists()),
         "the child {pid} was neither killed nor reaped 2 s after its request was dropped ({})",
         std::fs::read_to_string(format!("{proc}/stat")).unwrap_or_default()
     );

@@ -465,7 +465,11 @@ fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
             }
             Err(error) => error,
         };
-        ensure_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "the error's kind for {name}");
+        ensure_eq!(
+            error.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "the error's kind for {name}"
+        );
         ensure!(
             error.to_string().contains(name),
             "the error does not name {name}: {error}"

@@ -20,7 +20,12 @@ pub(crate) struct PooledBody {
 }
 
 impl PooledBody {
-    pub(crate) fn new(inner: Incoming, pool: Pool, key: String, sender: http1::SendRequest<Body>) -> Self {
+    pub(crate) fn new(
+        inner: Incoming,
+        pool: Pool,
+        key: String,
+        sender: http1::SendRequest<Body>,
+    ) -> Self {
         let mut body = PooledBody {
             inner,
             connection: Some((pool, key, sender)),

@@ -140,7 +140,12 @@ impl Client {
 
     /// Sends `request` on `sender`, giving it back unsent when the
     /// connection could not take it.
-    async fn send(&self, target: &Target, sender: Sender, mut request: Request) -> Result<Response, Unsent> {
+    async fn send(
+        &self,
+        target: &Target,
+        sender: Sender,
+        mut request: Request,
+    ) -> Result<Response, Unsent> {
         let absolute = request.uri().clone();
         match sender {
             Sender::Http1(mut sender) => {

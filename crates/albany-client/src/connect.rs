@@ -56,7 +56,11 @@ impl Target {
             .unwrap_or(host)
             .to_owned();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let key = format!("{}://{}:{port}", if tls { "https" } else { "http" }, uri.host().unwrap_or_default());
+        let key = format!(
+            "{}://{}:{port}",
+            if tls { "https" } else { "http" },
+            uri.host().unwrap_or_default()
+        );
         Ok(Target {
             tls,
             host,

@@ -83,7 +83,10 @@ impl Error {
     /// A bound of the client passed: the connect timeout or the request
     /// timeout.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, Kind::ConnectTimeout(..) | Kind::RequestTimeout(_))
+        matches!(
+            self.kind,
+            Kind::ConnectTimeout(..) | Kind::RequestTimeout(_)
+        )
     }
 
     /// The request's URI cannot be sent: not `http` or `https`, or no host.

@@ -33,7 +33,11 @@ struct Idle {
 }
 
 impl Pool {
-    pub(crate) fn new(handle: Handle, max_idle_per_host: usize, idle_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        handle: Handle,
+        max_idle_per_host: usize,
+        idle_timeout: Option<Duration>,
+    ) -> Self {
         Pool {
             state: Arc::default(),
             handle,
@@ -71,7 +75,9 @@ impl Pool {
         let mut state = self.lock();
         let idle = state.http1.get_mut(key)?;
         while let Some(Idle { sender, since }) = idle.pop() {
-            let expired = self.idle_timeout.is_some_and(|bound| since.elapsed() >= bound);
+            let expired = self
+                .idle_timeout
+                .is_some_and(|bound| since.elapsed() >= bound);
             if !expired && !sender.is_closed() {
                 return Some(sender);
             }

@@ -107,7 +107,10 @@ impl Upstream {
                             Some(acceptor) => match acceptor.accept(stream).await {
                                 Ok(tls) => {
                                     builder
-                                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                                        .serve_connection(
+                                            hyper_util::rt::TokioIo::new(tls),
+                                            service,
+                                        )
                                         .await
                                 }
                                 Err(_) => Ok(()),
@@ -141,9 +144,7 @@ impl Upstream {
 fn test_certificate() -> (Arc<rustls::ServerConfig>, rustls::RootCertStore) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert = certified.cert.der().clone();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        certified.signing_key.serialize_der().into(),
-    );
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
     let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -200,7 +201,9 @@ fn start(target: &dyn Target, app: BoxApplication) -> RunningServer {
 /// body is read by its length).
 fn call(server: &RunningServer) -> (u16, String) {
     let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -229,10 +232,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 async fn get_text(client: &Client, url: &str) -> Result<(StatusCode, String), String> {
-    let response = client
-        .get(url)
-        .await
-        .map_err(|error| chain(&error))?;
+    let response = client.get(url).await.map_err(|error| chain(&error))?;
     let status = response.status();
     let body = response
         .into_body()
@@ -293,7 +293,9 @@ fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
             check_app(move |handle| {
                 let url = url.clone();
                 async move {
-                    let client = Client::builder().http2_prior_knowledge(true).build(handle.clone());
+                    let client = Client::builder()
+                        .http2_prior_knowledge(true)
+                        .build(handle.clone());
                     // Two requests at once, in two tasks of the runtime.
                     let first = handle.spawn({
                         let (client, url) = (client.clone(), url.clone());
@@ -307,7 +309,12 @@ fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
         );
         let (code, body) = call(&server);
         assert_eq!(code, 200, "{}: {body}", target.name());
-        assert_eq!(body, "hello over HTTP/2.0\nhello over HTTP/2.0", "{}", target.name());
+        assert_eq!(
+            body,
+            "hello over HTTP/2.0\nhello over HTTP/2.0",
+            "{}",
+            target.name()
+        );
         assert!(
             upstream.accepted.load(Ordering::SeqCst) <= 2,
             "{}: {} connections",
@@ -333,7 +340,10 @@ fn tls_negotiates_h2_by_alpn_and_http1_when_asked() {
                     let h2 = Client::builder()
                         .tls_roots(roots.clone())
                         .build(handle.clone());
-                    let h1 = Client::builder().tls_roots(roots).http1_only(true).build(handle);
+                    let h1 = Client::builder()
+                        .tls_roots(roots)
+                        .http1_only(true)
+                        .build(handle);
                     let over_h2 = get_text(&h2, &url).await?.1;
                     let over_h1 = get_text(&h1, &url).await?.1;
                     Ok(format!("{over_h2}\n{over_h1}"))
@@ -366,14 +376,20 @@ fn tls_rejects_an_untrusted_certificate() {
                     // The default roots (webpki-roots) do not trust it.
                     match Client::new(handle).get(&url).await {
                         Ok(response) => Err(format!("answered {}", response.status())),
-                        Err(error) => Ok(format!("connect={} {}", error.is_connect(), chain(&error))),
+                        Err(error) => {
+                            Ok(format!("connect={} {}", error.is_connect(), chain(&error)))
+                        }
                     }
                 }
             }),
         );
         let (code, body) = call(&server);
         assert_eq!(code, 200, "{}: {body}", target.name());
-        assert!(body.starts_with("connect=true"), "{}: {body}", target.name());
+        assert!(
+            body.starts_with("connect=true"),
+            "{}: {body}",
+            target.name()
+        );
         assert!(body.contains("certificate"), "{}: {body}", target.name());
         server.shutdown().unwrap();
     }
@@ -401,7 +417,10 @@ fn bodies_stream_both_ways() {
                     let mut echoed = Vec::new();
                     for i in 0..5 {
                         let chunk = format!("chunk {i};");
-                        sender.send(chunk.clone()).await.map_err(|_| "send failed")?;
+                        sender
+                            .send(chunk.clone())
+                            .await
+                            .map_err(|_| "send failed")?;
                         let frame = body
                             .frame()
                             .await
@@ -445,7 +464,12 @@ fn errors_say_connect_and_timeout() {
                         .request_timeout(Some(Duration::from_millis(300)))
                         .build(handle);
                     let mut lines = Vec::new();
-                    for url in [refused.as_str(), slow.as_str(), "ftp://example.com/", "http://albany-no-such-host.invalid/"] {
+                    for url in [
+                        refused.as_str(),
+                        slow.as_str(),
+                        "ftp://example.com/",
+                        "http://albany-no-such-host.invalid/",
+                    ] {
                         match client.get(url).await {
                             Ok(response) => lines.push(format!("answered {}", response.status())),
                             Err(error) => lines.push(format!(
@@ -463,9 +487,24 @@ fn errors_say_connect_and_timeout() {
         let (code, body) = call(&server);
         assert_eq!(code, 200, "{}: {body}", target.name());
         let lines: Vec<&str> = body.lines().collect();
-        assert_eq!(lines[0], "connect=true timeout=false invalid_uri=false", "{}: refused", target.name());
-        assert_eq!(lines[1], "connect=false timeout=true invalid_uri=false", "{}: slow", target.name());
-        assert_eq!(lines[2], "connect=false timeout=false invalid_uri=true", "{}: ftp", target.name());
+        assert_eq!(
+            lines[0],
+            "connect=true timeout=false invalid_uri=false",
+            "{}: refused",
+            target.name()
+        );
+        assert_eq!(
+            lines[1],
+            "connect=false timeout=true invalid_uri=false",
+            "{}: slow",
+            target.name()
+        );
+        assert_eq!(
+            lines[2],
+            "connect=false timeout=false invalid_uri=true",
+            "{}: ftp",
+            target.name()
+        );
         // A name that does not resolve: a connect error (or, with a slow
         // resolver, the request timeout).
         assert!(
@@ -500,7 +539,11 @@ fn dropping_the_request_closes_the_upstream_connection() {
             .unwrap();
         let waited = Instant::now();
         while upstream.requests.load(Ordering::SeqCst) == 0 {
-            assert!(waited.elapsed() < Duration::from_secs(10), "{}: no upstream request", target.name());
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "{}: no upstream request",
+                target.name()
+            );
             thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(upstream.open.load(Ordering::SeqCst), 1);

@@ -86,4 +86,3 @@ pub(crate) fn prepare_request<A: Application>(
         http2,
     })
 }
-

@@ -32,11 +32,12 @@ impl<B: Binding> Runtime for Erased<B> {
         // executor (smol's would lose a worker thread). Tasks from
         // `Handle::spawn` catch their own; a task given here directly may
         // not.
-        self.0.spawn(AssertUnwindSafe(task).catch_unwind().map(|result| {
-            if result.is_err() {
-                tracing::error!("a task spawned through the runtime panicked");
-            }
-        }));
+        self.0
+            .spawn(AssertUnwindSafe(task).catch_unwind().map(|result| {
+                if result.is_err() {
+                    tracing::error!("a task spawned through the runtime panicked");
+                }
+            }));
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {
@@ -145,10 +146,7 @@ impl<B: Binding> hyper::rt::Timer for HyperTimer<B> {
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
-        match sleep
-            .as_mut()
-            .downcast_mut_pin::<HyperSleep<B::Sleep>>()
-        {
+        match sleep.as_mut().downcast_mut_pin::<HyperSleep<B::Sleep>>() {
             Some(ours) => B::reset(ours.project().inner, new_deadline),
             None => *sleep = self.sleep_until(new_deadline),
         }

@@ -85,10 +85,7 @@ impl Settings {
             return invalid("max_header_size", "at least 8192 bytes");
         }
         if self.header_read_timeout == Some(Duration::ZERO) {
-            return invalid(
-                "header_read_timeout",
-                "longer than zero (None disables it)",
-            );
+            return invalid("header_read_timeout", "longer than zero (None disables it)");
         }
         if self.max_connections == 0 {
             return invalid("max_connections", "at least 1");

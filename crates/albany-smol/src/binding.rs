@@ -241,4 +241,3 @@ async fn run_executor<T>(executor: &Executor<'static>, future: impl Future<Outpu
     };
     futures_lite::future::or(future, tasks).await
 }
-

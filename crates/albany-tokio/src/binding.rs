@@ -132,7 +132,10 @@ impl albany_server::Binding for TokioBinding {
             let _context = handle.enter();
             command.spawn()?
         };
-        let stdin = child.stdin.take().map(|s| ChildStdin::new(s.compat_write()));
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| ChildStdin::new(s.compat_write()));
         let stdout = child.stdout.take().map(|s| ChildStdout::new(s.compat()));
         let stderr = child.stderr.take().map(|s| ChildStderr::new(s.compat()));
         Ok(Child::new(

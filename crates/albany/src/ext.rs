@@ -54,7 +54,11 @@ impl<B> RequestExt for http::Request<B> {
         let extensions = self.extensions();
         extensions
             .get::<ShutdownSignal>()
-            .or_else(|| extensions.get::<ConnectionContext>().map(|c| &c.inner.shutdown))
+            .or_else(|| {
+                extensions
+                    .get::<ConnectionContext>()
+                    .map(|c| &c.inner.shutdown)
+            })
             .cloned()
     }
 

@@ -18,7 +18,7 @@ pub use blocking::{blocking, Blocking, DEFAULT_BLOCKING_BODY_LIMIT};
 pub use body::Body;
 pub use connection::{ConnectionInfo, TlsInfo};
 pub use error::{BoxError, Error};
-pub use ext::{RequestExt, ConnectionContext};
+pub use ext::{ConnectionContext, RequestExt};
 pub use shutdown::ShutdownSignal;
 
 pub use bytes;

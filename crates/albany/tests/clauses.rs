@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use albany::body::{Frame, CollectError, LengthLimitError};
+use albany::body::{CollectError, Frame, LengthLimitError};
 use albany::bytes::Bytes;
 use albany::http::{HeaderMap, HeaderValue};
 use albany::http_body::SizeHint;

@@ -82,9 +82,11 @@ pub(crate) async fn serve_connection<A, B>(
 {
     let peer = state.context.connection_info().peer_addr;
     let requests = state.requests.clone();
-    let mut timer = pin!(protocols
-        .header_read_timeout
-        .map(|timeout| HeadTimer::new(&protocols.binding, timeout, requests.clone())));
+    let mut timer = pin!(protocols.header_read_timeout.map(|timeout| HeadTimer::new(
+        &protocols.binding,
+        timeout,
+        requests.clone()
+    )));
     let (protocol, io) = if protocols.http2.is_some() {
         // The wait for the preface ends with graceful shutdown (the
         // connection has no request yet) and with the header read timeout.
@@ -125,14 +127,28 @@ pub(crate) async fn serve_connection<A, B>(
             requests.stop();
             timer.set(None);
             let connection = pin!(http2.serve_connection(io, service));
-            drive(connection, |c| c.graceful_shutdown(), timer, shutdown, abort).await
+            drive(
+                connection,
+                |c| c.graceful_shutdown(),
+                timer,
+                shutdown,
+                abort,
+            )
+            .await
         }
         _ => {
             let connection = pin!(protocols
                 .http1
                 .serve_connection(io, service)
                 .with_upgrades());
-            drive(connection, |c| c.graceful_shutdown(), timer, shutdown, abort).await
+            drive(
+                connection,
+                |c| c.graceful_shutdown(),
+                timer,
+                shutdown,
+                abort,
+            )
+            .await
         }
     };
     if let Err(error) = result {

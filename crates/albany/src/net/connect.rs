@@ -375,7 +375,14 @@ mod tests {
             }
         );
         assert_eq!(Destination::from(("10.0.0.1", 5)), "10.0.0.1:5".into());
-        for bad in ["localhost", "localhost:", "host:99999", ":80", "::1:80", "[::1:80"] {
+        for bad in [
+            "localhost",
+            "localhost:",
+            "host:99999",
+            ":80",
+            "::1:80",
+            "[::1:80",
+        ] {
             assert!(
                 matches!(Destination::from(bad).repr, Repr::Invalid(_)),
                 "{bad}"

@@ -79,7 +79,10 @@ impl TcpListener {
     /// # Errors
     ///
     /// As [`Accept::poll_accept`].
-    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+    pub fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.accept.poll_accept(cx)
     }
 }
