@@ -441,8 +441,11 @@ fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A setting's name, and how to put it out of range.
+type Breaker = (&'static str, fn(&mut albany_server::Settings));
+
 fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
-    let breakers: [(&str, fn(&mut albany_server::Settings)); 5] = [
+    let breakers: [Breaker; 5] = [
         ("max_header_size", |s| s.max_header_size = 4096),
         ("header_read_timeout", |s| {
             s.header_read_timeout = Some(Duration::ZERO);

@@ -1,7 +1,6 @@
 //! Sockets on the `async-io` reactor: the server's listener, and outbound
 //! connections for applications.
 
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::task::{ready, Context, Poll};
@@ -63,22 +62,14 @@ fn accepted(
 /// One TCP connection attempt to `addr` (spec IO-1): a non-blocking
 /// `connect(2)` completed on the reactor. Dropping the future closes the
 /// socket.
-pub fn connect_tcp(
-    addr: SocketAddr,
-) -> impl Future<Output = io::Result<albany::net::TcpStream>> + Send + 'static {
-    async move {
-        let stream = Async::<TcpStream>::connect(addr).await?;
-        Ok(albany::net::TcpStream::new(stream))
-    }
+pub async fn connect_tcp(addr: SocketAddr) -> io::Result<albany::net::TcpStream> {
+    let stream = Async::<TcpStream>::connect(addr).await?;
+    Ok(albany::net::TcpStream::new(stream))
 }
 
 /// A connection to the Unix domain socket at `path` (spec IO-2). Unix only.
 #[cfg(unix)]
-pub fn connect_unix(
-    path: std::path::PathBuf,
-) -> impl Future<Output = io::Result<albany::net::UnixStream>> + Send + 'static {
-    async move {
-        let stream = Async::<std::os::unix::net::UnixStream>::connect(path).await?;
-        Ok(albany::net::UnixStream::new(stream))
-    }
+pub async fn connect_unix(path: std::path::PathBuf) -> io::Result<albany::net::UnixStream> {
+    let stream = Async::<std::os::unix::net::UnixStream>::connect(path).await?;
+    Ok(albany::net::UnixStream::new(stream))
 }

@@ -110,7 +110,7 @@ impl Client {
             };
             match self.send(&target, sender, request).await {
                 Ok(response) => return Ok(response),
-                Err(Unsent::Again(returned)) => request = returned,
+                Err(Unsent::Again(returned)) => request = *returned,
                 Err(Unsent::Failed(error)) => return Err(error),
             }
         }
@@ -150,7 +150,7 @@ impl Client {
         match sender {
             Sender::Http1(mut sender) => {
                 if sender.ready().await.is_err() {
-                    return Err(Unsent::Again(request));
+                    return Err(Unsent::Again(Box::new(request)));
                 }
                 to_origin_form(&mut request);
                 match sender.try_send_request(request).await {
@@ -165,7 +165,7 @@ impl Client {
             }
             Sender::Http2(mut sender) => {
                 if sender.ready().await.is_err() {
-                    return Err(Unsent::Again(request));
+                    return Err(Unsent::Again(Box::new(request)));
                 }
                 *request.version_mut() = Version::HTTP_2;
                 match sender.try_send_request(request).await {
@@ -179,8 +179,9 @@ impl Client {
 
 /// A request a connection did not take.
 enum Unsent {
-    /// Not sent at all: send it on another connection.
-    Again(Request),
+    /// Not sent at all: send it on another connection (boxed: this is the
+    /// rare path).
+    Again(Box<Request>),
     /// Sent (at least in part) and failed.
     Failed(Error),
 }
@@ -189,7 +190,7 @@ fn unsent(mut error: TrySendError<Request>, absolute: Uri) -> Unsent {
     match error.take_message() {
         Some(mut request) => {
             *request.uri_mut() = absolute;
-            Unsent::Again(request)
+            Unsent::Again(Box::new(request))
         }
         None => Unsent::Failed(Error::http(error.into_error())),
     }

@@ -236,7 +236,7 @@ impl<B: Binding> Server<B> {
     /// Serves `application` until graceful shutdown completes.
     ///
     /// Must be awaited on the binding's runtime. Returns `Ok(())` after
-    /// [`ShutdownHandle::shutdown`] once every connection has finished or
+    /// [`ShutdownTrigger::trigger`] once every connection has finished or
     /// been closed at the deadline.
     ///
     /// # Errors
