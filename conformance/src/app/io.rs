@@ -112,27 +112,31 @@ async fn connect(handle: &Handle, query: &Query) -> io::Result<String> {
     let peer = stream.peer_addr()?;
     stream.set_nodelay(true)?;
     let nodelay = stream.nodelay()?;
-    stream
-        .write_all(query.get("send").unwrap_or("").as_bytes())
-        .await?;
-    // Shuts down the write half: the peer reads the end of the message.
-    stream.close().await?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await?;
+    let reply = round_trip(&mut stream, query).await?;
     Ok(format!(
         "reply: {reply}\npeer: {peer}\nnodelay: {nodelay}\n"
     ))
 }
 
-#[cfg(unix)]
-async fn unix(handle: &Handle, query: &Query) -> io::Result<String> {
-    let mut stream = handle.connect_unix(query.get("path").unwrap_or("")).await?;
+/// Writes the query's `send`, shuts down the write half (the peer reads
+/// the end of the message) and reads the reply to its end.
+async fn round_trip(
+    stream: &mut (impl futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin),
+    query: &Query,
+) -> io::Result<String> {
     stream
         .write_all(query.get("send").unwrap_or("").as_bytes())
         .await?;
     stream.close().await?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await?;
+    Ok(reply)
+}
+
+#[cfg(unix)]
+async fn unix(handle: &Handle, query: &Query) -> io::Result<String> {
+    let mut stream = handle.connect_unix(query.get("path").unwrap_or("")).await?;
+    let reply = round_trip(&mut stream, query).await?;
     Ok(format!("reply: {reply}\n"))
 }
 

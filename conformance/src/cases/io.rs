@@ -129,26 +129,37 @@ fn expect_error(response: &h1::Response, kinds: &[&str]) -> Result<(), Failure> 
     Ok(())
 }
 
-fn connect_addr(context: &mut Context<'_>) -> Result<(), Failure> {
+/// Starts the reference application, lets `route` connect to an upstream
+/// of the case's that reads `send` and answers `reply`, and checks both
+/// directions; returns the answer's body and the upstream's address.
+fn round_trip(
+    context: &mut Context<'_>,
+    route: &str,
+    send: &str,
+    reply: &'static str,
+) -> Result<(String, SocketAddr), Failure> {
     let (server, _) = context.start()?;
-    let (upstream, peer) = upstream(b"pong")?;
-    let response = get(
-        server.addr(),
-        &format!("/io/connect?to={upstream}&send=ping"),
-    )?;
+    let (upstream, peer) = upstream(reply.as_bytes())?;
+    let response = get(server.addr(), &format!("{route}?to={upstream}&send={send}"))?;
     let received = peer.join().unwrap_or_default();
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
     ensure_eq!(
         received,
-        b"ping".to_vec(),
+        send.as_bytes().to_vec(),
         "what the upstream read before the end of file"
     );
     ensure_eq!(
         line(&body, "reply"),
-        Some("pong"),
+        Some(reply),
         "the reply the application read"
     );
+    server.shutdown()?;
+    Ok((body, upstream))
+}
+
+fn connect_addr(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (body, upstream) = round_trip(context, "/io/connect", "ping", "pong")?;
     ensure_eq!(
         line(&body, "peer"),
         Some(upstream.to_string().as_str()),
@@ -159,7 +170,6 @@ fn connect_addr(context: &mut Context<'_>) -> Result<(), Failure> {
         Some("true"),
         "nodelay after set_nodelay(true)"
     );
-    server.shutdown()?;
     Ok(())
 }
 
@@ -203,59 +213,60 @@ fn connect_in_order(context: &mut Context<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn connect_refused(context: &mut Context<'_>) -> Result<(), Failure> {
+/// Starts the reference application, sends it `target`, and expects a
+/// failure of one of `kinds` within `within`.
+fn expect_failure(
+    context: &mut Context<'_>,
+    targets: &[String],
+    kinds: &[&str],
+    within: Duration,
+) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let refused = refused_addr()?;
-    let response = get(server.addr(), &format!("/io/connect?to={refused}"))?;
-    expect_error(&response, &["ConnectionRefused"])?;
-    server.shutdown()?;
-    Ok(())
-}
-
-fn connect_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) = context.start()?;
-    let (silent, _keep) = silent_listener()?;
-    let started = Instant::now();
-    let response = get(
-        server.addr(),
-        &format!("/io/connect?to={silent}&attempt_ms=300"),
-    )?;
-    let elapsed = started.elapsed();
-    expect_error(&response, &["TimedOut"])?;
-    ensure!(
-        elapsed < Duration::from_secs(5),
-        "the 300 ms bound took {elapsed:?}"
-    );
-    server.shutdown()?;
-    Ok(())
-}
-
-fn lookup_failure(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) = context.start()?;
-    let started = Instant::now();
-    // RFC 6761 §6.4: names under .invalid never resolve.
-    let response = get(
-        server.addr(),
-        "/io/connect?to=albany-no-such-host.invalid:80&resolve_ms=3000",
-    )?;
-    let elapsed = started.elapsed();
-    expect_error(&response, &["NotFound", "TimedOut"])?;
-    ensure!(
-        elapsed < Duration::from_secs(8),
-        "the 3 s lookup bound took {elapsed:?}"
-    );
-    server.shutdown()?;
-    Ok(())
-}
-
-fn invalid_destination(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) = context.start()?;
-    for to in ["nonsense", "localhost", "host:99999"] {
-        let response = get(server.addr(), &format!("/io/connect?to={to}"))?;
-        expect_error(&response, &["InvalidInput"])?;
+    for target in targets {
+        let started = Instant::now();
+        let response = get(server.addr(), target)?;
+        let elapsed = started.elapsed();
+        expect_error(&response, kinds)?;
+        ensure!(
+            elapsed < within,
+            "{target} took {elapsed:?}, more than {within:?}"
+        );
     }
     server.shutdown()?;
     Ok(())
+}
+
+fn connect_refused(context: &mut Context<'_>) -> Result<(), Failure> {
+    let refused = refused_addr()?;
+    let target = format!("/io/connect?to={refused}");
+    expect_failure(
+        context,
+        &[target],
+        &["ConnectionRefused"],
+        Duration::from_secs(5),
+    )
+}
+
+fn connect_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (silent, _keep) = silent_listener()?;
+    let target = format!("/io/connect?to={silent}&attempt_ms=300");
+    expect_failure(context, &[target], &["TimedOut"], Duration::from_secs(5))
+}
+
+fn lookup_failure(context: &mut Context<'_>) -> Result<(), Failure> {
+    // RFC 6761 §6.4: names under .invalid never resolve.
+    let target = "/io/connect?to=albany-no-such-host.invalid:80&resolve_ms=3000".to_owned();
+    expect_failure(
+        context,
+        &[target],
+        &["NotFound", "TimedOut"],
+        Duration::from_secs(8),
+    )
+}
+
+fn invalid_destination(context: &mut Context<'_>) -> Result<(), Failure> {
+    let targets = ["nonsense", "localhost", "host:99999"].map(|to| format!("/io/connect?to={to}"));
+    expect_failure(context, &targets, &["InvalidInput"], Duration::from_secs(5))
 }
 
 #[cfg(unix)]
@@ -332,11 +343,8 @@ fn process_kill(context: &mut Context<'_>) -> Result<(), Failure> {
 }
 
 fn process_missing(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) = context.start()?;
-    let response = get(server.addr(), "/io/process-missing")?;
-    expect_error(&response, &["NotFound"])?;
-    server.shutdown()?;
-    Ok(())
+    let target = "/io/process-missing".to_owned();
+    expect_failure(context, &[target], &["NotFound"], Duration::from_secs(5))
 }
 
 fn listener(context: &mut Context<'_>) -> Result<(), Failure> {
@@ -455,17 +463,5 @@ fn cancel_kills_child(context: &mut Context<'_>) -> Result<(), Failure> {
 }
 
 fn from_any_thread(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) = context.start()?;
-    let (upstream, peer) = upstream(b"from the pool")?;
-    let response = get(
-        server.addr(),
-        &format!("/io/connect-from-blocking?to={upstream}&send=hi"),
-    )?;
-    let received = peer.join().unwrap_or_default();
-    let body = body(&response);
-    ensure_eq!(response.status(), 200, "status (body {body:?})");
-    ensure_eq!(received, b"hi".to_vec(), "what the upstream read");
-    ensure_eq!(line(&body, "reply"), Some("from the pool"), "the reply");
-    server.shutdown()?;
-    Ok(())
+    round_trip(context, "/io/connect-from-blocking", "hi", "from the pool").map(drop)
 }

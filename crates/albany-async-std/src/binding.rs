@@ -3,17 +3,9 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Once;
-use std::task::{Context, Poll};
-use std::time::Instant;
 
-use albany::net::TcpStream;
 use albany::process::{Child, Command};
-use albany::ConnectionInfo;
-use albany_async_io::{AsyncIoStream, Timer};
-use async_io::Async;
 
 /// The engine bound to async-std. [`Server`](crate::Server) is
 /// `albany_server::Server<AsyncStdBinding>`.
@@ -32,9 +24,9 @@ pub struct AsyncStdBinding;
 static REAPER: Once = Once::new();
 
 impl albany_server::Binding for AsyncStdBinding {
-    type Sleep = Timer;
-    type Listener = Async<std::net::TcpListener>;
-    type Connection = AsyncIoStream;
+    // Timers, connections, the listener and the transport: the async-io
+    // reactor's, the same for every runtime on it.
+    albany_async_io::reactor!();
 
     fn spawn<F>(&self, task: F)
     where
@@ -50,48 +42,9 @@ impl albany_server::Binding for AsyncStdBinding {
         drop(async_std::task::spawn_blocking(f));
     }
 
-    fn sleep_until(&self, deadline: Instant) -> Timer {
-        Timer::at(deadline)
-    }
-
-    fn reset(sleep: Pin<&mut Timer>, deadline: Instant) {
-        sleep.get_mut().reset(deadline);
-    }
-
-    fn connect_tcp(
-        &self,
-        addr: SocketAddr,
-    ) -> impl Future<Output = io::Result<TcpStream>> + Send + 'static {
-        albany_async_io::connect_tcp(addr)
-    }
-
-    #[cfg(unix)]
-    fn connect_unix(
-        &self,
-        path: std::path::PathBuf,
-    ) -> impl Future<Output = io::Result<albany::net::UnixStream>> + Send + 'static {
-        albany_async_io::connect_unix(path)
-    }
-
     fn spawn_process(&self, command: Command) -> io::Result<Child> {
         REAPER.call_once(|| drop(async_std::task::spawn(albany_async_io::process_driver())));
         albany_async_io::spawn_process(command)
-    }
-
-    fn listen(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener> {
-        albany_async_io::listen(listener)
-    }
-
-    fn poll_accept(
-        &self,
-        listener: &Self::Listener,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<(AsyncIoStream, ConnectionInfo)>> {
-        albany_async_io::poll_accept(listener, cx)
-    }
-
-    fn into_tcp_stream(connection: AsyncIoStream) -> TcpStream {
-        TcpStream::new(connection.into_inner())
     }
 
     /// Runs `main` with `async_std::task::block_on`; async-std's global

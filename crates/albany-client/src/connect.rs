@@ -129,12 +129,7 @@ where
         .handshake(io)
         .await
         .map_err(|error| Error::connect(&target.key, error))?;
-    let key = target.key.clone();
-    drop(handle.spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, upstream = %key, "HTTP/1.1 client connection ended");
-        }
-    }));
+    spawn_connection(handle, connection, target, "HTTP/1.1");
     Ok(Sender::Http1(sender))
 }
 
@@ -146,11 +141,19 @@ where
         .handshake(io)
         .await
         .map_err(|error| Error::connect(&target.key, error))?;
+    spawn_connection(handle, connection, target, "HTTP/2");
+    Ok(Sender::Http2(sender))
+}
+
+/// Runs hyper's connection task on the runtime until the connection ends.
+fn spawn_connection<C>(handle: &Handle, connection: C, target: &Target, protocol: &'static str)
+where
+    C: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
     let key = target.key.clone();
     drop(handle.spawn(async move {
         if let Err(error) = connection.await {
-            tracing::debug!(%error, upstream = %key, "HTTP/2 client connection ended");
+            tracing::debug!(%error, upstream = %key, protocol, "client connection ended");
         }
     }));
-    Ok(Sender::Http2(sender))
 }

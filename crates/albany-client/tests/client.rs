@@ -219,6 +219,16 @@ fn call(server: &RunningServer) -> (u16, String) {
     (code, body.to_owned())
 }
 
+/// Serves `app` on `target`, calls it, expects `200`, shuts the server
+/// down, and returns the body.
+fn answer(target: &dyn Target, app: BoxApplication) -> String {
+    let server = start(target, app);
+    let (code, body) = call(&server);
+    assert_eq!(code, 200, "{}: {body}", target.name());
+    server.shutdown().unwrap();
+    body
+}
+
 /// The error and its sources, joined.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -250,7 +260,7 @@ fn http1_get_with_pool_reuse() {
     for target in TARGETS {
         let upstream = Upstream::start(None);
         let url = upstream.url("http", "127.0.0.1", "/hello");
-        let server = start(
+        let body = answer(
             target,
             check_app(move |handle| {
                 let url = url.clone();
@@ -265,8 +275,6 @@ fn http1_get_with_pool_reuse() {
                 }
             }),
         );
-        let (code, body) = call(&server);
-        assert_eq!(code, 200, "{}: {body}", target.name());
         assert_eq!(
             body,
             ["200 hello over HTTP/1.1"; 3].join("\n"),
@@ -279,7 +287,6 @@ fn http1_get_with_pool_reuse() {
             "{}: three sequential requests on one pooled connection",
             target.name()
         );
-        server.shutdown().unwrap();
     }
 }
 
@@ -288,7 +295,7 @@ fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
     for target in TARGETS {
         let upstream = Upstream::start(None);
         let url = upstream.url("http", "localhost", "/hello");
-        let server = start(
+        let body = answer(
             target,
             check_app(move |handle| {
                 let url = url.clone();
@@ -307,8 +314,6 @@ fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
                 }
             }),
         );
-        let (code, body) = call(&server);
-        assert_eq!(code, 200, "{}: {body}", target.name());
         assert_eq!(
             body,
             "hello over HTTP/2.0\nhello over HTTP/2.0",
@@ -321,7 +326,6 @@ fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
             target.name(),
             upstream.accepted.load(Ordering::SeqCst)
         );
-        server.shutdown().unwrap();
     }
 }
 
@@ -332,7 +336,7 @@ fn tls_negotiates_h2_by_alpn_and_http1_when_asked() {
         let upstream = Upstream::start(Some(server_config.clone()));
         let url = upstream.url("https", "localhost", "/hello");
         let roots = roots.clone();
-        let server = start(
+        let body = answer(
             target,
             check_app(move |handle| {
                 let (url, roots) = (url.clone(), roots.clone());
@@ -350,15 +354,12 @@ fn tls_negotiates_h2_by_alpn_and_http1_when_asked() {
                 }
             }),
         );
-        let (code, body) = call(&server);
-        assert_eq!(code, 200, "{}: {body}", target.name());
         assert_eq!(
             body,
             "hello over HTTP/2.0\nhello over HTTP/1.1",
             "{}",
             target.name()
         );
-        server.shutdown().unwrap();
     }
 }
 
@@ -368,7 +369,7 @@ fn tls_rejects_an_untrusted_certificate() {
     for target in TARGETS {
         let upstream = Upstream::start(Some(server_config.clone()));
         let url = upstream.url("https", "localhost", "/hello");
-        let server = start(
+        let body = answer(
             target,
             check_app(move |handle| {
                 let url = url.clone();
@@ -383,15 +384,12 @@ fn tls_rejects_an_untrusted_certificate() {
                 }
             }),
         );
-        let (code, body) = call(&server);
-        assert_eq!(code, 200, "{}: {body}", target.name());
         assert!(
             body.starts_with("connect=true"),
             "{}: {body}",
             target.name()
         );
         assert!(body.contains("certificate"), "{}: {body}", target.name());
-        server.shutdown().unwrap();
     }
 }
 
@@ -400,7 +398,7 @@ fn bodies_stream_both_ways() {
     for target in TARGETS {
         let upstream = Upstream::start(None);
         let url = upstream.url("http", "127.0.0.1", "/echo");
-        let server = start(
+        let body = answer(
             target,
             check_app(move |handle| {
                 let url = url.clone();
@@ -434,15 +432,12 @@ fn bodies_stream_both_ways() {
                 }
             }),
         );
-        let (code, body) = call(&server);
-        assert_eq!(code, 200, "{}: {body}", target.name());
         assert_eq!(
             body,
             "chunk 0;chunk 1;chunk 2;chunk 3;chunk 4;",
             "{}",
             target.name()
         );
-        server.shutdown().unwrap();
     }
 }
 
@@ -455,7 +450,7 @@ fn errors_say_connect_and_timeout() {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             format!("http://{}/", listener.local_addr().unwrap())
         };
-        let server = start(
+        let body = answer(
             target,
             check_app(move |handle| {
                 let (slow, refused) = (slow.clone(), refused.clone());
@@ -484,8 +479,6 @@ fn errors_say_connect_and_timeout() {
                 }
             }),
         );
-        let (code, body) = call(&server);
-        assert_eq!(code, 200, "{}: {body}", target.name());
         let lines: Vec<&str> = body.lines().collect();
         assert_eq!(
             lines[0],
@@ -513,7 +506,6 @@ fn errors_say_connect_and_timeout() {
             target.name(),
             lines[3]
         );
-        server.shutdown().unwrap();
     }
 }
 

@@ -3,20 +3,12 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
-use std::task::{Context, Poll};
 use std::thread;
-use std::time::Instant;
 
-use albany::net::TcpStream;
 use albany::process::{Child, Command};
-use albany::ConnectionInfo;
-use albany_async_io::{AsyncIoStream, Timer};
 use async_executor::Executor;
-use async_io::Async;
 
 /// The engine bound to smol. [`Server`](crate::Server) is
 /// `albany_server::Server<SmolBinding>`.
@@ -80,9 +72,9 @@ impl SmolBinding {
 }
 
 impl albany_server::Binding for SmolBinding {
-    type Sleep = Timer;
-    type Listener = Async<std::net::TcpListener>;
-    type Connection = AsyncIoStream;
+    // Timers, connections, the listener and the transport: the async-io
+    // reactor's, the same for every runtime on it.
+    albany_async_io::reactor!();
 
     fn spawn<F>(&self, task: F)
     where
@@ -109,29 +101,6 @@ impl albany_server::Binding for SmolBinding {
         blocking::unblock(f).detach();
     }
 
-    fn sleep_until(&self, deadline: Instant) -> Timer {
-        Timer::at(deadline)
-    }
-
-    fn reset(sleep: Pin<&mut Timer>, deadline: Instant) {
-        sleep.get_mut().reset(deadline);
-    }
-
-    fn connect_tcp(
-        &self,
-        addr: SocketAddr,
-    ) -> impl Future<Output = io::Result<TcpStream>> + Send + 'static {
-        albany_async_io::connect_tcp(addr)
-    }
-
-    #[cfg(unix)]
-    fn connect_unix(
-        &self,
-        path: std::path::PathBuf,
-    ) -> impl Future<Output = io::Result<albany::net::UnixStream>> + Send + 'static {
-        albany_async_io::connect_unix(path)
-    }
-
     fn spawn_process(&self, command: Command) -> io::Result<Child> {
         if let Some(executors) = &self.executors {
             executors.reaper.call_once(|| {
@@ -141,22 +110,6 @@ impl albany_server::Binding for SmolBinding {
             });
         }
         albany_async_io::spawn_process(command)
-    }
-
-    fn listen(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener> {
-        albany_async_io::listen(listener)
-    }
-
-    fn poll_accept(
-        &self,
-        listener: &Self::Listener,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<(AsyncIoStream, ConnectionInfo)>> {
-        albany_async_io::poll_accept(listener, cx)
-    }
-
-    fn into_tcp_stream(connection: AsyncIoStream) -> TcpStream {
-        TcpStream::new(connection.into_inner())
     }
 
     /// Runs `main` on the binding's own executors if it has some, each

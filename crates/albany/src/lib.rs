@@ -7,6 +7,7 @@ pub mod body;
 mod connection;
 mod error;
 mod ext;
+mod io_forward;
 pub mod net;
 pub mod process;
 pub mod rt;

@@ -78,16 +78,15 @@ impl Destination {
         match &self.repr {
             Repr::Addrs(addrs) => Ok(addrs.clone()),
             Repr::Host { host, port } => {
-                let lookup = handle.resolve(host, *port);
-                match resolve_timeout {
-                    Some(bound) => handle.timeout(bound, lookup).await.unwrap_or_else(|_| {
-                        Err(io::Error::new(
+                bounded(handle, resolve_timeout, handle.resolve(host, *port))
+                    .await
+                    .map_err(|error| match error.kind() {
+                        io::ErrorKind::TimedOut => io::Error::new(
                             io::ErrorKind::TimedOut,
-                            format!("looking up `{host}` took longer than {bound:?}"),
-                        ))
-                    }),
-                    None => lookup.await,
-                }
+                            format!("looking up `{host}`: {error}"),
+                        ),
+                        _ => error,
+                    })
             }
             Repr::Invalid(text) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -266,16 +265,7 @@ impl Connector {
         let mut last_error = None;
         for addr in addrs {
             let attempt = handle.runtime().connect_tcp(addr);
-            let result = match self.attempt_timeout {
-                Some(bound) => handle.timeout(bound, attempt).await.unwrap_or_else(|_| {
-                    Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no connection within {bound:?}"),
-                    ))
-                }),
-                None => attempt.await,
-            };
-            match result {
+            match bounded(handle, self.attempt_timeout, attempt).await {
                 Ok(stream) => return Ok(stream),
                 Err(error) => last_error = Some((addr, error)),
             }
@@ -313,21 +303,32 @@ impl Connector {
     ) -> io::Result<super::UnixStream> {
         let path = path.as_ref();
         let attempt = handle.runtime().connect_unix(path.to_path_buf());
-        let result = match self.attempt_timeout {
-            Some(bound) => handle.timeout(bound, attempt).await.unwrap_or_else(|_| {
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no connection within {bound:?}"),
-                ))
-            }),
-            None => attempt.await,
-        };
-        result.map_err(|error| {
-            io::Error::new(
-                error.kind(),
-                format!("connecting to {}: {error}", path.display()),
-            )
-        })
+        bounded(handle, self.attempt_timeout, attempt)
+            .await
+            .map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("connecting to {}: {error}", path.display()),
+                )
+            })
+    }
+}
+
+/// Runs `future` for at most `bound` (spec IO-4); past it, fails with
+/// `TimedOut`.
+async fn bounded<T>(
+    handle: &Handle,
+    bound: Option<Duration>,
+    future: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match bound {
+        Some(bound) => handle.timeout(bound, future).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {bound:?}"),
+            ))
+        }),
+        None => future.await,
     }
 }
 

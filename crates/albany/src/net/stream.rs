@@ -2,13 +2,15 @@
 //! [`Socket`].
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use socket2::SockRef;
+
+use crate::io_forward::{forward_read, forward_write};
 
 /// A connected socket registered with a runtime's reactor: what a runtime
 /// binding hands to [`TcpStream::new`] or [`UnixStream::new`].
@@ -61,62 +63,25 @@ fn with_socket<T>(io: &dyn Socket, f: impl FnOnce(SockRef<'_>) -> io::Result<T>)
     f(SockRef::from(&borrowed))
 }
 
-/// Implements `futures_io`'s traits for a stream type by forwarding to its
-/// boxed [`Socket`] (field `io`).
-macro_rules! forward_io {
+/// Flushes, then shuts down the write half: the peer reads end of file;
+/// reading goes on. Already shut down or reset (`NotConnected`) counts as
+/// closed. The `poll_close` of [`TcpStream`] and [`UnixStream`].
+fn poll_shutdown_write(io: &mut Box<dyn Socket>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    std::task::ready!(Pin::new(&mut **io).poll_flush(cx))?;
+    match with_socket(&**io, |socket| socket.shutdown(Shutdown::Write)) {
+        Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
+        _ => Poll::Ready(Ok(())),
+    }
+}
+
+/// Implements `futures_io` and the descriptor traits for a stream type
+/// whose field `io` is a boxed [`Socket`].
+macro_rules! socket_stream {
     ($stream:ident) => {
-        impl AsyncRead for $stream {
-            fn poll_read(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut *self.io).poll_read(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut *self.io).poll_read_vectored(cx, bufs)
-            }
-        }
-
-        impl AsyncWrite for $stream {
-            fn poll_write(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut *self.io).poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                mut self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                Pin::new(&mut *self.io).poll_write_vectored(cx, bufs)
-            }
-
-            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Pin::new(&mut *self.io).poll_flush(cx)
-            }
-
-            /// Flushes, then shuts down the write half: the peer reads end
-            /// of file; reading goes on. Already shut down or reset
-            /// (`NotConnected`) counts as closed.
-            fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                std::task::ready!(Pin::new(&mut *self.io).poll_flush(cx))?;
-                match with_socket(&*self.io, |socket| socket.shutdown(Shutdown::Write)) {
-                    Err(error) if error.kind() != io::ErrorKind::NotConnected => {
-                        Poll::Ready(Err(error))
-                    }
-                    _ => Poll::Ready(Ok(())),
-                }
-            }
-        }
+        forward_read!($stream);
+        forward_write!($stream, |this: &mut $stream, cx: &mut Context<'_>| {
+            poll_shutdown_write(&mut this.io, cx)
+        });
 
         #[cfg(unix)]
         impl std::os::fd::AsFd for $stream {
@@ -215,7 +180,7 @@ fn ip_addr(addr: &socket2::SockAddr) -> io::Result<SocketAddr> {
     })
 }
 
-forward_io!(TcpStream);
+socket_stream!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -287,7 +252,7 @@ fn unix_addr(addr: &socket2::SockAddr) -> io::Result<std::os::unix::net::SocketA
 }
 
 #[cfg(unix)]
-forward_io!(UnixStream);
+socket_stream!(UnixStream);
 
 #[cfg(unix)]
 impl fmt::Debug for UnixStream {

@@ -1,0 +1,72 @@
+//! [`reactor!`](crate::reactor): the part of `albany_server::Binding` that
+//! belongs to the async-io reactor, written once for every binding on it.
+
+/// Expands, inside an `impl albany_server::Binding for …` block, to the
+/// items that belong to the async-io reactor and are the same for every
+/// runtime on it (smol, async-std): the `Sleep`, `Listener` and
+/// `Connection` types, and `sleep_until`, `reset`, `connect_tcp`,
+/// `connect_unix`, `listen`, `poll_accept` and `into_tcp_stream`. The
+/// binding writes what its executor decides itself: `spawn`,
+/// `spawn_blocking`, `spawn_process` (where the reaper task runs) and
+/// `block_on`.
+///
+/// ```ignore
+/// impl albany_server::Binding for SmolBinding {
+///     albany_async_io::reactor!();
+///
+///     fn spawn<F>(&self, task: F) where F: Future<Output = ()> + Send + 'static { … }
+///     // spawn_blocking, spawn_process, block_on
+/// }
+/// ```
+#[macro_export]
+macro_rules! reactor {
+    () => {
+        type Sleep = $crate::Timer;
+        type Listener = $crate::Listener;
+        type Connection = $crate::AsyncIoStream;
+
+        fn sleep_until(&self, deadline: ::std::time::Instant) -> $crate::Timer {
+            $crate::Timer::at(deadline)
+        }
+
+        fn reset(sleep: ::std::pin::Pin<&mut $crate::Timer>, deadline: ::std::time::Instant) {
+            sleep.get_mut().reset(deadline);
+        }
+
+        fn connect_tcp(
+            &self,
+            addr: ::std::net::SocketAddr,
+        ) -> impl ::std::future::Future<Output = ::std::io::Result<::albany::net::TcpStream>>
+               + Send
+               + 'static {
+            $crate::connect_tcp(addr)
+        }
+
+        #[cfg(unix)]
+        fn connect_unix(
+            &self,
+            path: ::std::path::PathBuf,
+        ) -> impl ::std::future::Future<Output = ::std::io::Result<::albany::net::UnixStream>>
+               + Send
+               + 'static {
+            $crate::connect_unix(path)
+        }
+
+        fn listen(&self, listener: ::std::net::TcpListener) -> ::std::io::Result<$crate::Listener> {
+            $crate::listen(listener)
+        }
+
+        fn poll_accept(
+            &self,
+            listener: &$crate::Listener,
+            cx: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<::std::io::Result<($crate::AsyncIoStream, ::albany::ConnectionInfo)>>
+        {
+            $crate::poll_accept(listener, cx)
+        }
+
+        fn into_tcp_stream(connection: $crate::AsyncIoStream) -> ::albany::net::TcpStream {
+            ::albany::net::TcpStream::new(connection.into_inner())
+        }
+    };
+}
