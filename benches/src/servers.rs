@@ -71,11 +71,22 @@ pub enum ServerKind {
     TrilliumAsyncStd,
     /// trillium on smol.
     TrilliumSmol,
+    /// The `proxy` example (`examples/proxy.rs`, Albany with
+    /// `albany-client`) on albany-tokio.
+    ProxyAlbanyTokio,
+    /// The `proxy` example on albany-async-std.
+    ProxyAlbanyAsyncStd,
+    /// The `proxy` example on albany-smol.
+    ProxyAlbanySmol,
+    /// A raw hyper reverse proxy on tokio (hyper-util's `auto` server and
+    /// its legacy pooled `Client`): the proxies' baseline.
+    ProxyHyperTokio,
 }
 
 impl ServerKind {
-    /// Every server, in the order of the report's columns.
-    pub const ALL: [ServerKind; 10] = [
+    /// Every server, in the order of the report's columns: the origin
+    /// servers, then the proxies.
+    pub const ALL: [ServerKind; 14] = [
         ServerKind::AlbanyTokio,
         ServerKind::AlbanyAsyncStd,
         ServerKind::AlbanySmol,
@@ -86,6 +97,19 @@ impl ServerKind {
         ServerKind::TrilliumTokio,
         ServerKind::TrilliumAsyncStd,
         ServerKind::TrilliumSmol,
+        ServerKind::ProxyAlbanyTokio,
+        ServerKind::ProxyAlbanyAsyncStd,
+        ServerKind::ProxyAlbanySmol,
+        ServerKind::ProxyHyperTokio,
+    ];
+
+    /// The proxies: the `proxy` example on each adapter, then the raw
+    /// hyper baseline.
+    pub const PROXIES: [ServerKind; 4] = [
+        ServerKind::ProxyAlbanyTokio,
+        ServerKind::ProxyAlbanyAsyncStd,
+        ServerKind::ProxyAlbanySmol,
+        ServerKind::ProxyHyperTokio,
     ];
 
     /// The name on the command line and in the report, such as
@@ -102,6 +126,10 @@ impl ServerKind {
             ServerKind::TrilliumTokio => "trillium-tokio",
             ServerKind::TrilliumAsyncStd => "trillium-async-std",
             ServerKind::TrilliumSmol => "trillium-smol",
+            ServerKind::ProxyAlbanyTokio => "proxy-albany-tokio",
+            ServerKind::ProxyAlbanyAsyncStd => "proxy-albany-async-std",
+            ServerKind::ProxyAlbanySmol => "proxy-albany-smol",
+            ServerKind::ProxyHyperTokio => "proxy-hyper-tokio",
         }
     }
 
@@ -111,54 +139,92 @@ impl ServerKind {
             ServerKind::AlbanyTokio
             | ServerKind::HyperTokio
             | ServerKind::AxumTokio
-            | ServerKind::TrilliumTokio => Runtime::Tokio,
+            | ServerKind::TrilliumTokio
+            | ServerKind::ProxyAlbanyTokio
+            | ServerKind::ProxyHyperTokio => Runtime::Tokio,
             ServerKind::AlbanyAsyncStd
             | ServerKind::HyperAsyncStd
-            | ServerKind::TrilliumAsyncStd => Runtime::AsyncStd,
-            ServerKind::AlbanySmol | ServerKind::HyperSmol | ServerKind::TrilliumSmol => {
-                Runtime::Smol
-            }
+            | ServerKind::TrilliumAsyncStd
+            | ServerKind::ProxyAlbanyAsyncStd => Runtime::AsyncStd,
+            ServerKind::AlbanySmol
+            | ServerKind::HyperSmol
+            | ServerKind::TrilliumSmol
+            | ServerKind::ProxyAlbanySmol => Runtime::Smol,
         }
     }
 
-    /// Whether the server is Albany, a hyper baseline or a peer.
+    /// Whether the server is Albany, a hyper baseline or a peer (the
+    /// proxies too: the `proxy` example is Albany, the raw hyper proxy a
+    /// hyper baseline).
     pub fn family(self) -> Family {
         match self {
-            ServerKind::AlbanyTokio | ServerKind::AlbanyAsyncStd | ServerKind::AlbanySmol => {
-                Family::Albany
-            }
-            ServerKind::HyperTokio | ServerKind::HyperAsyncStd | ServerKind::HyperSmol => {
-                Family::Hyper
-            }
-            _ => Family::Peer,
+            ServerKind::AlbanyTokio
+            | ServerKind::AlbanyAsyncStd
+            | ServerKind::AlbanySmol
+            | ServerKind::ProxyAlbanyTokio
+            | ServerKind::ProxyAlbanyAsyncStd
+            | ServerKind::ProxyAlbanySmol => Family::Albany,
+            ServerKind::HyperTokio
+            | ServerKind::HyperAsyncStd
+            | ServerKind::HyperSmol
+            | ServerKind::ProxyHyperTokio => Family::Hyper,
+            ServerKind::AxumTokio
+            | ServerKind::TrilliumTokio
+            | ServerKind::TrilliumAsyncStd
+            | ServerKind::TrilliumSmol => Family::Peer,
         }
+    }
+
+    /// Whether the server is a reverse proxy (the proxy row), which
+    /// forwards every request to an upstream `hyper-tokio` server, rather
+    /// than an origin server that answers the routes itself.
+    pub fn is_proxy(self) -> bool {
+        ServerKind::PROXIES.contains(&self)
+    }
+
+    /// Whether the server is the `proxy` example of `albany-examples`
+    /// (started as `target/release/examples/proxy`), not a server of
+    /// `bench-server`.
+    pub fn is_proxy_example(self) -> bool {
+        self.is_proxy() && self.family() == Family::Albany
     }
 
     /// The environment variable that sets the number of worker threads,
-    /// when the server's executor reads one (trillium-smol runs on
-    /// `async-global-executor`, not on smol's own global executor).
+    /// when the server's executor reads one: trillium-smol runs on
+    /// `async-global-executor`, not on smol's own global executor; the
+    /// `proxy` example builds its tokio runtime without a thread count, so
+    /// tokio reads `TOKIO_WORKER_THREADS`; albany-smol's `run` makes one
+    /// executor per CPU the process may run on and reads no variable.
     pub fn threads_env_var(self) -> Option<&'static str> {
         match self {
             ServerKind::TrilliumSmol => Some("ASYNC_GLOBAL_EXECUTOR_THREADS"),
+            ServerKind::ProxyAlbanyTokio => Some("TOKIO_WORKER_THREADS"),
+            ServerKind::ProxyAlbanySmol | ServerKind::ProxyHyperTokio => None,
             _ => self.runtime().threads_env_var(),
         }
     }
 
     /// Whether the server serves HTTP/2 with prior knowledge (h2c) on its
-    /// HTTP/1.1 port. Every server of the catalogue does today; a server
-    /// that did not would get `n/a` in the HTTP/2 rows.
+    /// HTTP/1.1 port. Every origin server of the catalogue does today; a
+    /// server that did not would get `n/a` in the HTTP/2 rows. The proxy
+    /// row is measured over HTTP/1.1 only.
     pub fn http2(self) -> bool {
-        true
+        !self.is_proxy()
     }
 
     /// Whether the server answers `GET /alloc` with the process's
-    /// allocation count (Albany and the hyper baselines).
+    /// allocation count (the Albany and hyper origin servers; a proxy
+    /// would forward it).
     pub fn alloc_route(self) -> bool {
-        matches!(self.family(), Family::Albany | Family::Hyper)
+        !self.is_proxy() && matches!(self.family(), Family::Albany | Family::Hyper)
     }
 
-    /// The hyper baseline on the same runtime.
+    /// The hyper baseline: the raw hyper server on the same runtime, or
+    /// for a proxy the raw hyper proxy on tokio.
     pub fn hyper_baseline(self) -> ServerKind {
+        if self.is_proxy() {
+            return ServerKind::ProxyHyperTokio;
+        }
         match self.runtime() {
             Runtime::Tokio => ServerKind::HyperTokio,
             Runtime::AsyncStd => ServerKind::HyperAsyncStd,
@@ -208,5 +274,28 @@ mod tests {
         );
         assert!(ServerKind::HyperTokio.alloc_route());
         assert!(!ServerKind::AxumTokio.alloc_route());
+    }
+
+    #[test]
+    fn proxies() {
+        for kind in ServerKind::ALL {
+            assert_eq!(kind.is_proxy(), kind.name().starts_with("proxy-"), "{kind}");
+        }
+        assert_eq!(
+            ServerKind::ProxyAlbanySmol.hyper_baseline(),
+            ServerKind::ProxyHyperTokio
+        );
+        assert!(ServerKind::ProxyAlbanyAsyncStd.is_proxy_example());
+        assert!(!ServerKind::ProxyHyperTokio.is_proxy_example());
+        assert!(!ServerKind::ProxyAlbanyTokio.alloc_route());
+        assert_eq!(
+            ServerKind::ProxyAlbanyTokio.threads_env_var(),
+            Some("TOKIO_WORKER_THREADS")
+        );
+        assert_eq!(
+            ServerKind::ProxyAlbanyAsyncStd.threads_env_var(),
+            Some("ASYNC_STD_THREAD_COUNT")
+        );
+        assert_eq!(ServerKind::ProxyAlbanySmol.threads_env_var(), None);
     }
 }

@@ -34,13 +34,17 @@ Usage: albany-bench [--quick] [--servers a,b,...] [--configs pinned,unpinned]
   --servers LIST     servers to measure (default: all):
                      albany-tokio, albany-async-std, albany-smol, hyper-tokio,
                      hyper-async-std, hyper-smol, axum-tokio, trillium-tokio,
-                     trillium-async-std, trillium-smol
+                     trillium-async-std, trillium-smol; and the proxy row:
+                     proxy-albany-tokio, proxy-albany-async-std,
+                     proxy-albany-smol, proxy-hyper-tokio (each forwards to a
+                     fresh hyper-tokio upstream)
   --configs LIST     pinned (server on CPU 0 with 1 worker thread, load on CPU 1)
                      and/or unpinned (2 worker threads); default: both
   --rounds N         interleaved rounds; figures are medians (default: 3, quick: 1)
   --out PATH         the Markdown report (default: benches/RESULTS.md);
                      the raw numbers go to results.json in the same directory
-  --no-build         do not run `cargo build --release -p albany-bench` first
+  --no-build         do not run `cargo build --release -p albany-bench` (and,
+                     for the proxy row, `-p albany-examples --example proxy`)
 ";
 
 /// Parses the arguments after the program name.
@@ -151,6 +155,11 @@ mod tests {
         );
         assert_eq!(options.configs, vec![Config::Unpinned]);
         assert!(parse_str(&["--servers", "nginx"]).is_err());
+        let options = parse_str(&["--servers=proxy-hyper-tokio,proxy-albany-smol"]).unwrap();
+        assert_eq!(
+            options.servers,
+            vec![ServerKind::ProxyAlbanySmol, ServerKind::ProxyHyperTokio]
+        );
         assert!(parse_str(&["--rounds", "0"]).is_err());
     }
 }

@@ -15,6 +15,17 @@ const DEADLINE: Duration = Duration::from_secs(180);
 /// How long the server is left to settle before its RSS is read.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// The server's RSS at rest, in KiB: `VmRSS` after one `GET /` on a
+/// connection of its own and 0.5 s of rest.
+pub(crate) fn rest_kib(server: &mut ServerProcess) -> Result<u64> {
+    let (status, _) = Connection::connect(server.addr(), 1024)?.get("/")?;
+    if status != 200 {
+        bail!("GET / answered {status}");
+    }
+    thread::sleep(SETTLE);
+    status_kib(server.pid(), "VmRSS")
+}
+
 /// The idle-connection figures.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Idle {
@@ -33,9 +44,7 @@ pub(crate) struct Idle {
 pub(crate) fn idle(server: &mut ServerProcess, count: usize) -> Result<Idle> {
     // One connection first, so that lazily built state is counted in
     // "before", not spread over the idle connections.
-    Connection::connect(server.addr(), 1024)?.get("/")?;
-    thread::sleep(SETTLE);
-    let before = status_kib(server.pid(), "VmRSS")?;
+    let before = rest_kib(server)?;
     let started = Instant::now();
     let mut connections = Vec::with_capacity(count);
     for i in 0..count {

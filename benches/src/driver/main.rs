@@ -17,6 +17,7 @@ mod http;
 mod idle;
 mod load;
 mod plan;
+mod proxy;
 mod report;
 mod rss;
 mod server;
@@ -34,7 +35,7 @@ use crate::error::{Context, Result};
 use crate::load::LoadSpec;
 use crate::plan::{Config, Load, Measurement, Metric, Plan};
 use crate::report::{Failure, Results, Sample};
-use crate::server::ServerProcess;
+use crate::server::{Binaries, ServerProcess};
 
 fn main() -> ExitCode {
     let options = match cli::parse(std::env::args().skip(1)) {
@@ -71,10 +72,11 @@ fn run(options: &cli::Options) -> Result<bool> {
     let plan = Plan::new(options.quick, options.rounds);
     // The driver's connections, the server's, and some to spare.
     setup::raise_file_limit(plan.idle_connections as u64 + 512)?;
+    let proxy_example = options.servers.iter().any(|s| s.is_proxy_example());
     if !options.no_build {
-        setup::build()?;
+        setup::build(proxy_example)?;
     }
-    let binary = setup::server_binary()?;
+    let binaries = setup::binaries(proxy_example)?;
     let (out, json_out) = output_paths(options);
     let machine = setup::Machine::describe();
     let all_cpus = setup::allowed_cpus()?;
@@ -96,6 +98,17 @@ fn run(options: &cli::Options) -> Result<bool> {
             .warnings
             .push("pinned configuration skipped: it needs 2 CPUs".to_owned());
     }
+    let unpinned_threads = Config::Unpinned.server_threads();
+    if results.servers.contains(&ServerKind::ProxyAlbanySmol)
+        && results.configs.contains(&Config::Unpinned)
+        && results.machine.cores != unpinned_threads
+    {
+        results.warnings.push(format!(
+            "proxy-albany-smol, unpinned: the `proxy` example runs one executor per CPU ({}), \
+             not {unpinned_threads} (albany-smol's `run` reads no thread count)",
+            results.machine.cores
+        ));
+    }
     eprintln!(
         "measuring {} servers × {} configurations × {} rounds",
         results.servers.len(),
@@ -109,9 +122,9 @@ fn run(options: &cli::Options) -> Result<bool> {
                 .map_or_else(|| all_cpus.clone(), |cpu| cpu.to_string());
             setup::set_affinity(&cpus).context(|| format!("pinning the driver to CPUs {cpus}"))?;
             for server in results.servers.clone() {
-                for measurement in Measurement::all() {
+                for measurement in Measurement::for_server(server) {
                     let subject = Subject {
-                        binary: &binary,
+                        binaries: &binaries,
                         plan: &plan,
                         round,
                         config,
@@ -163,7 +176,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 
 /// What one measurement needs to know.
 struct Subject<'a> {
-    binary: &'a Path,
+    binaries: &'a Binaries,
     plan: &'a Plan,
     round: usize,
     config: Config,
@@ -240,10 +253,11 @@ impl From<f64> for Figure {
     }
 }
 
-/// Starts a fresh server, takes one measurement, kills the server.
+/// Starts a fresh server (a proxy with a fresh upstream), takes one
+/// measurement, kills the server.
 fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metric, Figure)>> {
     let Subject {
-        binary,
+        binaries,
         plan,
         config,
         server,
@@ -255,8 +269,7 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
     if measurement == Measurement::Allocations && !server.alloc_route() {
         return Ok(Vec::new());
     }
-    let mut process =
-        ServerProcess::start(binary, server, config.server_threads(), config.server_cpu())?;
+    let mut process = ServerProcess::start(binaries, server, config)?;
     let spec = LoadSpec {
         seconds: plan.load_seconds,
         threads: config.load_threads(),
@@ -265,11 +278,24 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
     let figures = match measurement {
         Measurement::H1(connections) => {
             let result = load::wrk(process.addr(), connections, spec)?;
-            load_figures(&mut process, Load::H1(connections), result)?
+            let mut figures = load_figures(&mut process, Load::H1(connections), result)?;
+            if server.is_proxy() {
+                let threads = rss::threads(process.pid())?;
+                figures.push((Metric::Threads, (threads as f64).into()));
+            }
+            figures
         }
         Measurement::H2 => {
             let result = load::h2load(process.addr(), spec)?;
             load_figures(&mut process, Load::H2, result)?
+        }
+        Measurement::Download if server.is_proxy() => {
+            let download = proxy::download(&mut process, plan)?;
+            vec![
+                (Metric::DownloadRate, download.transfer.mib_per_s.into()),
+                (Metric::DownloadRss, download.transfer.peak_rss_mib.into()),
+                (Metric::RestRss, download.rest_rss_mib.into()),
+            ]
         }
         Measurement::Download => {
             let transfer = stream::download(&mut process, plan)?;

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use albany_bench::ServerKind;
+
 /// A configuration, applied to every server alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Config {
@@ -137,6 +139,10 @@ pub(crate) const MAX_TRANSFERS: usize = 50;
 /// The HTTP/1.1 load runs: `wrk` connections.
 pub(crate) const H1_CONNECTIONS: [usize; 2] = [64, 256];
 
+/// The proxy row's load run: `wrk` connections (the first HTTP/1.1 run of
+/// the origin servers, with the same settings).
+pub(crate) const PROXY_CONNECTIONS: usize = H1_CONNECTIONS[0];
+
 /// The HTTP/2 load run: `h2load` clients, and concurrent streams per client.
 pub(crate) const H2_CLIENTS: usize = 4;
 /// See [`H2_CLIENTS`].
@@ -160,7 +166,24 @@ pub(crate) enum Measurement {
 }
 
 impl Measurement {
-    /// Every measurement, in the order they run for each server.
+    /// The measurements of `server`, in the order they run: every one for
+    /// an origin server, [`Measurement::proxy`] for a proxy.
+    pub(crate) fn for_server(server: ServerKind) -> Vec<Measurement> {
+        if server.is_proxy() {
+            Measurement::proxy()
+        } else {
+            Measurement::all()
+        }
+    }
+
+    /// The proxy row: HTTP/1.1 with [`PROXY_CONNECTIONS`] connections, then
+    /// the download (through the proxy, from the upstream), whose
+    /// measurement also reads the proxy's RSS at rest before it.
+    pub(crate) fn proxy() -> Vec<Measurement> {
+        vec![Measurement::H1(PROXY_CONNECTIONS), Measurement::Download]
+    }
+
+    /// Every measurement of an origin server, in the order they run.
     pub(crate) fn all() -> Vec<Measurement> {
         let mut all: Vec<Measurement> =
             H1_CONNECTIONS.iter().map(|&c| Measurement::H1(c)).collect();
@@ -225,6 +248,9 @@ pub(crate) enum Metric {
     IdleRss,
     /// Heap allocations per `GET /`.
     Allocations,
+    /// The process's threads (`Threads` in `/proc/PID/status`) at the end
+    /// of its load run: what a proxy ran with. Proxies only.
+    Threads,
 }
 
 /// A load run, as metrics name it.
@@ -281,8 +307,34 @@ impl Metric {
             Metric::IdleBytes,
             Metric::IdleRss,
             Metric::Allocations,
+            Metric::Threads,
         ]);
         all
+    }
+
+    /// The rows of the origin servers' tables: every metric but the
+    /// proxies' own.
+    pub(crate) fn origin() -> Vec<Metric> {
+        Metric::all()
+            .into_iter()
+            .filter(|&metric| metric != Metric::Threads)
+            .collect()
+    }
+
+    /// The rows of the proxy tables, in order: what
+    /// [`Measurement::proxy`] measures.
+    pub(crate) fn proxy() -> Vec<Metric> {
+        let load = Load::H1(PROXY_CONNECTIONS);
+        vec![
+            Metric::Rps(load),
+            Metric::P50(load),
+            Metric::P99(load),
+            Metric::LoadRss(load),
+            Metric::DownloadRate,
+            Metric::DownloadRss,
+            Metric::RestRss,
+            Metric::Threads,
+        ]
     }
 
     /// The key in `results.json`, such as `http1_64_rps`.
@@ -300,6 +352,7 @@ impl Metric {
             Metric::IdleBytes => "idle_bytes_per_connection".to_owned(),
             Metric::IdleRss => "idle_rss_mib".to_owned(),
             Metric::Allocations => "allocations_per_get".to_owned(),
+            Metric::Threads => "threads".to_owned(),
         }
     }
 
@@ -320,6 +373,7 @@ impl Metric {
             Metric::IdleBytes => format!("{idle} idle connections: bytes per connection"),
             Metric::IdleRss => format!("{idle} idle connections: RSS (MiB)"),
             Metric::Allocations => "heap allocations per GET /".to_owned(),
+            Metric::Threads => "threads in the process, after the load run".to_owned(),
         }
     }
 
@@ -390,5 +444,19 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), count);
+    }
+
+    #[test]
+    fn proxy_rows_are_what_the_proxy_measurements_give() {
+        assert_eq!(
+            Measurement::for_server(ServerKind::ProxyAlbanySmol),
+            vec![Measurement::H1(64), Measurement::Download]
+        );
+        assert_eq!(
+            Measurement::for_server(ServerKind::AlbanySmol),
+            Measurement::all()
+        );
+        assert!(Metric::proxy().contains(&Metric::RestRss));
+        assert!(!Metric::origin().contains(&Metric::Threads));
     }
 }

@@ -85,6 +85,7 @@ impl Results {
             Metric::Rps(load) | Metric::P50(load) | Metric::P99(load) | Metric::LoadRss(load) => {
                 load != crate::plan::Load::H2 || server.http2()
             }
+            Metric::Threads => server.is_proxy(),
             _ => true,
         }
     }
@@ -137,14 +138,19 @@ impl Results {
              MiB/s above 1 is better; for latency, memory and allocations below 1 is better. \
              `n/a`: the server does not offer it; `—`: the measurement failed (see below).\n"
         );
+        let origins = self.origin_servers();
         for &config in &self.configs {
+            if origins.is_empty() {
+                break;
+            }
             let _ = writeln!(out, "## {}: {}\n", config.name(), config.description());
-            out.push_str(&self.table(config));
+            out.push_str(&self.table(config, &origins, &Metric::origin()));
             out.push('\n');
-            if let Some(spread) = self.spread(config) {
+            if let Some(spread) = self.spread(config, &origins, &Metric::origin()) {
                 let _ = writeln!(out, "{spread}\n");
             }
         }
+        out.push_str(&crate::proxy::markdown(self));
         out.push_str(&crate::targets::markdown(self));
         if !self.failures.is_empty() {
             let _ = writeln!(out, "## Failures\n");
@@ -171,12 +177,36 @@ impl Results {
         out
     }
 
-    /// How much the figures of `config` moved between rounds: the median
-    /// and 90th percentile, over all figures, of (max − min) / median.
-    fn spread(&self, config: Config) -> Option<String> {
+    /// The origin servers measured, in column order.
+    pub(crate) fn origin_servers(&self) -> Vec<ServerKind> {
+        self.servers
+            .iter()
+            .copied()
+            .filter(|server| !server.is_proxy())
+            .collect()
+    }
+
+    /// The proxies measured, in column order.
+    pub(crate) fn proxy_servers(&self) -> Vec<ServerKind> {
+        self.servers
+            .iter()
+            .copied()
+            .filter(|server| server.is_proxy())
+            .collect()
+    }
+
+    /// How much the figures of `config`, `servers` and `metrics` moved
+    /// between rounds: the median and 90th percentile, over all figures, of
+    /// (max − min) / median.
+    pub(crate) fn spread(
+        &self,
+        config: Config,
+        servers: &[ServerKind],
+        metrics: &[Metric],
+    ) -> Option<String> {
         let mut spreads = Vec::new();
-        for &server in &self.servers {
-            for metric in Metric::all() {
+        for &server in servers {
+            for &metric in metrics {
                 let mut values: Vec<f64> = self
                     .samples
                     .iter()
@@ -210,19 +240,25 @@ impl Results {
         ))
     }
 
-    fn table(&self, config: Config) -> String {
+    /// A table of `config`: a row per metric, a column per server.
+    pub(crate) fn table(
+        &self,
+        config: Config,
+        servers: &[ServerKind],
+        metrics: &[Metric],
+    ) -> String {
         let mut out = String::from("| figure |");
-        for server in &self.servers {
+        for server in servers {
             let _ = write!(out, " {server} |");
         }
         out.push_str("\n| --- |");
-        for _ in &self.servers {
+        for _ in servers {
             out.push_str(" ---: |");
         }
         out.push('\n');
-        for metric in Metric::all() {
+        for &metric in metrics {
             let _ = write!(out, "| {} |", metric.label(&self.plan));
-            for &server in &self.servers {
+            for &server in servers {
                 let _ = write!(out, " {} |", self.cell(config, server, metric));
             }
             out.push('\n');
@@ -230,6 +266,8 @@ impl Results {
         out
     }
 
+    /// A median, with Albany's ratios: to raw hyper on the same runtime and
+    /// on tokio, or for a proxy to the raw hyper proxy.
     fn cell(&self, config: Config, server: ServerKind, metric: Metric) -> String {
         if !Self::applies(server, metric) {
             return "n/a".to_owned();
@@ -238,14 +276,14 @@ impl Results {
             return "—".to_owned();
         };
         let mut cell = thousands(value, metric.decimals());
-        if server.family() == Family::Albany {
+        if server.family() == Family::Albany && metric != Metric::Threads {
             let ratio = |baseline: ServerKind| {
                 self.median(config, baseline, metric)
                     .filter(|&b| b != 0.0)
                     .map_or_else(|| "–".to_owned(), |b| format!("{:.2}", value / b))
             };
             let same = ratio(server.hyper_baseline());
-            if server.runtime() == Runtime::Tokio {
+            if server.runtime() == Runtime::Tokio || server.is_proxy() {
                 let _ = write!(cell, " ({same})");
             } else {
                 let _ = write!(cell, " ({same} · {})", ratio(ServerKind::HyperTokio));
@@ -336,6 +374,7 @@ impl Results {
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "samples": samples,
             "medians": medians,
+            "proxy": crate::proxy::json(self),
             "failures": failures,
             "warnings": self.warnings,
         })
@@ -433,7 +472,9 @@ pub(crate) mod tests {
             results.cell(Config::Pinned, ServerKind::AlbanySmol, Metric::UploadRate),
             "—"
         );
-        assert!(results.spread(Config::Pinned).is_none());
+        let spread =
+            |results: &Results| results.spread(Config::Pinned, &results.servers, &Metric::all());
+        assert!(spread(&results).is_none());
         let mut two_rounds = results.samples.clone();
         two_rounds.push(Sample {
             round: 2,
@@ -444,8 +485,7 @@ pub(crate) mod tests {
             samples: two_rounds,
             ..results
         };
-        assert!(results
-            .spread(Config::Pinned)
+        assert!(spread(&results)
             .unwrap()
             .contains("median 10 %, 90th percentile 10 % (over 1 figures)"));
         let markdown = results.markdown();

@@ -1,6 +1,6 @@
 //! The server's memory, from `/proc/PID/status`: resident set size now
 //! (`VmRSS`), its peak (`VmHWM`), and a sampler for the peak during a
-//! transfer.
+//! transfer; and its thread count.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +18,18 @@ const SAMPLE_AT_MOST: Duration = Duration::from_secs(30 * 60);
 /// Reads a `kB` field of `/proc/PID/status`, such as `VmRSS` or `VmHWM`,
 /// in KiB.
 pub(crate) fn status_kib(pid: u32, field: &str) -> Result<u64> {
+    status_number(pid, field)
+}
+
+/// The number of threads of the process (`Threads` in
+/// `/proc/PID/status`).
+pub(crate) fn threads(pid: u32) -> Result<u64> {
+    status_number(pid, "Threads")
+}
+
+/// Reads a numeric field of `/proc/PID/status`, without its `kB` unit if
+/// it has one.
+fn status_number(pid: u32, field: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).context(|| format!("reading {path}"))?;
     for line in status.lines() {

@@ -1,43 +1,108 @@
-//! A server under test: a `bench-server` child process, started, waited
-//! for, and killed.
+//! A server under test: a `bench-server` child process (or the `proxy`
+//! example, with its upstream), started, waited for, and killed.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use albany_bench::{ServerKind, HELLO};
+use albany_bench::{ServerKind, HELLO, PROXY_TIMEOUT_SECS};
 
-use crate::error::{bail, Context, Result};
+use crate::error::{bail, Context, Error, Result};
 use crate::http::Connection;
+use crate::plan::Config;
 
 /// How long a server may take to accept connections and answer `GET /`.
 const START_DEADLINE: Duration = Duration::from_secs(15);
 
-/// A running `bench-server`; killed when dropped.
+/// The programs the driver starts.
+#[derive(Debug, Clone)]
+pub(crate) struct Binaries {
+    /// `bench-server`, next to the driver.
+    pub(crate) bench_server: PathBuf,
+    /// The `proxy` example (`target/release/examples/proxy`), when a proxy
+    /// of it is measured.
+    pub(crate) proxy: Option<PathBuf>,
+}
+
+/// A running server; killed when dropped. A proxy holds its upstream.
 pub(crate) struct ServerProcess {
     child: Child,
-    kind: ServerKind,
+    /// The server's name in messages.
+    label: String,
     addr: SocketAddr,
     killed: bool,
+    /// The `hyper-tokio` server a proxy forwards to; killed after it.
+    upstream: Option<Box<ServerProcess>>,
 }
 
 impl ServerProcess {
-    /// Starts `binary --server KIND --threads N --addr 127.0.0.1:PORT` on a
-    /// free port, pinned to `cpu` with `taskset` if given, and waits until
-    /// it answers `GET /` with `Hello, world!`.
+    /// Starts `kind` as `config` runs servers, on a free port, and waits
+    /// until it answers `GET /` with `Hello, world!`.
+    ///
+    /// An origin server is `bench-server --server KIND --threads N --addr
+    /// 127.0.0.1:PORT`, pinned to the configuration's server CPU if any. A
+    /// proxy gets a fresh upstream first: `bench-server --server
+    /// hyper-tokio` with the same thread count, on the client's CPU when
+    /// pinned (with the load generator, leaving CPU 0 to the proxy), then
+    /// the proxy on the server CPU: `bench-server --server
+    /// proxy-hyper-tokio ... --upstream URL` or the `proxy` example
+    /// (`proxy --runtime R --addr A --upstream URL --timeout S`, its
+    /// worker count set through [`ServerKind::threads_env_var`], logging
+    /// errors only). Its `GET /` goes through to the upstream.
     ///
     /// # Errors
     ///
-    /// When the process cannot start, exits, or does not answer in time.
+    /// When a process cannot start, exits, or does not answer in time.
     pub(crate) fn start(
-        binary: &Path,
+        binaries: &Binaries,
+        kind: ServerKind,
+        config: Config,
+    ) -> Result<ServerProcess> {
+        let threads = config.server_threads();
+        if !kind.is_proxy() {
+            return ServerProcess::spawn(binaries, kind, threads, config.server_cpu(), None);
+        }
+        let mut upstream = ServerProcess::spawn(
+            binaries,
+            ServerKind::HyperTokio,
+            threads,
+            config.client_cpu(),
+            None,
+        )
+        .context(|| format!("starting the upstream of {kind}"))?;
+        upstream.label = format!("the upstream of {kind} (hyper-tokio)");
+        // Dropping `upstream` on an error kills it.
+        let mut proxy = ServerProcess::spawn(
+            binaries,
+            kind,
+            threads,
+            config.server_cpu(),
+            Some(&upstream),
+        )?;
+        proxy.upstream = Some(Box::new(upstream));
+        Ok(proxy)
+    }
+
+    /// Starts one process and waits until it answers.
+    fn spawn(
+        binaries: &Binaries,
         kind: ServerKind,
         threads: usize,
         cpu: Option<usize>,
+        upstream: Option<&ServerProcess>,
     ) -> Result<ServerProcess> {
         let addr = free_port()?;
+        let binary = if kind.is_proxy_example() {
+            binaries.proxy.as_deref().ok_or_else(|| {
+                Error(format!(
+                    "{kind}: the path of the `proxy` example is unknown"
+                ))
+            })?
+        } else {
+            binaries.bench_server.as_path()
+        };
         let mut command = match cpu {
             Some(cpu) => {
                 // taskset execs the server: the child's pid is the server's.
@@ -47,26 +112,45 @@ impl ServerProcess {
             }
             None => Command::new(binary),
         };
-        command
-            .arg("--server")
-            .arg(kind.name())
-            .arg("--threads")
-            .arg(threads.to_string())
-            .arg("--addr")
-            .arg(addr.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+        if kind.is_proxy_example() {
+            command
+                .arg("--runtime")
+                .arg(kind.runtime().name())
+                .arg("--addr")
+                .arg(addr.to_string())
+                .arg("--timeout")
+                .arg(PROXY_TIMEOUT_SECS.to_string())
+                // Its "listening on" and the Ctrl-C handler's warning are
+                // noise here; errors are not.
+                .env("RUST_LOG", "error");
+        } else {
+            command
+                .arg("--server")
+                .arg(kind.name())
+                .arg("--threads")
+                .arg(threads.to_string())
+                .arg("--addr")
+                .arg(addr.to_string());
+        }
+        if let Some(upstream) = upstream {
+            command
+                .arg("--upstream")
+                .arg(format!("http://{}", upstream.addr));
+        }
+        command.stdin(Stdio::null()).stdout(Stdio::null());
         if let Some(var) = kind.threads_env_var() {
             command.env(var, threads.to_string());
         }
+        let label = kind.name().to_owned();
         let child = command
             .spawn()
             .context(|| format!("starting {} ({})", kind, binary.display()))?;
         let mut server = ServerProcess {
             child,
-            kind,
+            label,
             addr,
             killed: false,
+            upstream: None,
         };
         server.wait_ready()?;
         Ok(server)
@@ -76,7 +160,7 @@ impl ServerProcess {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited before serving ({status})", self.kind);
+                bail!("{} exited before serving ({status})", self.label);
             }
             if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
                 break;
@@ -84,7 +168,7 @@ impl ServerProcess {
             if started.elapsed() > START_DEADLINE {
                 bail!(
                     "{} did not listen on {} within {:?}",
-                    self.kind,
+                    self.label,
                     self.addr,
                     START_DEADLINE
                 );
@@ -92,14 +176,14 @@ impl ServerProcess {
             thread::sleep(Duration::from_millis(20));
         }
         let mut connection = Connection::connect(self.addr, 4096)
-            .context(|| format!("connecting to {}", self.kind))?;
+            .context(|| format!("connecting to {}", self.label))?;
         let (status, body) = connection
             .get("/")
-            .context(|| format!("GET / on {}", self.kind))?;
+            .context(|| format!("GET / on {}", self.label))?;
         if status != 200 || body != HELLO.as_bytes() {
             bail!(
                 "{} answered GET / with {status} {:?}",
-                self.kind,
+                self.label,
                 String::from_utf8_lossy(&body)
             );
         }
@@ -116,25 +200,31 @@ impl ServerProcess {
         self.child.id()
     }
 
-    /// Checks that the server is still running.
+    /// Checks that the server (and a proxy's upstream) is still running.
     ///
     /// # Errors
     ///
     /// When it has exited (crashed).
     pub(crate) fn check_alive(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            bail!("{} exited during the measurement ({status})", self.kind);
+            bail!("{} exited during the measurement ({status})", self.label);
+        }
+        if let Some(upstream) = &mut self.upstream {
+            upstream.check_alive()?;
         }
         Ok(())
     }
 
-    /// Kills the server (SIGKILL) and reaps it. Calling it again does
-    /// nothing.
+    /// Kills the server (SIGKILL), then a proxy's upstream, and reaps them.
+    /// Calling it again does nothing.
     pub(crate) fn kill(&mut self) {
         if !self.killed {
             self.killed = true;
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if let Some(upstream) = &mut self.upstream {
+            upstream.kill();
         }
     }
 }

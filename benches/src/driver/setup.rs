@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::command;
 use crate::error::{bail, Context, Result};
+use crate::server::Binaries;
 
 /// The workspace's root directory (the parent of `benches/`).
 pub(crate) fn workspace_root() -> PathBuf {
@@ -20,15 +21,28 @@ pub(crate) fn package_dir() -> PathBuf {
 }
 
 /// Builds `bench-server` (and this driver) with the profile this driver
-/// was built with: `cargo build --release -p albany-bench --bins`.
+/// was built with: `cargo build --release -p albany-bench --bins`; with
+/// `proxy`, also the `proxy` example as its README builds it: `cargo build
+/// --release -p albany-examples --example proxy` (a command of its own, so
+/// that the example gets its own features, not the harness's).
 ///
 /// # Errors
 ///
-/// When cargo cannot run or the build fails.
-pub(crate) fn build() -> Result<()> {
+/// When cargo cannot run or a build fails.
+pub(crate) fn build(proxy: bool) -> Result<()> {
+    cargo(&["build", "-p", "albany-bench", "--bins"])?;
+    if proxy {
+        cargo(&["build", "-p", "albany-examples", "--example", "proxy"])?;
+    }
+    Ok(())
+}
+
+/// Runs `cargo ARGS` (with `--release` unless this driver is a debug
+/// build) in the workspace.
+fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.args(["build", "-p", "albany-bench", "--bins"]);
+    command.args(args);
     if !cfg!(debug_assertions) {
         command.arg("--release");
     }
@@ -43,21 +57,37 @@ pub(crate) fn build() -> Result<()> {
     Ok(())
 }
 
-/// The `bench-server` binary next to this driver.
+/// The `bench-server` binary next to this driver and, with `proxy`, the
+/// `proxy` example in `examples/` beside them.
 ///
 /// # Errors
 ///
-/// When it is not there.
-pub(crate) fn server_binary() -> Result<PathBuf> {
+/// When one is not there.
+pub(crate) fn binaries(proxy: bool) -> Result<Binaries> {
     let exe = std::env::current_exe()?;
-    let binary = exe.with_file_name("bench-server");
-    if !binary.is_file() {
+    let bench_server = exe.with_file_name("bench-server");
+    if !bench_server.is_file() {
         bail!(
             "{} not found: build it with `cargo build --release -p albany-bench`",
-            binary.display()
+            bench_server.display()
         );
     }
-    Ok(binary)
+    let proxy = if proxy {
+        let example = exe.with_file_name("examples").join("proxy");
+        if !example.is_file() {
+            bail!(
+                "{} not found: build it with `cargo build --release -p albany-examples --example proxy`",
+                example.display()
+            );
+        }
+        Some(example)
+    } else {
+        None
+    };
+    Ok(Binaries {
+        bench_server,
+        proxy,
+    })
 }
 
 /// Checks that the tools the driver runs are installed.

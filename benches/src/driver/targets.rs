@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use albany_bench::{Runtime, ServerKind};
 
-use crate::plan::{Config, Load, Metric};
+use crate::plan::{Config, Load, Metric, PROXY_CONNECTIONS};
 use crate::report::Results;
 
 /// The Albany servers.
@@ -19,6 +19,13 @@ const ALBANY: [ServerKind; 3] = [
 /// The Albany servers on async-io.
 const ALBANY_ASYNC_IO: [ServerKind; 2] = [ServerKind::AlbanyAsyncStd, ServerKind::AlbanySmol];
 
+/// The `proxy` example on each adapter.
+const ALBANY_PROXIES: [ServerKind; 3] = [
+    ServerKind::ProxyAlbanyTokio,
+    ServerKind::ProxyAlbanyAsyncStd,
+    ServerKind::ProxyAlbanySmol,
+];
+
 /// The server an Albany figure is compared with.
 #[derive(Debug, Clone, Copy)]
 enum Reference {
@@ -28,6 +35,8 @@ enum Reference {
     HyperTokio,
     /// Trillium on the Albany server's runtime.
     Trillium,
+    /// The raw hyper proxy on tokio, for the Albany proxies.
+    HyperProxy,
 }
 
 impl Reference {
@@ -40,6 +49,7 @@ impl Reference {
                 Runtime::AsyncStd => ServerKind::TrilliumAsyncStd,
                 Runtime::Smol => ServerKind::TrilliumSmol,
             },
+            Reference::HyperProxy => ServerKind::ProxyHyperTokio,
         }
     }
 }
@@ -111,6 +121,18 @@ fn targets() -> Vec<Target> {
             servers: &ALBANY,
             metrics: vec![Metric::Allocations],
             rule: Rule::AtMostMore(Reference::Hyper, 1.0),
+        },
+        Target {
+            text: "proxy requests/s ≥ 0.90 × the raw hyper-on-tokio proxy",
+            servers: &ALBANY_PROXIES,
+            metrics: vec![Metric::Rps(Load::H1(PROXY_CONNECTIONS))],
+            rule: Rule::RatioAtLeast(Reference::HyperProxy, 0.90),
+        },
+        Target {
+            text: "peak RSS during a proxied stream < 2 × RSS at rest",
+            servers: &ALBANY_PROXIES,
+            metrics: vec![Metric::DownloadRss],
+            rule: Rule::OwnRatioBelow(Metric::RestRss, 2.0),
         },
     ]
 }
@@ -225,6 +247,39 @@ mod tests {
         assert!(markdown.contains("HTTP/2 0.98 ✓"), "{markdown}");
         assert!(markdown.contains("allocations +3.0 ✗"), "{markdown}");
         assert!(markdown.contains("download 1.25 ✓"), "{markdown}");
+        assert!(markdown.contains("Met: 2 of 4 checks."), "{markdown}");
+    }
+
+    #[test]
+    fn proxy_targets() {
+        let rps = Metric::Rps(Load::H1(64));
+        let results = results_with(vec![
+            (ServerKind::ProxyAlbanyTokio, rps, 9_500.0),
+            (ServerKind::ProxyAlbanySmol, rps, 8_500.0),
+            (ServerKind::ProxyHyperTokio, rps, 10_000.0),
+            (ServerKind::ProxyAlbanyTokio, Metric::DownloadRss, 7.0),
+            (ServerKind::ProxyAlbanyTokio, Metric::RestRss, 4.0),
+            (ServerKind::ProxyAlbanySmol, Metric::DownloadRss, 9.0),
+            (ServerKind::ProxyAlbanySmol, Metric::RestRss, 4.0),
+        ]);
+        let markdown = markdown(&results);
+        let row = |server: &str, target: &str| {
+            markdown
+                .lines()
+                .find(|line| line.contains(target) && line.contains(&format!("| {server} |")))
+                .unwrap_or_else(|| panic!("no {target} row for {server}:\n{markdown}"))
+                .to_owned()
+        };
+        let proxy_rps = "proxy requests/s ≥ 0.90 × the raw hyper-on-tokio proxy";
+        let proxy_rss = "peak RSS during a proxied stream < 2 × RSS at rest";
+        assert!(row("proxy-albany-tokio", proxy_rps).contains("HTTP/1.1 64 0.95 ✓"));
+        assert!(row("proxy-albany-smol", proxy_rps).contains("HTTP/1.1 64 0.85 ✗"));
+        assert!(row("proxy-albany-tokio", proxy_rss).contains("download 1.75 ✓"));
+        assert!(row("proxy-albany-smol", proxy_rss).contains("download 2.25 ✗"));
+        // Not measured: listed only for the servers that ran.
+        assert!(!markdown.contains("proxy-albany-async-std"), "{markdown}");
+        // The baseline has no targets of its own.
+        assert!(!markdown.contains("| proxy-hyper-tokio |"), "{markdown}");
         assert!(markdown.contains("Met: 2 of 4 checks."), "{markdown}");
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! ```text
 //! bench-server --server albany-tokio --threads 2 --addr 127.0.0.1:8080
+//! bench-server --server proxy-hyper-tokio --threads 2 --addr 127.0.0.1:8081 --upstream http://127.0.0.1:8080
 //! ```
 //!
 //! Every server answers `GET /` (`Hello, world!`), `GET /download?size=N`
 //! (N bytes, chunked, in 64 KiB chunks), `POST /upload` (the body's length,
 //! read chunk by chunk and discarded); Albany and the hyper baselines also
 //! answer `GET /alloc` (the process's allocation count, from the counting
-//! global allocator below). It serves until it is killed.
+//! global allocator below). `proxy-hyper-tokio`, the proxy row's baseline,
+//! forwards every request to `--upstream` instead. It serves until it is
+//! killed.
 
 mod albany;
 mod alloc;
@@ -17,10 +20,12 @@ mod axum;
 mod futures_io;
 mod hyper_app;
 mod hyper_futures_io;
+mod hyper_proxy;
 mod hyper_tokio;
 mod listener;
 mod trillium;
 
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -29,18 +34,21 @@ use albany_bench::{Family, Runtime, ServerKind};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const USAGE: &str = "Usage: bench-server --server NAME --threads N --addr 127.0.0.1:PORT";
+const USAGE: &str = "Usage: bench-server --server NAME --threads N --addr 127.0.0.1:PORT [--upstream http://HOST:PORT]";
 
 struct Args {
     server: ServerKind,
     threads: usize,
     addr: SocketAddr,
+    /// The upstream of `proxy-hyper-tokio`.
+    upstream: Option<hyper::Uri>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut server = None;
     let mut threads = None;
     let mut addr = None;
+    let mut upstream = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -62,14 +70,40 @@ fn parse_args() -> Result<Args, String> {
                         .map_err(|e| format!("invalid --addr: {e}"))?,
                 );
             }
+            "--upstream" => {
+                let uri: hyper::Uri = value()?
+                    .parse()
+                    .map_err(|e| format!("invalid --upstream: {e}"))?;
+                if uri.scheme_str() != Some("http") || uri.host().is_none() {
+                    return Err("--upstream must be http://HOST:PORT".to_owned());
+                }
+                upstream = Some(uri);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
+    let server: ServerKind = server.ok_or("--server is required")?;
+    if server.is_proxy_example() {
+        return Err(format!(
+            "{server} is the `proxy` example (target/release/examples/proxy), not a bench-server server"
+        ));
+    }
+    if server.is_proxy() != upstream.is_some() {
+        return Err(format!(
+            "--upstream is {} for {server}",
+            if server.is_proxy() {
+                "required"
+            } else {
+                "only"
+            }
+        ));
+    }
     Ok(Args {
-        server: server.ok_or("--server is required")?,
+        server,
         threads: threads.unwrap_or(1),
         addr: addr.ok_or("--addr is required")?,
+        upstream,
     })
 }
 
@@ -93,17 +127,9 @@ fn main() -> ExitCode {
     // 10,000 idle connections need more descriptors than the usual 1024.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
 
-    let result = match args.server.family() {
-        Family::Albany => albany::serve(args.server.runtime(), args.threads, args.addr),
-        Family::Hyper => match args.server.runtime() {
-            Runtime::Tokio => hyper_tokio::serve(args.threads, args.addr),
-            Runtime::AsyncStd => hyper_futures_io::serve_async_std(args.addr),
-            Runtime::Smol => hyper_futures_io::serve_smol(args.addr),
-        },
-        Family::Peer => match args.server {
-            ServerKind::AxumTokio => axum::serve(args.threads, args.addr),
-            _ => trillium::serve(args.server.runtime(), args.threads, args.addr),
-        },
+    let result = match args.upstream {
+        Some(upstream) => hyper_proxy::serve(args.threads, args.addr, upstream),
+        None => serve(args.server, args.threads, args.addr),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,5 +137,21 @@ fn main() -> ExitCode {
             eprintln!("error: {} on {}: {error}", args.server, args.addr);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Serves one of the origin servers.
+fn serve(server: ServerKind, threads: usize, addr: SocketAddr) -> io::Result<()> {
+    match server.family() {
+        Family::Albany => albany::serve(server.runtime(), threads, addr),
+        Family::Hyper => match server.runtime() {
+            Runtime::Tokio => hyper_tokio::serve(threads, addr),
+            Runtime::AsyncStd => hyper_futures_io::serve_async_std(addr),
+            Runtime::Smol => hyper_futures_io::serve_smol(addr),
+        },
+        Family::Peer => match server {
+            ServerKind::AxumTokio => axum::serve(threads, addr),
+            _ => trillium::serve(server.runtime(), threads, addr),
+        },
     }
 }
