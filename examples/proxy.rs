@@ -37,9 +37,6 @@ use albany_client::{Client, LazyClient};
 use albany_examples::{text, Runtime, Serve};
 use clap::Parser;
 
-/// The value this proxy adds to `Via`: its pseudonym (RFC 9110 §7.6.3).
-const PSEUDONYM: &str = "albany-proxy";
-
 /// The proxy: the upstream's base URI and a client made on first use (the
 /// application exists before the runtime does).
 struct Proxy {
@@ -105,7 +102,7 @@ impl Application for Proxy {
         }
         forwarded.push_str("proto=http");
         append(&mut parts.headers, header::FORWARDED, &forwarded);
-        append(&mut parts.headers, header::VIA, &via(parts.version));
+        parts.headers.append(header::VIA, via(parts.version));
         // What the server put in the extensions stays here.
         parts.extensions = Default::default();
         parts.uri = uri;
@@ -116,7 +113,7 @@ impl Application for Proxy {
             Ok(mut response) => {
                 let via = via(response.version());
                 remove_hop_by_hop(response.headers_mut());
-                append(response.headers_mut(), header::VIA, &via);
+                response.headers_mut().append(header::VIA, via);
                 *response.version_mut() = Version::default();
                 response
             }
@@ -134,14 +131,14 @@ impl Application for Proxy {
 }
 
 /// `Via`'s entry for a message received in `version` (RFC 9110 §7.6.3).
-fn via(version: Version) -> String {
-    let protocol = match version {
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => "1.1",
-    };
-    format!("{protocol} {PSEUDONYM}")
+/// The proxy's pseudonym is `albany-proxy`.
+fn via(version: Version) -> HeaderValue {
+    HeaderValue::from_static(match version {
+        Version::HTTP_10 => "1.0 albany-proxy",
+        Version::HTTP_2 => "2 albany-proxy",
+        Version::HTTP_3 => "3 albany-proxy",
+        _ => "1.1 albany-proxy",
+    })
 }
 
 /// Adds `value` to the field `name`, after the values already there.

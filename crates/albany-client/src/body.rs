@@ -10,20 +10,21 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 
+use crate::connect::Target;
 use crate::pool::Pool;
 
 pub(crate) struct PooledBody {
     inner: Incoming,
     /// The connection, until the body ends; dropped (closing the
     /// connection) if the body is dropped before its end or fails.
-    connection: Option<(Pool, String, http1::SendRequest<Body>)>,
+    connection: Option<(Pool, Target, http1::SendRequest<Body>)>,
 }
 
 impl PooledBody {
     pub(crate) fn new(
         inner: Incoming,
         pool: Pool,
-        key: String,
+        key: Target,
         sender: http1::SendRequest<Body>,
     ) -> Self {
         let mut body = PooledBody {

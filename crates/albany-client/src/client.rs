@@ -69,7 +69,10 @@ impl Client {
     /// request timeout, otherwise hyper's error for the exchange.
     pub async fn request(&self, request: Request) -> Result<Response, Error> {
         let target = Target::of(request.uri())?;
-        let exchange = self.exchange(target, request);
+        // Boxed: the exchange (with its connect and TLS handshake) is a
+        // large future, which the caller's future would otherwise hold and
+        // move inline.
+        let exchange = Box::pin(self.exchange(target, request));
         match self.inner.request_timeout {
             Some(bound) => self
                 .inner
@@ -100,39 +103,33 @@ impl Client {
         let pool = &self.inner.pool;
         // Pooled connections first; a request they return unsent goes to
         // the next one.
-        loop {
-            let sender = match pool.http2(&target.key) {
-                Some(sender) => Sender::Http2(sender),
-                None => match pool.http1(&target.key) {
-                    Some(sender) => Sender::Http1(sender),
-                    None => break,
-                },
-            };
+        while let Some(sender) = pool.checkout(&target) {
             match self.send(&target, sender, request).await {
                 Ok(response) => return Ok(response),
                 Err(Unsent::Again(returned)) => request = *returned,
                 Err(Unsent::Failed(error)) => return Err(error),
             }
         }
-        let connect = self.inner.connect.connect(&self.inner.handle, &target);
+        // Boxed: made only for a new connection.
+        let connect = Box::pin(self.inner.connect.connect(&self.inner.handle, &target));
         let sender = match self.inner.connect_timeout {
             Some(bound) => self
                 .inner
                 .handle
                 .timeout(bound, connect)
                 .await
-                .unwrap_or_else(|_| Err(Error::connect_timeout(&target.key, bound)))?,
+                .unwrap_or_else(|_| Err(Error::connect_timeout(&target, bound)))?,
             None => connect.await?,
         };
         if let Sender::Http2(sender) = &sender {
-            pool.put_http2(&target.key, sender);
+            pool.put_http2(&target, sender);
         }
         match self.send(&target, sender, request).await {
             Ok(response) => Ok(response),
             Err(Unsent::Failed(error)) => Err(error),
             // A new connection that cannot take its first request is gone.
             Err(Unsent::Again(_)) => Err(Error::connect(
-                &target.key,
+                &target,
                 "the connection closed before the request could be sent",
             )),
         }
@@ -157,7 +154,7 @@ impl Client {
                     Ok(response) => {
                         let pool = self.inner.pool.clone();
                         Ok(response.map(|incoming| {
-                            Body::new(PooledBody::new(incoming, pool, target.key.clone(), sender))
+                            Body::new(PooledBody::new(incoming, pool, target.clone(), sender))
                         }))
                     }
                     Err(error) => Err(unsent(error, absolute)),

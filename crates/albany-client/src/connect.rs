@@ -1,12 +1,13 @@
 //! Making a connection for a request: TCP through the runtime's `Handle`,
 //! TLS with rustls, then hyper's HTTP/1.1 or HTTP/2 handshake.
 
+use std::fmt;
 use std::sync::Arc;
 
 use albany::net::Connector;
 use albany::rt::Handle;
 use albany::Body;
-use http::uri::Scheme;
+use http::uri::{Authority, Scheme};
 use http::Uri;
 use hyper::client::conn::{http1, http2};
 use rustls::pki_types::ServerName;
@@ -15,16 +16,13 @@ use crate::io::HyperIo;
 use crate::rt::HandleExecutor;
 use crate::Error;
 
-/// Where a request goes: its scheme, host and port, and the pool key they
-/// make.
-#[derive(Debug, Clone)]
+/// Where a request goes: its scheme and authority, which are also the pool
+/// key (requests with the same target share connections). Cheap to make
+/// and clone: the authority shares the URI's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Target {
     pub(crate) tls: bool,
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// `scheme://host:port`: connections are shared by requests with the
-    /// same key.
-    pub(crate) key: String,
+    authority: Authority,
 }
 
 impl Target {
@@ -44,29 +42,35 @@ impl Target {
                 )))
             }
         };
-        let host = uri
-            .host()
-            .filter(|host| !host.is_empty())
-            .ok_or_else(|| Error::invalid_uri(format!("`{uri}` has no host")))?;
-        // An IPv6 literal comes in brackets, which name lookup and TLS do
-        // not take.
-        let host = host
-            .strip_prefix('[')
+        match uri.authority() {
+            Some(authority) if !authority.host().is_empty() => Ok(Target {
+                tls,
+                authority: authority.clone(),
+            }),
+            _ => Err(Error::invalid_uri(format!("`{uri}` has no host"))),
+        }
+    }
+
+    /// The host to look up and to name in TLS: an IPv6 literal without its
+    /// brackets.
+    fn host(&self) -> &str {
+        let host = self.authority.host();
+        host.strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host)
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let key = format!(
-            "{}://{}:{port}",
-            if tls { "https" } else { "http" },
-            uri.host().unwrap_or_default()
-        );
-        Ok(Target {
-            tls,
-            host,
-            port,
-            key,
-        })
+    }
+
+    fn port(&self) -> u16 {
+        self.authority
+            .port_u16()
+            .unwrap_or(if self.tls { 443 } else { 80 })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}", self.authority)
     }
 }
 
@@ -91,12 +95,12 @@ impl Connect {
     pub(crate) async fn connect(&self, handle: &Handle, target: &Target) -> Result<Sender, Error> {
         let stream = self
             .connector
-            .connect(handle, (target.host.as_str(), target.port))
+            .connect(handle, (target.host(), target.port()))
             .await
-            .map_err(|error| Error::connect(&target.key, error))?;
+            .map_err(|error| Error::connect(target, error))?;
         stream
             .set_nodelay(true)
-            .map_err(|error| Error::connect(&target.key, error))?;
+            .map_err(|error| Error::connect(target, error))?;
         if !target.tls {
             let io = HyperIo::new(stream);
             return if self.http2_prior_knowledge {
@@ -105,12 +109,12 @@ impl Connect {
                 http1_handshake(handle, io, target).await
             };
         }
-        let name = ServerName::try_from(target.host.clone())
-            .map_err(|error| Error::connect(&target.key, error))?;
+        let name = ServerName::try_from(target.host().to_owned())
+            .map_err(|error| Error::connect(target, error))?;
         let tls = futures_rustls::TlsConnector::from(self.tls.clone())
             .connect(name, stream)
             .await
-            .map_err(|error| Error::connect(&target.key, error))?;
+            .map_err(|error| Error::connect(target, error))?;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         let io = HyperIo::new(tls);
         if h2 {
@@ -128,7 +132,7 @@ where
     let (sender, connection) = http1::Builder::new()
         .handshake(io)
         .await
-        .map_err(|error| Error::connect(&target.key, error))?;
+        .map_err(|error| Error::connect(target, error))?;
     spawn_connection(handle, connection, target, "HTTP/1.1");
     Ok(Sender::Http1(sender))
 }
@@ -140,7 +144,7 @@ where
     let (sender, connection) = http2::Builder::new(HandleExecutor(handle.clone()))
         .handshake(io)
         .await
-        .map_err(|error| Error::connect(&target.key, error))?;
+        .map_err(|error| Error::connect(target, error))?;
     spawn_connection(handle, connection, target, "HTTP/2");
     Ok(Sender::Http2(sender))
 }
@@ -150,10 +154,10 @@ fn spawn_connection<C>(handle: &Handle, connection: C, target: &Target, protocol
 where
     C: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
 {
-    let key = target.key.clone();
+    let target = target.clone();
     drop(handle.spawn(async move {
         if let Err(error) = connection.await {
-            tracing::debug!(%error, upstream = %key, protocol, "client connection ended");
+            tracing::debug!(%error, upstream = %target, protocol, "client connection ended");
         }
     }));
 }

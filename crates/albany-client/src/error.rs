@@ -44,16 +44,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn connect(authority: &str, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn connect(target: &impl fmt::Display, source: impl Into<BoxError>) -> Self {
         Error {
-            kind: Kind::Connect(authority.to_owned()),
+            kind: Kind::Connect(target.to_string()),
             source: Some(source.into()),
         }
     }
 
-    pub(crate) fn connect_timeout(authority: &str, bound: Duration) -> Self {
+    pub(crate) fn connect_timeout(target: &impl fmt::Display, bound: Duration) -> Self {
         Error {
-            kind: Kind::ConnectTimeout(authority.to_owned(), bound),
+            kind: Kind::ConnectTimeout(target.to_string(), bound),
             source: None,
         }
     }

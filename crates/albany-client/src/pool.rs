@@ -1,14 +1,17 @@
-//! The connection pool: idle HTTP/1.1 connections (at most
-//! `max_idle_per_host` per target, each for at most `idle_timeout`) and one
-//! shared HTTP/2 connection per target.
+//! The connection pool: per target (scheme and authority), idle HTTP/1.1
+//! connections (at most `max_idle_per_host`, each for at most
+//! `idle_timeout`) and one shared HTTP/2 connection.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use albany::rt::Handle;
 use albany::Body;
 use hyper::client::conn::{http1, http2};
+
+use crate::connect::{Sender, Target};
 
 /// The pool of one client; clones share it.
 #[derive(Clone)]
@@ -21,15 +24,45 @@ pub(crate) struct Pool {
 
 #[derive(Default)]
 struct State {
-    http1: HashMap<String, Vec<Idle>>,
-    http2: HashMap<String, http2::SendRequest<Body>>,
+    targets: HashMap<Target, Connections, BuildHasherDefault<Fnv>>,
     /// A task removes expired idle connections while there are some.
     reaping: bool,
+}
+
+/// One target's connections.
+#[derive(Default)]
+struct Connections {
+    http2: Option<http2::SendRequest<Body>>,
+    idle: Vec<Idle>,
 }
 
 struct Idle {
     sender: http1::SendRequest<Body>,
     since: Instant,
+}
+
+/// FNV-1a: the pool hashes its key on every request, and
+/// `http::uri::Authority` hashes byte by byte (case-insensitively), which
+/// costs SipHash thousands of instructions a request. The keys are the
+/// application's own targets, not a client's input.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Pool {
@@ -50,50 +83,45 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The target's HTTP/2 connection, if it has one that is open.
-    pub(crate) fn http2(&self, key: &str) -> Option<http2::SendRequest<Body>> {
+    /// A pooled connection for `target`: its HTTP/2 connection if it has
+    /// one that is open, otherwise its most recently used idle HTTP/1.1
+    /// connection that is still open and within the idle timeout (others
+    /// found on the way are dropped, closing them).
+    pub(crate) fn checkout(&self, target: &Target) -> Option<Sender> {
         let mut state = self.lock();
-        match state.http2.get(key) {
-            Some(sender) if !sender.is_closed() => Some(sender.clone()),
-            Some(_) => {
-                state.http2.remove(key);
-                None
+        let connections = state.targets.get_mut(target)?;
+        if let Some(sender) = &connections.http2 {
+            if !sender.is_closed() {
+                return Some(Sender::Http2(sender.clone()));
             }
-            None => None,
+            connections.http2 = None;
         }
-    }
-
-    /// Shares a new HTTP/2 connection with the target's later requests.
-    pub(crate) fn put_http2(&self, key: &str, sender: &http2::SendRequest<Body>) {
-        self.lock().http2.insert(key.to_owned(), sender.clone());
-    }
-
-    /// The target's most recently used idle HTTP/1.1 connection that is
-    /// still open and within the idle timeout; others found on the way are
-    /// dropped (closed).
-    pub(crate) fn http1(&self, key: &str) -> Option<http1::SendRequest<Body>> {
-        let mut state = self.lock();
-        let idle = state.http1.get_mut(key)?;
-        while let Some(Idle { sender, since }) = idle.pop() {
+        while let Some(Idle { sender, since }) = connections.idle.pop() {
             let expired = self
                 .idle_timeout
                 .is_some_and(|bound| since.elapsed() >= bound);
             if !expired && !sender.is_closed() {
-                return Some(sender);
+                return Some(Sender::Http1(sender));
             }
         }
         None
     }
 
+    /// Shares a new HTTP/2 connection with the target's later requests.
+    pub(crate) fn put_http2(&self, target: &Target, sender: &http2::SendRequest<Body>) {
+        let mut state = self.lock();
+        state.targets.entry(target.clone()).or_default().http2 = Some(sender.clone());
+    }
+
     /// Keeps an HTTP/1.1 connection whose last response has ended, unless
     /// the target already has `max_idle_per_host` idle ones.
-    pub(crate) fn put_http1(&self, key: &str, sender: http1::SendRequest<Body>) {
+    pub(crate) fn put_http1(&self, target: &Target, sender: http1::SendRequest<Body>) {
         if sender.is_closed() || self.max_idle_per_host == 0 {
             return;
         }
         let start_reaper = {
             let mut state = self.lock();
-            let idle = state.http1.entry(key.to_owned()).or_default();
+            let idle = &mut state.targets.entry(target.clone()).or_default().idle;
             if idle.len() >= self.max_idle_per_host {
                 return;
             }
@@ -117,8 +145,9 @@ impl Pool {
     }
 }
 
-/// Closes idle connections past `bound`, checking every half `bound`, until
-/// none is left (or the client is gone).
+/// Closes idle connections past `bound`, checking every half `bound`, and
+/// forgets closed HTTP/2 connections, until no idle connection is left (or
+/// the client is gone).
 async fn reap(state: Weak<Mutex<State>>, handle: Handle, bound: Duration) {
     let period = (bound / 2).max(Duration::from_millis(10));
     loop {
@@ -127,12 +156,18 @@ async fn reap(state: Weak<Mutex<State>>, handle: Handle, bound: Duration) {
             return;
         };
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.http1.retain(|_, idle| {
-            idle.retain(|idle| idle.since.elapsed() < bound && !idle.sender.is_closed());
-            !idle.is_empty()
+        let mut idle_left = false;
+        state.targets.retain(|_, connections| {
+            connections
+                .idle
+                .retain(|idle| idle.since.elapsed() < bound && !idle.sender.is_closed());
+            if connections.http2.as_ref().is_some_and(|s| s.is_closed()) {
+                connections.http2 = None;
+            }
+            idle_left |= !connections.idle.is_empty();
+            !connections.idle.is_empty() || connections.http2.is_some()
         });
-        state.http2.retain(|_, sender| !sender.is_closed());
-        if state.http1.is_empty() {
+        if !idle_left {
             state.reaping = false;
             return;
         }
