@@ -2,7 +2,9 @@
 //! before a runtime exists.
 
 use std::fmt;
+use std::future::{poll_fn, Future};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use albany::net::Connector;
@@ -101,37 +103,82 @@ impl Client {
 
     async fn exchange(&self, target: Target, mut request: Request) -> Result<Response, Error> {
         let pool = &self.inner.pool;
-        // Pooled connections first; a request they return unsent goes to
-        // the next one.
-        while let Some(sender) = pool.checkout(&target) {
+        loop {
+            // Pooled connections first; a request they return unsent goes
+            // to the next one.
+            while let Some(sender) = pool.checkout(&target) {
+                match self.send(&target, sender, request).await {
+                    Ok(response) => return Ok(response),
+                    Err(Unsent::Again(returned)) => request = *returned,
+                    Err(Unsent::Failed(error)) => return Err(error),
+                }
+            }
+            let (sender, fresh) = self.connect_or_wait(&target).await?;
             match self.send(&target, sender, request).await {
                 Ok(response) => return Ok(response),
-                Err(Unsent::Again(returned)) => request = *returned,
                 Err(Unsent::Failed(error)) => return Err(error),
+                // A new connection that cannot take its first request is
+                // gone.
+                Err(Unsent::Again(_)) if fresh => {
+                    return Err(Error::connect(
+                        &target,
+                        "the connection closed before the request could be sent",
+                    ))
+                }
+                Err(Unsent::Again(returned)) => request = *returned,
             }
         }
-        // Boxed: made only for a new connection.
-        let connect = Box::pin(self.inner.connect.connect(&self.inner.handle, &target));
-        let sender = match self.inner.connect_timeout {
-            Some(bound) => self
-                .inner
+    }
+
+    /// A new connection to `target`, or an HTTP/1.1 connection that
+    /// another request hands back to the pool first (then `false`: the new
+    /// connection is still made, in a task of its own, and goes to the
+    /// pool, as hyper-util's pool does).
+    async fn connect_or_wait(&self, target: &Target) -> Result<(Sender, bool), Error> {
+        let waiter = self.inner.pool.wait(target);
+        // Boxed: made only for a new connection, and it may outlive this
+        // request.
+        let mut connect = Box::pin(self.clone().connect(target.clone()));
+        let got = poll_fn(|cx| {
+            if let Poll::Ready(sender) = waiter.poll_connection(cx) {
+                return Poll::Ready(Ok((Sender::Http1(sender), false)));
+            }
+            connect
+                .as_mut()
+                .poll(cx)
+                .map(|connected| connected.map(|sender| (sender, true)))
+        })
+        .await?;
+        drop(waiter);
+        if got.1 {
+            if let Sender::Http2(sender) = &got.0 {
+                self.inner.pool.put_http2(target, sender);
+            }
+        } else {
+            let pool = self.inner.pool.clone();
+            let target = target.clone();
+            drop(self.inner.handle.spawn(async move {
+                match connect.await {
+                    Ok(Sender::Http1(sender)) => pool.put_http1(&target, sender),
+                    Ok(Sender::Http2(sender)) => pool.put_http2(&target, &sender),
+                    Err(error) => tracing::debug!(%error, "a connection made for the pool failed"),
+                }
+            }));
+        }
+        Ok(got)
+    }
+
+    /// A new connection to `target`, within the connect timeout.
+    async fn connect(self, target: Target) -> Result<Sender, Error> {
+        let inner = &*self.inner;
+        let connect = inner.connect.connect(&inner.handle, &target);
+        match inner.connect_timeout {
+            Some(bound) => inner
                 .handle
                 .timeout(bound, connect)
                 .await
-                .unwrap_or_else(|_| Err(Error::connect_timeout(&target, bound)))?,
-            None => connect.await?,
-        };
-        if let Sender::Http2(sender) = &sender {
-            pool.put_http2(&target, sender);
-        }
-        match self.send(&target, sender, request).await {
-            Ok(response) => Ok(response),
-            Err(Unsent::Failed(error)) => Err(error),
-            // A new connection that cannot take its first request is gone.
-            Err(Unsent::Again(_)) => Err(Error::connect(
-                &target,
-                "the connection closed before the request could be sent",
-            )),
+                .unwrap_or_else(|_| Err(Error::connect_timeout(&target, bound))),
+            None => connect.await,
         }
     }
 

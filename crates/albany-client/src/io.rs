@@ -6,9 +6,11 @@
 //! cost about half of a proxied request's instructions (hyper offers its
 //! whole spare capacity, and a read that would block zeroes it for
 //! nothing; callgrind on the proxy example). Reads go instead through a
-//! buffer of [`SCRATCH`] bytes, initialised once per connection, and the
-//! bytes read are copied into hyper's buffer: a copy of what arrived, no
-//! work for a read that would block.
+//! buffer of the connection's own, initialised once, and the bytes read are
+//! copied into hyper's buffer: a copy of what arrived, no work for a read
+//! that would block. The buffer starts at [`SCRATCH_MIN`] bytes and doubles
+//! each time a read fills it, up to [`SCRATCH_MAX`], so that a connection
+//! that streams reads in large pieces and an idle one holds little.
 
 use std::io;
 use std::pin::Pin;
@@ -16,9 +18,12 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-/// The size of each connection's read buffer, in bytes: the most one read
-/// takes from the socket.
-const SCRATCH: usize = 16 * 1024;
+/// The first size of a connection's read buffer, in bytes.
+const SCRATCH_MIN: usize = 8 * 1024;
+
+/// The largest size of a connection's read buffer, in bytes: the most one
+/// read takes from the socket.
+const SCRATCH_MAX: usize = 128 * 1024;
 
 pin_project_lite::pin_project! {
     /// hyper's I/O over a `futures_io` stream.
@@ -48,11 +53,14 @@ impl<T: AsyncRead> hyper::rt::Read for HyperIo<T> {
         let this = self.project();
         let scratch = this
             .scratch
-            .get_or_insert_with(|| vec![0; SCRATCH].into_boxed_slice());
+            .get_or_insert_with(|| vec![0; SCRATCH_MIN].into_boxed_slice());
         let wanted = buf.remaining().min(scratch.len());
         match this.inner.poll_read(cx, &mut scratch[..wanted]) {
             Poll::Ready(Ok(n)) => {
                 buf.put_slice(&scratch[..n]);
+                if n == scratch.len() && n < SCRATCH_MAX {
+                    *scratch = vec![0; n * 2].into_boxed_slice();
+                }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),

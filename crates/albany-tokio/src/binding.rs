@@ -247,12 +247,15 @@ impl<T: tokio::io::AsyncWrite + Unpin> futures_io::AsyncWrite for Socket<T> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
+    /// tokio's own vectored write: tokio-util's `Compat` has none, and
+    /// `futures_io`'s default writes only the first buffer (hyper writes a
+    /// head and a body as two, so every response took two `writev`s).
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        tokio::io::AsyncWrite::poll_write_vectored(Pin::new(self.0.get_mut()), cx, bufs)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
