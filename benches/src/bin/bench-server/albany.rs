@@ -78,7 +78,7 @@ fn configure<B: Binding>(server: Server<B>) -> Server<B> {
 /// - async-std: `Server::serve_blocking`, its global executor sized by
 ///   `ASYNC_STD_THREAD_COUNT` (set by `main`);
 /// - smol: `Server::serve_blocking` with a binding of `threads`
-///   executors, one per thread (`SmolRuntime::with_executors`), as the
+///   executors, one per thread (`SmolBinding::with_executors`), as the
 ///   adapter's `run` does with one per core.
 pub(crate) fn serve(runtime: Runtime, threads: usize, addr: SocketAddr) -> io::Result<()> {
     match runtime {
