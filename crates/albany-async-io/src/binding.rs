@@ -10,13 +10,58 @@
 /// `spawn_blocking`, `spawn_process` (where the reaper task runs) and
 /// `block_on`.
 ///
-/// ```ignore
-/// impl albany_server::Binding for SmolBinding {
+/// A complete binding on one `async_executor::Executor`:
+///
+/// ```
+/// use std::future::Future;
+/// use std::io;
+/// use std::sync::Arc;
+///
+/// use albany::process::{Child, Command};
+///
+/// #[derive(Clone)]
+/// struct OneExecutor(Arc<async_executor::Executor<'static>>);
+///
+/// impl albany_server::Binding for OneExecutor {
 ///     albany_async_io::reactor!();
 ///
-///     fn spawn<F>(&self, task: F) where F: Future<Output = ()> + Send + 'static { … }
-///     // spawn_blocking, spawn_process, block_on
+///     fn spawn<F>(&self, task: F)
+///     where
+///         F: Future<Output = ()> + Send + 'static,
+///     {
+///         self.0.spawn(task).detach();
+///     }
+///
+///     fn spawn_blocking<F>(&self, f: F)
+///     where
+///         F: FnOnce() + Send + 'static,
+///     {
+///         blocking::unblock(f).detach();
+///     }
+///
+///     fn spawn_process(&self, command: Command) -> io::Result<Child> {
+///         albany_async_io::spawn_process(command)
+///     }
+///
+///     fn block_on<F>(self, main: impl FnOnce(Self) -> F) -> io::Result<F::Output>
+///     where
+///         F: Future,
+///     {
+///         let executor = self.0.clone();
+///         Ok(async_io::block_on(executor.run(main(self))))
+///     }
 /// }
+///
+/// let binding = OneExecutor(Arc::new(async_executor::Executor::new()));
+/// let server = albany_server::Server::with_binding(
+///     std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+///     binding,
+/// );
+/// let trigger = server.shutdown_trigger();
+/// trigger.trigger(); // shut down at once: this example only builds and starts it
+/// server
+///     .serve_blocking(albany::from_fn(|_| async { albany::Response::new(albany::Body::empty()) }))
+///     .unwrap();
 /// ```
 #[macro_export]
 macro_rules! reactor {
