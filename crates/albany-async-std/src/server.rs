@@ -21,8 +21,9 @@ use crate::AsyncStdBinding;
 pub type Server = albany_server::Server<AsyncStdBinding>;
 
 /// Serves `application` on `addr` on async-std (one worker per core) until
-/// Ctrl-C, SIGTERM or SIGHUP, then shuts down gracefully. Logs
-/// `listening on http://ADDR` at INFO when it starts.
+/// SIGTERM, Ctrl-C or SIGHUP, then shuts down gracefully (the rules, for
+/// background jobs and a second signal: [`albany_server::shutdown_on_signal`]).
+/// Logs `listening on http://ADDR` at INFO when it starts.
 ///
 /// ```no_run
 /// use albany::{from_fn, Body, Response};

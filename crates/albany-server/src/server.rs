@@ -196,12 +196,15 @@ impl<B: Binding> Server<B> {
     }
 
     /// Creates the binding's runtime, serves `application` on it, and shuts
-    /// down gracefully on Ctrl-C (SIGINT), SIGTERM or SIGHUP. Logs
-    /// `listening on http://ADDR` (`tracing`, level INFO) when it starts.
+    /// down gracefully on SIGTERM, and on Ctrl-C (SIGINT) and SIGHUP unless
+    /// the process started with them ignored; a signal during graceful
+    /// shutdown exits at once (see [`shutdown_on_signal`](crate::shutdown_on_signal),
+    /// spec ADAPT-8 to ADAPT-10). Logs `listening on http://ADDR`
+    /// (`tracing`, level INFO) when it starts.
     ///
-    /// Blocks the calling thread until the server has shut down. If another
-    /// signal handler is already installed in the process, the server runs
-    /// without one (a warning is logged); use
+    /// Blocks the calling thread until the server has shut down. If the
+    /// operating system refuses the signal handlers, the server runs
+    /// without them (a warning is logged); use
     /// [`shutdown_trigger`](Server::shutdown_trigger) instead.
     ///
     /// # Errors
@@ -209,7 +212,7 @@ impl<B: Binding> Server<B> {
     /// As [`serve`](Server::serve).
     pub fn run<A: Application>(self, application: A) -> io::Result<()> {
         if let Err(error) = crate::shutdown_on_signal(self.shutdown_trigger()) {
-            tracing::warn!(%error, "no signal handler installed; the server ignores Ctrl-C");
+            tracing::warn!(%error, "no signal handler installed; the server ignores SIGTERM and Ctrl-C");
         }
         if let Ok(addr) = self.local_addr() {
             tracing::info!("listening on http://{addr}");

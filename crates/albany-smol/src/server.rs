@@ -22,8 +22,10 @@ use crate::SmolBinding;
 pub type Server = albany_server::Server<SmolBinding>;
 
 /// Serves `application` on `addr` on a new multi-threaded smol executor
-/// (one per core) until Ctrl-C, SIGTERM or SIGHUP, then shuts down
-/// gracefully. Logs `listening on http://ADDR` at INFO when it starts.
+/// (one per core) until SIGTERM, Ctrl-C or SIGHUP, then shuts down
+/// gracefully (the rules, for background jobs and a second signal:
+/// [`albany_server::shutdown_on_signal`]). Logs `listening on http://ADDR`
+/// at INFO when it starts.
 ///
 /// ```no_run
 /// use albany::{from_fn, Body, Response};

@@ -21,8 +21,10 @@ use crate::TokioBinding;
 pub type Server = albany_server::Server<TokioBinding>;
 
 /// Serves `application` on `addr` on a new multi-threaded tokio runtime
-/// (one worker per core) until Ctrl-C, SIGTERM or SIGHUP, then shuts down
-/// gracefully. Logs `listening on http://ADDR` at INFO when it starts.
+/// (one worker per core) until SIGTERM, Ctrl-C or SIGHUP, then shuts down
+/// gracefully (the rules, for background jobs and a second signal:
+/// [`albany_server::shutdown_on_signal`]). Logs `listening on http://ADDR`
+/// at INFO when it starts.
 ///
 /// ```no_run
 /// use albany::{from_fn, Body, Response};
