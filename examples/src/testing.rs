@@ -3,6 +3,10 @@
 //! sockets (no client shares the server's runtime).
 
 use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+use albany::shutdown::ShutdownTrigger;
+use albany_server::{Binding, Settings, Tls};
 
 use albany::{Application, BoxApplication};
 pub use albany_conformance::h1::{self, Response};
@@ -49,4 +53,84 @@ pub fn post(addr: SocketAddr, target: &str, body: &[u8]) -> Response {
     .into_bytes();
     request.extend_from_slice(body);
     exchange(addr, &request)
+}
+
+/// The adapters by name, for [`serve_tls`].
+pub const ADAPTERS: [&str; 3] = ["tokio", "async-std", "smol"];
+
+/// A server on an adapter in a thread of its own, shut down gracefully
+/// (and joined) when dropped.
+pub struct ServerThread {
+    addr: SocketAddr,
+    shutdown: ShutdownTrigger,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServerThread {
+    /// The address it listens on (127.0.0.1, a free port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves `application` over TLS with `tls` and `settings` on the adapter
+/// named `adapter` (one of [`ADAPTERS`]), on 127.0.0.1 port 0.
+///
+/// # Panics
+///
+/// If the adapter is unknown or the port cannot be bound (a test failure).
+pub fn serve_tls(
+    adapter: &str,
+    application: impl Application,
+    tls: Tls,
+    settings: Settings,
+) -> ServerThread {
+    fn start<B: Binding>(
+        server: albany_server::Server<B>,
+        application: impl Application,
+        tls: Tls,
+        settings: Settings,
+    ) -> ServerThread {
+        let server = server.settings(settings).tls(tls);
+        let addr = server.local_addr().expect("the bound address");
+        let shutdown = server.shutdown_trigger();
+        let thread = std::thread::spawn(move || server.serve_blocking(application));
+        ServerThread {
+            addr,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+    let addr = "127.0.0.1:0";
+    let bound = "binding 127.0.0.1:0";
+    match adapter {
+        "tokio" => start(
+            albany_tokio::Server::bind(addr).expect(bound),
+            application,
+            tls,
+            settings,
+        ),
+        "async-std" => start(
+            albany_async_std::Server::bind(addr).expect(bound),
+            application,
+            tls,
+            settings,
+        ),
+        "smol" => start(
+            albany_smol::Server::bind(addr).expect(bound),
+            application,
+            tls,
+            settings,
+        ),
+        other => panic!("no adapter {other}"),
+    }
 }

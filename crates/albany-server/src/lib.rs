@@ -13,6 +13,7 @@ mod server;
 mod service;
 mod settings;
 mod signal;
+mod tls;
 mod tracker;
 mod upgrade_io;
 
@@ -20,3 +21,4 @@ pub use binding::Binding;
 pub use server::Server;
 pub use settings::{InvalidSetting, Settings};
 pub use signal::shutdown_on_signal;
+pub use tls::{ClientAuth, Tls, TlsError};

@@ -17,6 +17,7 @@ use futures_util::FutureExt;
 
 use crate::connection::{serve_connection, Protocols, Requests};
 use crate::service::{ConnectionState, Shared};
+use crate::tls::{self, Tls};
 use crate::tracker::Tracker;
 use crate::{rt, Binding, Settings};
 
@@ -50,6 +51,7 @@ pub struct Server<B: Binding> {
     binding: B,
     settings: Settings,
     shutdown: ShutdownTrigger,
+    tls: Option<Tls>,
 }
 
 impl<B: Binding + Default> Server<B> {
@@ -118,6 +120,7 @@ impl<B: Binding> Server<B> {
             binding,
             settings: Settings::default(),
             shutdown: ShutdownTrigger::new(),
+            tls: None,
         }
     }
 
@@ -179,6 +182,22 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// Serves HTTPS: every connection starts with a TLS handshake with
+    /// `tls`, bounded by [`Settings::tls_handshake_timeout`], and HTTP/2 or
+    /// HTTP/1.1 follows as ALPN agreed (spec TLS-1 to TLS-8). Each
+    /// request's `ConnectionInfo::tls` tells what the handshake agreed. A
+    /// failed handshake closes that connection only.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// See [`Settings::tls_handshake_timeout`] (default 10 seconds).
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.tls_handshake_timeout = timeout;
+        self
+    }
+
     /// Returns the trigger of this server's graceful shutdown: clonable,
     /// usable from any thread; [`ShutdownTrigger::trigger`] starts it
     /// (spec SHUT-1). Graceful shutdown:
@@ -199,8 +218,9 @@ impl<B: Binding> Server<B> {
     /// down gracefully on SIGTERM, and on Ctrl-C (SIGINT) and SIGHUP unless
     /// the process started with them ignored; a signal during graceful
     /// shutdown exits at once (see [`shutdown_on_signal`](crate::shutdown_on_signal),
-    /// spec ADAPT-8 to ADAPT-10). Logs `listening on http://ADDR`
-    /// (`tracing`, level INFO) when it starts.
+    /// spec ADAPT-8 to ADAPT-10). Logs `listening on http://ADDR` (or
+    /// `https://ADDR` with [`tls`](Server::tls); `tracing`, level INFO)
+    /// when it starts.
     ///
     /// Blocks the calling thread until the server has shut down. If the
     /// operating system refuses the signal handlers, the server runs
@@ -215,7 +235,8 @@ impl<B: Binding> Server<B> {
             tracing::warn!(%error, "no signal handler installed; the server ignores SIGTERM and Ctrl-C");
         }
         if let Ok(addr) = self.local_addr() {
-            tracing::info!("listening on http://{addr}");
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
+            tracing::info!("listening on {scheme}://{addr}");
         }
         self.serve_blocking(application)
     }
@@ -255,6 +276,7 @@ impl<B: Binding> Server<B> {
             binding,
             settings,
             shutdown,
+            tls,
         } = self;
         settings
             .validate()
@@ -304,32 +326,31 @@ impl<B: Binding> Server<B> {
                 }
             };
             let tracked = tracker.track();
-            let state = Arc::new(ConnectionState {
-                shared: shared.clone(),
-                context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
-                requests: Requests::new(),
-            });
-            let connection = serve_connection(
+            let Some(tls) = &tls else {
+                let state = connection_state(&shared, &handle, info, &shutdown);
+                let connection = serve_connection(
+                    protocols.clone(),
+                    io,
+                    None,
+                    state,
+                    shutdown.signal(),
+                    abort.signal(),
+                );
+                spawn_connection(&binding, connection, (tracked, permit));
+                continue;
+            };
+            let handshake = tls::accept(tls.current().get(settings.http2), io);
+            let connection = serve_tls_connection(
+                handshake,
+                handle.sleep(settings.tls_handshake_timeout),
                 protocols.clone(),
-                io,
-                state,
-                shutdown.signal(),
+                shared.clone(),
+                handle.clone(),
+                info,
+                shutdown.clone(),
                 abort.signal(),
             );
-            // Combinators, not an `async` block: a block would keep the
-            // moved connection future twice in the task (measured: 4168
-            // bytes instead of about 2100 per connection).
-            let task = AssertUnwindSafe(connection)
-                .catch_unwind()
-                .map(move |result| {
-                    // A panic inside hyper closes this connection only.
-                    if result.is_err() {
-                        tracing::error!("a connection task panicked; the connection is closed");
-                    }
-                    drop(tracked);
-                    drop(permit);
-                });
-            binding.spawn(task);
+            spawn_connection(&binding, connection, (tracked, permit));
         }
 
         // Stop accepting: closing the listener refuses new connections.
@@ -366,6 +387,98 @@ impl<B: Binding> fmt::Debug for Server<B> {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// The state of a connection that `info` describes.
+fn connection_state<A: Application>(
+    shared: &Arc<Shared<A>>,
+    handle: &albany::rt::Handle,
+    info: albany::ConnectionInfo,
+    shutdown: &ShutdownTrigger,
+) -> Arc<ConnectionState<A>> {
+    Arc::new(ConnectionState {
+        shared: shared.clone(),
+        context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
+        requests: Requests::new(),
+    })
+}
+
+/// Runs `connection` in a task of its own; `guards` (its place in the
+/// tracker and its connection permit) are released when it ends.
+fn spawn_connection<B: Binding, G: Send + 'static>(
+    binding: &B,
+    connection: impl Future<Output = ()> + Send + 'static,
+    guards: G,
+) {
+    // Combinators, not an `async` block: a block would keep the moved
+    // connection future twice in the task (measured: 4168 bytes instead
+    // of about 2100 per connection).
+    let task = AssertUnwindSafe(connection)
+        .catch_unwind()
+        .map(move |result| {
+            // A panic inside hyper closes this connection only.
+            if result.is_err() {
+                tracing::error!("a connection task panicked; the connection is closed");
+            }
+            drop(guards);
+        });
+    binding.spawn(task);
+}
+
+/// Serves a TLS connection: the handshake, bounded by `timeout` and ended
+/// by graceful shutdown (the connection has no request yet), then HTTP as
+/// ALPN agreed (spec TLS-2, TLS-3).
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls_connection<A, B, C>(
+    handshake: impl Future<Output = io::Result<tls::Handshake<C>>>,
+    mut timeout: albany::rt::Sleep,
+    protocols: Arc<Protocols<B>>,
+    shared: Arc<Shared<A>>,
+    handle: albany::rt::Handle,
+    info: albany::ConnectionInfo,
+    shutdown: ShutdownTrigger,
+    abort: albany::ShutdownSignal,
+) where
+    A: Application,
+    B: Binding,
+    C: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+{
+    let peer = info.peer_addr;
+    let mut handshake = pin!(handshake);
+    let mut shutting_down = shutdown.signal();
+    let done = poll_fn(|cx| {
+        if Pin::new(&mut shutting_down).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(done) = handshake.as_mut().poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        if Pin::new(&mut timeout).poll(cx).is_ready() {
+            tracing::debug!(%peer, "no TLS handshake within the handshake timeout");
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    let handshake = match done {
+        Some(Ok(handshake)) => handshake,
+        Some(Err(error)) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        None => return,
+    };
+    drop(timeout);
+    let state = connection_state(&shared, &handle, info.with_tls(handshake.info), &shutdown);
+    serve_connection(
+        protocols,
+        handshake.io,
+        handshake.protocol,
+        state,
+        shutdown.signal(),
+        abort,
+    )
+    .await;
 }
 
 /// Errors of `accept` that concern one connection, not the listener.

@@ -53,6 +53,11 @@ pub struct Settings {
     /// The listen backlog: connections the kernel queues before they are
     /// accepted. At least 1. Default: 1024.
     pub backlog: u32,
+    /// Over TLS ([`Server::tls`](crate::Server::tls)), how long a client
+    /// may take to finish the handshake, from accept; past it the
+    /// connection is closed (spec TLS-3). The header read timeout starts
+    /// when the handshake ends. Longer than zero. Default: 10 seconds.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -67,6 +72,7 @@ impl Default for Settings {
             http2: true,
             http2_max_concurrent_streams: 200,
             backlog: 1024,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,7 +84,8 @@ impl Settings {
     ///
     /// The first setting out of range, by name: `max_header_size` below
     /// 8192 bytes, `header_read_timeout` of zero, `max_connections`,
-    /// `http2_max_concurrent_streams` or `backlog` of 0.
+    /// `http2_max_concurrent_streams` or `backlog` of 0, `tls_handshake_timeout`
+    /// of zero.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let invalid = |name, requirement| Err(InvalidSetting { name, requirement });
         if self.max_header_size < 8192 {
@@ -95,6 +102,9 @@ impl Settings {
         }
         if self.backlog == 0 {
             return invalid("backlog", "at least 1");
+        }
+        if self.tls_handshake_timeout.is_zero() {
+            return invalid("tls_handshake_timeout", "longer than zero");
         }
         Ok(())
     }

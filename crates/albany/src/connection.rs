@@ -30,6 +30,19 @@ impl ConnectionInfo {
         self.tls = Some(tls);
         self
     }
+
+    /// The scheme the client used to reach the server: `"https"` when the
+    /// connection is secured by TLS, `"http"` otherwise. Over HTTP/1.1 a
+    /// request in origin-form carries no scheme in its URI (spec REQ-2): the
+    /// target URI is this scheme, the `Host` field and the path (RFC 9112
+    /// §3.3).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 /// TLS parameters of a connection.
@@ -42,6 +55,13 @@ pub struct TlsInfo {
     pub alpn_protocol: Option<Vec<u8>>,
     /// The TLS version, such as `"TLSv1.3"`.
     pub protocol_version: Option<String>,
+    /// The cipher suite agreed, by its IANA name, such as
+    /// `"TLS13_AES_128_GCM_SHA256"`.
+    pub cipher_suite: Option<String>,
+    /// The certificate chain the client presented (mutual TLS), each
+    /// certificate DER-encoded, the client's own first; empty when it
+    /// presented none.
+    pub client_certificates: Vec<Vec<u8>>,
 }
 
 impl TlsInfo {

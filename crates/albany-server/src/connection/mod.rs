@@ -70,15 +70,20 @@ impl<B: Binding> Protocols<B> {
 /// it (spec LIMIT-3), graceful shutdown closes it (`shutdown` resolves: the
 /// current requests finish, no new ones start), or the shutdown deadline
 /// passes (`abort` resolves: it is dropped at once).
-pub(crate) async fn serve_connection<A, B>(
+///
+/// `protocol` is the protocol already agreed (by TLS's ALPN); `None` reads
+/// the preface to tell (spec H2-1).
+pub(crate) async fn serve_connection<A, B, I>(
     protocols: Arc<Protocols<B>>,
-    io: B::Connection,
+    io: I,
+    protocol: Option<Protocol>,
     state: Arc<ConnectionState<A>>,
     mut shutdown: ShutdownSignal,
     abort: ShutdownSignal,
 ) where
     A: Application,
     B: Binding,
+    I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
 {
     let peer = state.context.connection_info().peer_addr;
     let requests = state.requests.clone();
@@ -87,7 +92,9 @@ pub(crate) async fn serve_connection<A, B>(
         timeout,
         requests.clone()
     )));
-    let (protocol, io) = if protocols.http2.is_some() {
+    let (protocol, io) = if let Some(protocol) = protocol {
+        (protocol, Rewind::new(io))
+    } else if protocols.http2.is_some() {
         // The wait for the preface ends with graceful shutdown (the
         // connection has no request yet) and with the header read timeout.
         let mut detect = pin!(preface::detect(io));
