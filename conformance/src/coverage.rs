@@ -60,6 +60,10 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("ADAPT-9", "process-level behaviour of run: a second signal, tested by examples/tests/signals.rs"),
     ("ADAPT-10", "process-level behaviour of run: handlers added with signal-hook, which chains (crates/albany-server/src/signal)"),
     ("LIMIT-10", "the listen(2) backlog is not observable from a client"),
+    ("ADAPT-11", "process environment (LISTEN_FDS, HOST, PORT), tested in real processes by examples/tests/listeners.rs"),
+    ("ADAPT-12", "SO_REUSEPORT across servers, tested by examples/tests/listeners.rs"),
+    ("ADAPT-13", "an inherited blocking listener, tested by examples/tests/listeners.rs"),
+    ("ADAPT-14", "sd_notify readiness, tested with a notify socket by examples/tests/listeners.rs"),
     // TLS (spec chapter 19): tested on every adapter against curl, not by
     // the suite's plain-TCP clients.
     ("EXT-11", "ConnectionInfo::tls over TLS, tested with curl by examples/tests/tls.rs"),

@@ -3,6 +3,8 @@
 mod binding;
 mod body;
 mod connection;
+mod listener;
+mod notify;
 mod preface;
 mod request;
 mod request_body;

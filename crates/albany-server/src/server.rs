@@ -16,6 +16,7 @@ use async_lock::Semaphore;
 use futures_util::FutureExt;
 
 use crate::connection::{serve_connection, Protocols, Requests};
+use crate::listener::{self, Bind};
 use crate::service::{ConnectionState, Shared};
 use crate::tls::{self, Tls};
 use crate::tracker::Tracker;
@@ -67,20 +68,59 @@ impl<B: Binding + Default> Server<B> {
     /// The operating system's error if no address binds (in use, not
     /// permitted) or `addr` does not resolve.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
-        let settings = Settings::default();
-        let mut last_error = None;
-        for addr in addr.to_socket_addrs()? {
-            match bind_listener(addr, settings.backlog) {
-                Ok(listener) => return Ok(Server::with_binding(listener, B::default())),
-                Err(error) => last_error = Some(error),
-            }
+        let options = Bind {
+            backlog: Settings::default().backlog,
+            reuse_port: false,
+        };
+        let listener = listener::bind_first(addr, options)?;
+        Ok(Server::with_binding(listener, B::default()))
+    }
+
+    /// As [`bind`](Server::bind), with `SO_REUSEPORT` set, so that several
+    /// processes (or several servers of one process) can listen on the same
+    /// port, each binding it this way; the kernel spreads new connections
+    /// among them (Linux, the BSDs, macOS; spec ADAPT-12). A port bound
+    /// without it cannot be shared.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Server::bind); `Unsupported` where the platform has no
+    /// `SO_REUSEPORT`.
+    pub fn bind_reuse_port(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let options = Bind {
+            backlog: Settings::default().backlog,
+            reuse_port: true,
+        };
+        let listener = listener::bind_first(addr, options)?;
+        Ok(Server::with_binding(listener, B::default()))
+    }
+
+    /// The listener a deployment gives, in this order (spec ADAPT-11):
+    /// 1. the first listener inherited from a service manager (systemd
+    ///    socket activation: `LISTEN_FDS`, with `LISTEN_PID` naming this
+    ///    process; also `systemfd`), switched to non-blocking mode;
+    /// 2. otherwise `default_addr` bound, with its host replaced by the
+    ///    `HOST` environment variable and its port by `PORT` when they are
+    ///    set (the twelve-factor convention, as trillium's).
+    ///
+    /// The adapters' `run` functions start this way; [`bind`](Server::bind)
+    /// reads no environment. Logs (INFO) where the listener came from.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the variable for a `PORT` that is not a port
+    /// number or a `HOST` that does not resolve, or for an inherited
+    /// descriptor that is not a TCP listener; otherwise as
+    /// [`bind`](Server::bind).
+    pub fn from_env(default_addr: impl ToSocketAddrs) -> io::Result<Self> {
+        if let Some(listener) = listener::inherited()? {
+            tracing::info!(
+                "serving on the listener inherited from the service manager (LISTEN_FDS)"
+            );
+            return Server::from_listener(listener);
         }
-        Err(last_error.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the address resolved to nothing",
-            )
-        }))
+        let addrs = listener::from_env(default_addr)?;
+        Server::bind(&addrs[..])
     }
 
     /// Serves on a listener bound elsewhere (inherited from a supervisor,
@@ -95,19 +135,6 @@ impl<B: Binding + Default> Server<B> {
         listener.set_nonblocking(true)?;
         Ok(Server::with_binding(listener, B::default()))
     }
-}
-
-fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )?;
-    #[cfg(unix)]
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(socket.into())
 }
 
 impl<B: Binding> Server<B> {
@@ -297,6 +324,7 @@ impl<B: Binding> Server<B> {
         let tracker = Tracker::default();
         let permits = Arc::new(Semaphore::new(settings.max_connections));
         let mut shutdown_signal = shutdown.signal();
+        crate::notify::ready();
 
         loop {
             let accepted = {
@@ -355,6 +383,7 @@ impl<B: Binding> Server<B> {
 
         // Stop accepting: closing the listener refuses new connections.
         drop(listener);
+        crate::notify::stopping();
         tracing::info!(
             connections = tracker.active(),
             "graceful shutdown started; waiting for connections to finish"

@@ -37,9 +37,16 @@ pub type Server = albany_server::Server<SmolBinding>;
 /// }
 /// ```
 ///
+/// `addr` is the default: a listener inherited from a service manager
+/// (systemd socket activation) is served instead, and the `HOST` and `PORT`
+/// environment variables replace its host and port when set
+/// ([`Server::from_env`](albany_server::Server::from_env)). Where
+/// `NOTIFY_SOCKET` is set, systemd is told `READY=1` once it accepts and
+/// `STOPPING=1` when graceful shutdown starts.
+///
 /// # Errors
 ///
-/// The error of [`Server::bind`] or of serving.
+/// The error of [`Server::from_env`](albany_server::Server::from_env) or of serving.
 pub fn run(addr: impl ToSocketAddrs, application: impl Application) -> io::Result<()> {
-    Server::bind(addr)?.run(application)
+    Server::from_env(addr)?.run(application)
 }
