@@ -11,12 +11,15 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use crate::connection::InFlight;
+use crate::observe::Observed;
 
 pub(crate) struct ResponseBody {
     inner: Body,
     panicked: bool,
     /// Dropped with the body, once hyper has written it (or given up).
     in_flight: Option<InFlight>,
+    /// The request's span, size and access log line, ended with the body.
+    observed: Option<Observed>,
 }
 
 impl ResponseBody {
@@ -25,12 +28,15 @@ impl ResponseBody {
             inner,
             panicked: false,
             in_flight: None,
+            observed: None,
         }
     }
 
-    /// Keeps the request counted as in flight until this body is dropped.
-    pub(crate) fn set_in_flight(&mut self, in_flight: Option<InFlight>) {
+    /// Keeps the request counted as in flight, and observed, until this
+    /// body is dropped.
+    pub(crate) fn set_in_flight(&mut self, in_flight: Option<InFlight>, observed: Observed) {
         self.in_flight = in_flight;
+        self.observed = Some(observed);
     }
 }
 
@@ -46,10 +52,26 @@ impl http_body::Body for ResponseBody {
             return Poll::Ready(None);
         }
         let this = &mut *self;
-        match catch_unwind(AssertUnwindSafe(|| this.inner.poll_frame(cx))) {
+        let polled = {
+            let _entered = this
+                .observed
+                .as_ref()
+                .map(|observed| observed.span().enter());
+            catch_unwind(AssertUnwindSafe(|| this.inner.poll_frame(cx)))
+        };
+        match polled {
             Ok(polled) => {
-                if let Poll::Ready(Some(Err(error))) = &polled {
-                    tracing::warn!(%error, "response body failed; aborting the response");
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let (Some(data), Some(observed)) = (frame.data_ref(), &mut this.observed)
+                        {
+                            observed.sent(data.len());
+                        }
+                    }
+                    Poll::Ready(Some(Err(error))) => {
+                        tracing::warn!(%error, "response body failed; aborting the response");
+                    }
+                    _ => {}
                 }
                 polled
             }

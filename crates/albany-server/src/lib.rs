@@ -3,8 +3,10 @@
 mod binding;
 mod body;
 mod connection;
+mod counters;
 mod listener;
 mod notify;
+mod observe;
 mod preface;
 mod request;
 mod request_body;
@@ -20,6 +22,7 @@ mod tracker;
 mod upgrade_io;
 
 pub use binding::Binding;
+pub use counters::Counters;
 pub use server::Server;
 pub use settings::{InvalidSetting, Settings};
 pub use signal::shutdown_on_signal;

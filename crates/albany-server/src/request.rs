@@ -68,9 +68,13 @@ pub(crate) fn prepare_request<A: Application>(
     };
 
     if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        let counters = shared.counters.clone();
         parts.extensions.insert(OnUpgrade::new(async move {
             match on_upgrade.await {
-                Ok(upgraded) => Ok(Upgraded::new(FromHyper::new(upgraded))),
+                Ok(upgraded) => Ok(Upgraded::new(FromHyper::counted(
+                    upgraded,
+                    counters.upgrade(),
+                ))),
                 Err(error) => Err(UpgradeError::new(error)),
             }
         }));

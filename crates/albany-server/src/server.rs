@@ -16,10 +16,10 @@ use async_lock::Semaphore;
 use futures_util::FutureExt;
 
 use crate::connection::{serve_connection, Protocols, Requests};
+use crate::counters::Counters;
 use crate::listener::{self, Bind};
 use crate::service::{ConnectionState, Shared};
 use crate::tls::{self, Tls};
-use crate::tracker::Tracker;
 use crate::{rt, Binding, Settings};
 
 /// An HTTP/1.1 and HTTP/2 server for an [`Application`], on the event loop
@@ -53,6 +53,7 @@ pub struct Server<B: Binding> {
     settings: Settings,
     shutdown: ShutdownTrigger,
     tls: Option<Tls>,
+    counters: Counters,
 }
 
 impl<B: Binding + Default> Server<B> {
@@ -148,6 +149,7 @@ impl<B: Binding> Server<B> {
             settings: Settings::default(),
             shutdown: ShutdownTrigger::new(),
             tls: None,
+            counters: Counters::default(),
         }
     }
 
@@ -217,6 +219,22 @@ impl<B: Binding> Server<B> {
     pub fn tls(mut self, tls: Tls) -> Self {
         self.tls = Some(tls);
         self
+    }
+
+    /// See [`Settings::access_log`] (default `false`): one line per
+    /// response, in the Common Log Format, as a `tracing` event at INFO
+    /// (target `albany::access`).
+    pub fn access_log(mut self, enabled: bool) -> Self {
+        self.settings.access_log = enabled;
+        self
+    }
+
+    /// Returns a handle to this server's live counters: open connections,
+    /// requests in flight, upgraded connections, requests served (spec
+    /// OBS-3). Take it before [`serve`](Server::serve), as the shutdown
+    /// trigger; it stays readable from any thread while the server runs.
+    pub fn counters(&self) -> Counters {
+        self.counters.clone()
     }
 
     /// See [`Settings::tls_handshake_timeout`] (default 10 seconds).
@@ -304,6 +322,7 @@ impl<B: Binding> Server<B> {
             settings,
             shutdown,
             tls,
+            counters,
         } = self;
         settings
             .validate()
@@ -319,9 +338,11 @@ impl<B: Binding> Server<B> {
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
+            access_log: settings.access_log,
+            counters: counters.clone(),
         });
         let abort = ShutdownTrigger::new();
-        let tracker = Tracker::default();
+        let tracker = counters.tracker();
         let permits = Arc::new(Semaphore::new(settings.max_connections));
         let mut shutdown_signal = shutdown.signal();
         crate::notify::ready();
@@ -427,8 +448,17 @@ fn connection_state<A: Application>(
 ) -> Arc<ConnectionState<A>> {
     Arc::new(ConnectionState {
         shared: shared.clone(),
-        context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
         requests: Requests::new(),
+        span: tracing::debug_span!(
+            target: "albany::connection",
+            "connection",
+            "client.address" = %info.peer_addr.ip(),
+            "client.port" = info.peer_addr.port(),
+            "server.port" = info.local_addr.port(),
+            "network.transport" = "tcp",
+            "tls.protocol.version" = info.tls.as_ref().and_then(|tls| tls.protocol_version.as_deref()),
+        ),
+        context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
     })
 }
 

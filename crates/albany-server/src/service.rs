@@ -14,6 +14,8 @@ use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
 use crate::connection::Requests;
+use crate::counters::Counters;
+use crate::observe::Observed;
 use crate::request::{prepare_request, Prepared};
 use crate::response_checks::{panicked, prepare_response, status_response};
 
@@ -21,6 +23,8 @@ use crate::response_checks::{panicked, prepare_response, status_response};
 pub(crate) struct Shared<A> {
     pub(crate) application: A,
     pub(crate) max_request_body_size: Option<u64>,
+    pub(crate) access_log: bool,
+    pub(crate) counters: Counters,
 }
 
 /// What every request of one connection shares.
@@ -31,6 +35,8 @@ pub(crate) struct ConnectionState<A> {
     pub(crate) context: ConnectionContext,
     /// Requests in flight, for the header read timeout (LIMIT-3).
     pub(crate) requests: Arc<Requests>,
+    /// The connection's span, the parent of its requests' (OBS-1).
+    pub(crate) span: tracing::Span,
 }
 
 /// Serves one request: builds the Albany request (body and extensions),
@@ -42,6 +48,13 @@ pub(crate) async fn serve_request<A: Application>(
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
     let in_flight = state.requests.start();
+    let mut observed = Observed::start(
+        &request,
+        state.context.connection_info().peer_addr,
+        &state.span,
+        state.shared.access_log,
+        state.shared.counters.request(),
+    );
     let connect = request.method() == http::Method::CONNECT;
     // One async function, not one that awaits another: each nested future
     // is a move of the request (measured with callgrind). The synchronous
@@ -62,6 +75,7 @@ pub(crate) async fn serve_request<A: Application>(
             // once: it is polled under `catch_unwind` and raced with the
             // client leaving.
             let called = poll_fn(|cx| {
+                let _entered = observed.span().enter();
                 match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
                     Ok(Poll::Ready(response)) => return Poll::Ready(Some(Ok(response))),
                     Err(payload) => return Poll::Ready(Some(Err(payload))),
@@ -89,6 +103,7 @@ pub(crate) async fn serve_request<A: Application>(
         // [LIMIT-3] An upgraded connection has no more request heads.
         state.requests.stop();
     }
-    response.body_mut().set_in_flight(in_flight);
+    observed.status(status.as_u16());
+    response.body_mut().set_in_flight(in_flight, observed);
     Ok(response)
 }

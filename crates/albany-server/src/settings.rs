@@ -58,6 +58,10 @@ pub struct Settings {
     /// connection is closed (spec TLS-3). The header read timeout starts
     /// when the handshake ends. Longer than zero. Default: 10 seconds.
     pub tls_handshake_timeout: Duration,
+    /// Whether every response writes one access log line when it ends:
+    /// the Common Log Format and the time taken, as a `tracing` event at
+    /// INFO with the target `albany::access` (spec OBS-2). Default: `false`.
+    pub access_log: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             http2_max_concurrent_streams: 200,
             backlog: 1024,
             tls_handshake_timeout: Duration::from_secs(10),
+            access_log: false,
         }
     }
 }

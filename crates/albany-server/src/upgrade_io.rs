@@ -7,14 +7,30 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+use crate::counters::UpgradedConnection;
+
 /// hyper's I/O presented as `futures_io`.
 pub(crate) struct FromHyper<T> {
     inner: T,
+    /// For an upgraded connection: counted as open while this lives
+    /// (spec OBS-3).
+    _counted: Option<UpgradedConnection>,
 }
 
 impl<T> FromHyper<T> {
     pub(crate) fn new(inner: T) -> Self {
-        FromHyper { inner }
+        FromHyper {
+            inner,
+            _counted: None,
+        }
+    }
+
+    /// An upgraded connection, counted until it is dropped.
+    pub(crate) fn counted(inner: T, counted: UpgradedConnection) -> Self {
+        FromHyper {
+            inner,
+            _counted: Some(counted),
+        }
     }
 }
 
