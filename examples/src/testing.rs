@@ -94,13 +94,39 @@ pub fn serve_tls(
     tls: Tls,
     settings: Settings,
 ) -> ServerThread {
+    serve_on(adapter, application, Some(tls), settings)
+}
+
+/// Serves `application` with `settings` (plain HTTP) on the adapter named
+/// `adapter` (one of [`ADAPTERS`]), on 127.0.0.1 port 0.
+///
+/// # Panics
+///
+/// If the adapter is unknown or the port cannot be bound (a test failure).
+pub fn serve_with(
+    adapter: &str,
+    application: impl Application,
+    settings: Settings,
+) -> ServerThread {
+    serve_on(adapter, application, None, settings)
+}
+
+fn serve_on(
+    adapter: &str,
+    application: impl Application,
+    tls: Option<Tls>,
+    settings: Settings,
+) -> ServerThread {
     fn start<B: Binding>(
         server: albany_server::Server<B>,
         application: impl Application,
-        tls: Tls,
+        tls: Option<Tls>,
         settings: Settings,
     ) -> ServerThread {
-        let server = server.settings(settings).tls(tls);
+        let mut server = server.settings(settings);
+        if let Some(tls) = tls {
+            server = server.tls(tls);
+        }
         let addr = server.local_addr().expect("the bound address");
         let shutdown = server.shutdown_trigger();
         let thread = std::thread::spawn(move || server.serve_blocking(application));

@@ -342,6 +342,21 @@ impl Application for Reference {
                 response
             }
             "/blocking-panic" => self.blocking_panic.call(request).await,
+            "/client" => {
+                let forwarded = request.forwarded();
+                text(
+                    StatusCode::OK,
+                    format!(
+                        "client={} forwarded={} proto={} host={}",
+                        request
+                            .client_ip()
+                            .map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+                        forwarded.is_some(),
+                        forwarded.and_then(|f| f.proto.as_deref()).unwrap_or("-"),
+                        forwarded.and_then(|f| f.host.as_deref()).unwrap_or("-"),
+                    ),
+                )
+            }
             "/info" => match request.connection_info() {
                 Some(info) => text(StatusCode::OK, format!("peer={}", info.peer_addr)),
                 None => text(StatusCode::INTERNAL_SERVER_ERROR, "no connection info"),

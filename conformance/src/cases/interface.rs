@@ -18,6 +18,10 @@ pub(super) const CASES: &[Case] = &[
         "runtime, connection info and shutdown signal in every request; OnUpgrade only when upgradable", extensions),
     case!("interface.connection-info", Must, ["EXT-2", "ADAPT-4"], [],
         "ConnectionInfo's peer address is the client's address", connection_info),
+    case!("interface.forwarded-untrusted", Must, ["EXT-13"], ["RFC 7239 §8.3"],
+        "Forwarded and X-Forwarded-* from a peer that is not trusted (the default) change nothing", forwarded_untrusted),
+    case!("interface.forwarded-trusted", Must, ["EXT-13"], ["RFC 7239 §4", "RFC 7239 §5.2"],
+        "from a trusted peer, the nearest untrusted address of the chain is the client, with proto and host", forwarded_trusted),
     case!("interface.runtime", Must, ["EXT-1", "RT-2", "RT-3", "RT-4", "RT-8", "RT-12", "RT-13", "RT-14", "ADAPT-3"], [],
         "sleep, spawn, spawn_blocking and timeout work inside the application", runtime),
     case!("interface.blocking", Must, ["BLOCK-1", "BLOCK-2", "BLOCK-3"], [],
@@ -125,6 +129,59 @@ fn connection_info(context: &mut Context<'_>) -> Result<(), Failure> {
         String::from_utf8_lossy(&response.body),
         format!("peer={local}"),
         "peer address"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// `GET /client` with `fields`; the application's answer.
+fn client_seen(addr: std::net::SocketAddr, fields: &str) -> Result<String, Failure> {
+    let request = format!("GET /client HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n");
+    let response = h1::exchange(addr, request.as_bytes())?;
+    Ok(String::from_utf8_lossy(&response.body).into_owned())
+}
+
+const SPOOFED: &str = "Forwarded: for=203.0.113.9;proto=https;host=evil.example\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n";
+
+fn forwarded_untrusted(context: &mut Context<'_>) -> Result<(), Failure> {
+    // Trusted: a network the loopback client is not in, then nothing.
+    for trusted in [vec!["10.0.0.0/8".parse().expect("a network")], vec![]] {
+        let (server, _) = context.start_with(|settings| settings.trusted_proxies = trusted)?;
+        ensure_eq!(
+            client_seen(server.addr(), SPOOFED)?,
+            "client=127.0.0.1 forwarded=false proto=- host=-",
+            "a spoofed client"
+        );
+        server.shutdown()?;
+    }
+    Ok(())
+}
+
+fn forwarded_trusted(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|settings| {
+        settings.trusted_proxies = vec![
+            "127.0.0.0/8".parse().expect("a network"),
+            "10.0.0.0/8".parse().expect("a network"),
+        ];
+    })?;
+    let addr = server.addr();
+    // RFC 7239: the element of the first untrusted hop from the right.
+    ensure_eq!(
+        client_seen(addr, "Forwarded: for=192.0.2.1, for=\"[2001:db8::17]:4711\";proto=HTTPS;host=example.com, for=10.1.2.3\r\n")?,
+        "client=2001:db8::17 forwarded=true proto=https host=example.com",
+        "Forwarded"
+    );
+    // X-Forwarded-For, as nginx's $proxy_add_x_forwarded_for builds it: a
+    // client-supplied first entry is not believed.
+    ensure_eq!(
+        client_seen(addr, "X-Forwarded-For: 203.0.113.9, 198.51.100.4\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: example.org\r\n")?,
+        "client=198.51.100.4 forwarded=true proto=https host=example.org",
+        "X-Forwarded-For"
+    );
+    ensure_eq!(
+        client_seen(addr, "")?,
+        "client=127.0.0.1 forwarded=false proto=- host=-",
+        "no forwarding fields"
     );
     server.shutdown()?;
     Ok(())

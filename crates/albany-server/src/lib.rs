@@ -4,6 +4,7 @@ mod binding;
 mod body;
 mod connection;
 mod counters;
+mod forwarded;
 mod listener;
 mod notify;
 mod observe;
@@ -23,6 +24,9 @@ mod upgrade_io;
 
 pub use binding::Binding;
 pub use counters::Counters;
+/// An IP network (`10.0.0.0/8`, `::1/128`), from the `ipnet` crate: the
+/// type of [`Settings::trusted_proxies`].
+pub use ipnet::IpNet;
 pub use server::Server;
 pub use settings::{InvalidSetting, Settings};
 pub use signal::shutdown_on_signal;

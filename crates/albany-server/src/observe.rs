@@ -3,7 +3,7 @@
 //! in-flight count (spec OBS-1 to OBS-3). One [`Observed`] per request
 //! travels from its head to the end of its response body.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use http::{Method, Version};
@@ -26,7 +26,7 @@ pub(crate) struct Observed {
 
 /// What the access log line needs from the request head.
 struct Access {
-    client: SocketAddr,
+    client: IpAddr,
     method: Method,
     target: String,
     version: Version,
@@ -35,11 +35,13 @@ struct Access {
 }
 
 impl Observed {
-    /// Starts observing the request whose head is `parts`, from `client`;
-    /// the span is a child of `connection`'s.
+    /// Starts observing `request`, from `client` (the forwarded client, or
+    /// the peer) over a connection from `peer`; the span is a child of
+    /// `connection`'s.
     pub(crate) fn start(
         request: &http::Request<hyper::body::Incoming>,
-        client: SocketAddr,
+        client: IpAddr,
+        peer: SocketAddr,
         connection: &Span,
         access_log: bool,
         in_flight: InFlightRequest,
@@ -54,8 +56,9 @@ impl Observed {
             "url.path" = request.uri().path(),
             "url.query" = request.uri().query(),
             "network.protocol.version" = protocol_version(request.version()),
-            "client.address" = %client.ip(),
-            "client.port" = client.port(),
+            "client.address" = %client,
+            "network.peer.address" = %peer.ip(),
+            "network.peer.port" = peer.port(),
             "http.response.status_code" = Empty,
             "http.response.body.size" = Empty,
         );
@@ -140,7 +143,7 @@ fn log(access: &Access, bytes: u64) {
     tracing::info!(
         target: ACCESS_LOG_TARGET,
         "{} - - [{date}] \"{} {} {:?}\" {} {size} {elapsed:.3}ms",
-        access.client.ip(),
+        access.client,
         access.method,
         access.target,
         access.version,

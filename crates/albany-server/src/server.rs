@@ -21,6 +21,7 @@ use crate::listener::{self, Bind};
 use crate::service::{ConnectionState, Shared};
 use crate::tls::{self, Tls};
 use crate::{rt, Binding, Settings};
+use ipnet::IpNet;
 
 /// An HTTP/1.1 and HTTP/2 server for an [`Application`], on the event loop
 /// that the binding `B` ties it to.
@@ -229,6 +230,14 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::trusted_proxies`] (default none): the networks
+    /// (`"10.0.0.0/8".parse()?`, `IpNet::from(ip)`) whose forwarding
+    /// fields are believed.
+    pub fn trusted_proxies(mut self, networks: impl IntoIterator<Item = IpNet>) -> Self {
+        self.settings.trusted_proxies = networks.into_iter().collect();
+        self
+    }
+
     /// Returns a handle to this server's live counters: open connections,
     /// requests in flight, upgraded connections, requests served (spec
     /// OBS-3). Take it before [`serve`](Server::serve), as the shutdown
@@ -339,6 +348,7 @@ impl<B: Binding> Server<B> {
             application,
             max_request_body_size: settings.max_request_body_size,
             access_log: settings.access_log,
+            trusted_proxies: settings.trusted_proxies.clone(),
             counters: counters.clone(),
         });
         let abort = ShutdownTrigger::new();

@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use crate::body::ResponseBody;
 use crate::connection::Requests;
 use crate::counters::Counters;
+use crate::forwarded::forwarded;
 use crate::observe::Observed;
 use crate::request::{prepare_request, Prepared};
 use crate::response_checks::{panicked, prepare_response, status_response};
@@ -25,6 +26,7 @@ pub(crate) struct Shared<A> {
     pub(crate) max_request_body_size: Option<u64>,
     pub(crate) access_log: bool,
     pub(crate) counters: Counters,
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// What every request of one connection shares.
@@ -48,9 +50,21 @@ pub(crate) async fn serve_request<A: Application>(
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
     let in_flight = state.requests.start();
+    let peer = state.context.connection_info().peer_addr;
+    // [EXT-13] Only from a trusted peer; nothing to do without any.
+    let forwarded = if state.shared.trusted_proxies.is_empty() {
+        None
+    } else {
+        forwarded(request.headers(), peer.ip(), &state.shared.trusted_proxies)
+    };
+    let client = forwarded
+        .as_ref()
+        .and_then(|forwarded| forwarded.client)
+        .unwrap_or(peer.ip());
     let mut observed = Observed::start(
         &request,
-        state.context.connection_info().peer_addr,
+        client,
+        peer,
         &state.span,
         state.shared.access_log,
         state.shared.counters.request(),
@@ -61,7 +75,7 @@ pub(crate) async fn serve_request<A: Application>(
     // part is a plain function: locals an async function borrows stay in
     // its state across every await, which would make this future
     // (allocated once per connection by hyper) hold the request twice.
-    let mut response = match prepare_request(&state, request) {
+    let mut response = match prepare_request(&state, request, forwarded) {
         Err(status) => status_response(status),
         Ok(Prepared {
             request,

@@ -1,6 +1,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 /// The engine's settings, with safe defaults.
 ///
 /// Set them through the adapter's server builder (`Server::max_header_size`
@@ -62,6 +64,13 @@ pub struct Settings {
     /// the Common Log Format and the time taken, as a `tracing` event at
     /// INFO with the target `albany::access` (spec OBS-2). Default: `false`.
     pub access_log: bool,
+    /// The peers whose `Forwarded` (RFC 7239) and `X-Forwarded-For`,
+    /// `-Proto`, `-Host` fields are believed: front servers such as nginx.
+    /// A request from one of them carries an `albany::Forwarded` extension
+    /// (`RequestExt::forwarded`, `RequestExt::client_ip`); from any other
+    /// peer those fields are passed on untouched and mean nothing to the
+    /// server (spec EXT-13). Default: empty (trust no one).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Settings {
@@ -78,6 +87,7 @@ impl Default for Settings {
             backlog: 1024,
             tls_handshake_timeout: Duration::from_secs(10),
             access_log: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

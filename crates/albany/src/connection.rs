@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What the server knows about the connection a request came in on.
 ///
@@ -68,5 +68,37 @@ impl TlsInfo {
     /// TLS parameters with every field unknown.
     pub fn new() -> Self {
         TlsInfo::default()
+    }
+}
+
+/// What a trusted front server (a reverse proxy such as nginx) says about
+/// the client of one request: from the `Forwarded` field (RFC 7239) or, if
+/// there is none, `X-Forwarded-For`, `X-Forwarded-Proto` and
+/// `X-Forwarded-Host`.
+///
+/// A server inserts it in the request's extensions only when the request
+/// came from a peer it was configured to trust, and never by default; read
+/// it with [`RequestExt::forwarded`](crate::RequestExt::forwarded), or take
+/// the client's address, forwarded or not, with
+/// [`RequestExt::client_ip`](crate::RequestExt::client_ip).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Forwarded {
+    /// The client's address: the nearest address in the chain that is not
+    /// itself a trusted proxy. `None` when the front server said nothing
+    /// usable (`unknown`, an obfuscated identifier).
+    pub client: Option<IpAddr>,
+    /// The scheme the client used with the front server (`proto=`,
+    /// `X-Forwarded-Proto`), lowercase, such as `"https"`.
+    pub proto: Option<String>,
+    /// The `Host` the client sent to the front server (`host=`,
+    /// `X-Forwarded-Host`).
+    pub host: Option<String>,
+}
+
+impl Forwarded {
+    /// Nothing forwarded.
+    pub fn new() -> Self {
+        Forwarded::default()
     }
 }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use crate::rt::Handle;
 use crate::shutdown::ShutdownSignal;
 use crate::upgrade::OnUpgrade;
-use crate::ConnectionInfo;
+use crate::{ConnectionInfo, Forwarded};
 
 /// Reads what an adapter gives every request (spec EXT-1 to EXT-4, EXT-6).
 ///
@@ -13,6 +13,8 @@ use crate::ConnectionInfo;
 /// | [`connection_info`](RequestExt::connection_info) | [`ConnectionInfo`] | peer and local address, TLS |
 /// | [`shutdown_signal`](RequestExt::shutdown_signal) | [`ShutdownSignal`] | resolves when graceful shutdown starts |
 /// | [`take_upgrade`](RequestExt::take_upgrade) | [`OnUpgrade`] | on requests that ask for an upgrade: the connection after a `101` |
+/// | [`forwarded`](RequestExt::forwarded) | [`Forwarded`] | on requests from a trusted front server: the client it forwards for |
+/// | [`client_ip`](RequestExt::client_ip) | `IpAddr` | the forwarded client's address, else the peer's |
 ///
 /// A server gives the first three as one [`ConnectionContext`] extension (one
 /// insert per request instead of three); each method also finds its type
@@ -29,6 +31,13 @@ pub trait RequestExt {
     /// Takes the upgrade handle out of the request; see
     /// [`upgrade`](crate::upgrade).
     fn take_upgrade(&mut self) -> Option<OnUpgrade>;
+    /// What a trusted front server says about the client (spec EXT-13);
+    /// `None` from peers the server does not trust.
+    fn forwarded(&self) -> Option<&Forwarded>;
+    /// The client's address: the one a trusted front server forwarded
+    /// ([`Forwarded::client`]) when there is one, otherwise the
+    /// connection's peer address; `None` without either.
+    fn client_ip(&self) -> Option<std::net::IpAddr>;
 }
 
 impl<B> RequestExt for http::Request<B> {
@@ -64,6 +73,16 @@ impl<B> RequestExt for http::Request<B> {
 
     fn take_upgrade(&mut self) -> Option<OnUpgrade> {
         self.extensions_mut().remove::<OnUpgrade>()
+    }
+
+    fn forwarded(&self) -> Option<&Forwarded> {
+        self.extensions().get::<Forwarded>()
+    }
+
+    fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.forwarded()
+            .and_then(|forwarded| forwarded.client)
+            .or_else(|| self.connection_info().map(|info| info.peer_addr.ip()))
     }
 }
 

@@ -1,0 +1,320 @@
+//! Behind nginx (Debian's package, the front server users deploy), on each
+//! adapter, over TCP: upstream keep-alive, a streamed response arriving in
+//! pieces (`proxy_buffering off`), a large upload, an upgrade, and the
+//! client's address through `X-Forwarded-For` from a trusted nginx, with a
+//! spoofed entry ignored. Skipped, saying so, where nginx is not installed
+//! (`.ci/run` installs it).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use albany::http::{header, StatusCode};
+use albany::{from_fn, Body, Request, RequestExt, Response};
+use albany_examples::testing::{serve_with, ServerThread, ADAPTERS};
+use albany_server::Settings;
+use futures_lite::AsyncReadExt;
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// The application behind nginx.
+fn application(gate: Arc<AtomicBool>) -> impl albany::Application {
+    from_fn(move |mut request: Request| {
+        let gate = gate.clone();
+        async move {
+            let handle = request.runtime().cloned().expect("a runtime");
+            match request.uri().path() {
+                // The upstream connection's client port: the same port
+                // on two requests is one kept-alive connection.
+                "/peer" => text(format!(
+                    "{}",
+                    request.connection_info().unwrap().peer_addr.port()
+                )),
+                "/client" => text(format!(
+                    "client={} proto={}",
+                    request.client_ip().unwrap(),
+                    request
+                        .forwarded()
+                        .and_then(|f| f.proto.clone())
+                        .unwrap_or_default()
+                )),
+                // "first", then, once the test has seen it, "last".
+                "/stream" => {
+                    let (mut sender, body) = Body::channel(64);
+                    handle.clone().spawn(async move {
+                        let _ = sender.send("first\n").await;
+                        let started = std::time::Instant::now();
+                        while !gate.load(Ordering::SeqCst)
+                            && started.elapsed() < Duration::from_secs(20)
+                        {
+                            handle.sleep(Duration::from_millis(5)).await;
+                        }
+                        let _ = sender.send("last\n").await;
+                        sender.finish();
+                    });
+                    Response::new(body)
+                }
+                "/upload" => {
+                    let mut reader = request.into_body().into_reader();
+                    let mut buffer = vec![0; 64 * 1024];
+                    let (mut total, mut sum) = (0u64, 0u64);
+                    loop {
+                        match reader.read(&mut buffer).await {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                total += n as u64;
+                                sum = buffer[..n]
+                                    .iter()
+                                    .fold(sum, |sum, &b| sum.wrapping_add(u64::from(b)));
+                            }
+                            Err(error) => return text(format!("error {error}")),
+                        }
+                    }
+                    text(format!("{total} {sum}"))
+                }
+                "/upgrade" => {
+                    let on_upgrade = request.take_upgrade().expect("an upgrade request");
+                    handle.spawn(async move {
+                        if let Ok(connection) = on_upgrade.await {
+                            let (mut reader, mut writer) = futures_lite::io::split(connection);
+                            let _ = futures_lite::io::copy(&mut reader, &mut writer).await;
+                        }
+                    });
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, "upgrade".parse().unwrap());
+                    response
+                        .headers_mut()
+                        .insert(header::UPGRADE, "echo".parse().unwrap());
+                    response
+                }
+                _ => text("not found".to_owned()),
+            }
+        }
+    })
+}
+
+fn text(body: String) -> Response {
+    Response::new(Body::from(body))
+}
+
+/// nginx as a reverse proxy to `upstream`, on a port of its own.
+struct Nginx {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    fn start(upstream: SocketAddr, name: &str) -> Nginx {
+        let dir = std::env::temp_dir().join(format!("albany-nginx-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let d = dir.display();
+        let config = format!(
+            r#"
+worker_processes 1;
+error_log {d}/error.log info;
+pid {d}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    client_max_body_size 0;
+    upstream albany {{
+        server {upstream};
+        keepalive 8;
+    }}
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        '' '';
+    }}
+    server {{
+        listen {addr};
+        location / {{
+            proxy_pass http://albany;
+            proxy_http_version 1.1;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_buffering off;
+            proxy_request_buffering off;
+        }}
+    }}
+}}
+"#
+        );
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config).unwrap();
+        let child = Command::new(NGINX)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx");
+        let nginx = Nginx { child, addr, dir };
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx did not start: {}",
+                std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A client connection from `source` (a loopback address) to `addr`.
+fn connect_from(source: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+/// Reads until `text` has arrived; returns everything read.
+fn read_until(stream: &mut TcpStream, text: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buffer = [0; 4096];
+    while !String::from_utf8_lossy(&seen).contains(text) {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(
+            n > 0,
+            "closed before {text:?}: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// One `GET path` through nginx with extra `fields`; the response body.
+fn get(nginx: SocketAddr, source: [u8; 4], path: &str, fields: &str) -> String {
+    let mut stream = connect_from(source, nginx);
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{fields}\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+fn behind_nginx(adapter: &str) {
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut settings = Settings::default();
+    // nginx connects from 127.0.0.1; the clients below from 127.0.0.2.
+    settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let server: ServerThread = serve_with(adapter, application(gate.clone()), settings);
+    let nginx = Nginx::start(server.addr(), adapter);
+    let client = [127, 0, 0, 2];
+
+    // Upstream keep-alive: two requests, one upstream connection.
+    let first = get(nginx.addr, client, "/peer", "");
+    let second = get(nginx.addr, client, "/peer", "");
+    assert_eq!(
+        first, second,
+        "{adapter}: nginx opened a new upstream connection"
+    );
+
+    // The client's address, a spoofed X-Forwarded-For entry ignored.
+    let seen = get(
+        nginx.addr,
+        client,
+        "/client",
+        "X-Forwarded-For: 203.0.113.9\r\n",
+    );
+    assert_eq!(seen, "client=127.0.0.2 proto=http", "{adapter}");
+
+    // A streamed response arrives in pieces: "first" before "last" is
+    // sent (the application waits for the test to see it).
+    let mut stream = connect_from(client, nginx.addr);
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let seen = read_until(&mut stream, "first");
+    assert!(!seen.contains("last"), "{adapter}: {seen}");
+    gate.store(true, Ordering::SeqCst);
+    let mut rest = String::new();
+    stream.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("last"), "{adapter}: {rest}");
+
+    // A 64 MiB upload, streamed through.
+    let size = 64 * 1024 * 1024;
+    let block: Vec<u8> = (0..=255u8).cycle().take(1024 * 1024).collect();
+    let mut stream = connect_from(client, nginx.addr);
+    write!(stream, "POST /upload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n").unwrap();
+    for _ in 0..64 {
+        stream.write_all(&block).unwrap();
+    }
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let sum: u64 = 64 * block.iter().map(|&b| u64::from(b)).sum::<u64>();
+    assert!(
+        response.ends_with(&format!("{size} {sum}")),
+        "{adapter}: {response}"
+    );
+
+    // An upgrade through nginx.
+    let mut stream = connect_from(client, nginx.addr);
+    stream
+        .write_all(b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
+        .unwrap();
+    let head = read_until(&mut stream, "\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 101"), "{adapter}: {head}");
+    stream.write_all(b"ping through nginx").unwrap();
+    read_until(&mut stream, "ping through nginx");
+}
+
+#[test]
+fn each_adapter_behind_nginx() {
+    if !std::path::Path::new(NGINX).exists() {
+        eprintln!(
+            "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
+        );
+        return;
+    }
+    for adapter in ADAPTERS {
+        behind_nginx(adapter);
+    }
+}
