@@ -90,7 +90,10 @@ impl Observed {
 
     /// Records the response status.
     pub(crate) fn status(&mut self, status: u16) {
-        self.span.record("http.response.status_code", status);
+        // `record` looks the field up by name even on a disabled span.
+        if !self.span.is_disabled() {
+            self.span.record("http.response.status_code", status);
+        }
         if let Some(access) = &mut self.access {
             access.status = status;
         }
@@ -106,7 +109,9 @@ impl Drop for Observed {
     /// The response has ended (or was given up): the size is recorded and
     /// the access log line written.
     fn drop(&mut self) {
-        self.span.record("http.response.body.size", self.bytes);
+        if !self.span.is_disabled() {
+            self.span.record("http.response.body.size", self.bytes);
+        }
         if let Some(access) = self.access.take() {
             log(&access, self.bytes);
         }
