@@ -160,3 +160,29 @@ fn serve_on(
         other => panic!("no adapter {other}"),
     }
 }
+
+/// Answers an upgrade request (`Connection: upgrade`, `Upgrade: echo`)
+/// with `101` and echoes every byte over the upgraded connection, in a task
+/// on the request's runtime; `500` if the request cannot be upgraded.
+pub fn echo_upgrade(mut request: albany::Request) -> albany::Response {
+    use albany::http::{header, HeaderValue, StatusCode};
+    use albany::RequestExt;
+    let (Some(on_upgrade), Some(handle)) = (request.take_upgrade(), request.runtime().cloned())
+    else {
+        let mut response = albany::Response::new(albany::Body::from("not upgradable"));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        return response;
+    };
+    handle.spawn(async move {
+        if let Ok(connection) = on_upgrade.await {
+            let (mut reader, mut writer) = futures_lite::io::split(connection);
+            let _ = futures_lite::io::copy(&mut reader, &mut writer).await;
+        }
+    });
+    let mut response = albany::Response::new(albany::Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("echo"));
+    response
+}

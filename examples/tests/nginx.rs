@@ -13,9 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use albany::http::{header, StatusCode};
 use albany::{from_fn, Body, Request, RequestExt, Response};
-use albany_examples::testing::{serve_with, ServerThread, ADAPTERS};
+use albany_examples::testing::{echo_upgrade, serve_with, ServerThread, ADAPTERS};
 use albany_server::Settings;
 use futures_lite::AsyncReadExt;
 
@@ -23,7 +22,7 @@ const NGINX: &str = "/usr/sbin/nginx";
 
 /// The application behind nginx.
 fn application(gate: Arc<AtomicBool>) -> impl albany::Application {
-    from_fn(move |mut request: Request| {
+    from_fn(move |request: Request| {
         let gate = gate.clone();
         async move {
             let handle = request.runtime().cloned().expect("a runtime");
@@ -76,24 +75,7 @@ fn application(gate: Arc<AtomicBool>) -> impl albany::Application {
                     }
                     text(format!("{total} {sum}"))
                 }
-                "/upgrade" => {
-                    let on_upgrade = request.take_upgrade().expect("an upgrade request");
-                    handle.spawn(async move {
-                        if let Ok(connection) = on_upgrade.await {
-                            let (mut reader, mut writer) = futures_lite::io::split(connection);
-                            let _ = futures_lite::io::copy(&mut reader, &mut writer).await;
-                        }
-                    });
-                    let mut response = Response::new(Body::empty());
-                    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, "upgrade".parse().unwrap());
-                    response
-                        .headers_mut()
-                        .insert(header::UPGRADE, "echo".parse().unwrap());
-                    response
-                }
+                "/upgrade" => echo_upgrade(request),
                 _ => text("not found".to_owned()),
             }
         }

@@ -10,8 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use albany::http::{header, StatusCode};
 use albany::{from_fn, Body, Request, RequestExt, Response};
+use albany_examples::testing::echo_upgrade;
 use albany_server::{Binding, Counters, Server};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -91,7 +91,7 @@ impl Recorder {
 /// `/hello` answers 13 bytes; `/slow` streams for as long as the test
 /// holds `gate`; `/upgrade` switches to an echo protocol.
 fn application(gate: Arc<Mutex<bool>>) -> impl albany::Application {
-    from_fn(move |mut request: Request| {
+    from_fn(move |request: Request| {
         let gate = gate.clone();
         async move {
             let handle = request.runtime().cloned().expect("a runtime");
@@ -108,24 +108,7 @@ fn application(gate: Arc<Mutex<bool>>) -> impl albany::Application {
                     });
                     Response::new(body)
                 }
-                "/upgrade" => {
-                    let on_upgrade = request.take_upgrade().expect("an upgrade request");
-                    handle.spawn(async move {
-                        if let Ok(connection) = on_upgrade.await {
-                            let (mut reader, mut writer) = futures_lite::io::split(connection);
-                            let _ = futures_lite::io::copy(&mut reader, &mut writer).await;
-                        }
-                    });
-                    let mut response = Response::new(Body::empty());
-                    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, "upgrade".parse().unwrap());
-                    response
-                        .headers_mut()
-                        .insert(header::UPGRADE, "echo".parse().unwrap());
-                    response
-                }
+                "/upgrade" => echo_upgrade(request),
                 _ => Response::new(Body::from("Hello, world!")),
             }
         }

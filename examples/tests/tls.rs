@@ -133,14 +133,21 @@ fn served(adapter: &str, curl: &Curl) -> String {
     curl.stdout.clone()
 }
 
-#[test]
-fn http2_and_http1_by_alpn_with_the_connection_reported() {
-    let pems = Pems::new("alpn");
+/// A directory with a new authority's certificate (`ca.pem`) and, issued
+/// by it for `localhost`, the server's certificate and key, loaded.
+fn localhost(test: &str) -> (Pems, PathBuf, Tls) {
+    let pems = Pems::new(test);
     let ca = Ca::new();
     let (cert, key) = ca.issue("localhost");
     let ca_file = pems.write("ca.pem", &ca.pem());
     let tls =
         Tls::from_pem_files(pems.write("cert.pem", &cert), pems.write("key.pem", &key)).unwrap();
+    (pems, ca_file, tls)
+}
+
+#[test]
+fn http2_and_http1_by_alpn_with_the_connection_reported() {
+    let (_pems, ca_file, tls) = localhost("alpn");
     for adapter in ADAPTERS {
         let server = serve_tls(adapter, from_fn(report), tls.clone(), Settings::default());
         let h2 = served(adapter, &curl(server.addr(), &ca_file, &["--http2"]));
@@ -183,12 +190,7 @@ fn http2_and_http1_by_alpn_with_the_connection_reported() {
 
 #[test]
 fn http1_only_when_http2_is_off() {
-    let pems = Pems::new("h1only");
-    let ca = Ca::new();
-    let (cert, key) = ca.issue("localhost");
-    let ca_file = pems.write("ca.pem", &ca.pem());
-    let tls =
-        Tls::from_pem_files(pems.write("cert.pem", &cert), pems.write("key.pem", &key)).unwrap();
+    let (_pems, ca_file, tls) = localhost("h1only");
     let mut settings = Settings::default();
     settings.http2 = false;
     for adapter in ADAPTERS {
@@ -222,12 +224,7 @@ fn closed_within(adapter: &str, mut stream: TcpStream, bound: Duration) {
 
 #[test]
 fn failed_handshakes_close_that_connection_only() {
-    let pems = Pems::new("failed");
-    let ca = Ca::new();
-    let (cert, key) = ca.issue("localhost");
-    let ca_file = pems.write("ca.pem", &ca.pem());
-    let tls =
-        Tls::from_pem_files(pems.write("cert.pem", &cert), pems.write("key.pem", &key)).unwrap();
+    let (pems, ca_file, tls) = localhost("failed");
     let mut settings = Settings::default();
     settings.tls_handshake_timeout = Duration::from_millis(300);
     for adapter in ADAPTERS {
