@@ -81,12 +81,21 @@ pub enum ServerKind {
     /// A raw hyper reverse proxy on tokio (hyper-util's `auto` server and
     /// its legacy pooled `Client`): the proxies' baseline.
     ProxyHyperTokio,
+    /// Albany on tokio over HTTPS (`Server::tls`).
+    TlsAlbanyTokio,
+    /// Albany on async-std over HTTPS.
+    TlsAlbanyAsyncStd,
+    /// Albany on smol over HTTPS.
+    TlsAlbanySmol,
+    /// Raw hyper on tokio over HTTPS with tokio-rustls (`ring`, ALPN `h2`
+    /// and `http/1.1`): the TLS servers' baseline.
+    TlsHyperTokio,
 }
 
 impl ServerKind {
     /// Every server, in the order of the report's columns: the origin
-    /// servers, then the proxies.
-    pub const ALL: [ServerKind; 14] = [
+    /// servers, then the proxies, then the TLS servers.
+    pub const ALL: [ServerKind; 18] = [
         ServerKind::AlbanyTokio,
         ServerKind::AlbanyAsyncStd,
         ServerKind::AlbanySmol,
@@ -101,6 +110,10 @@ impl ServerKind {
         ServerKind::ProxyAlbanyAsyncStd,
         ServerKind::ProxyAlbanySmol,
         ServerKind::ProxyHyperTokio,
+        ServerKind::TlsAlbanyTokio,
+        ServerKind::TlsAlbanyAsyncStd,
+        ServerKind::TlsAlbanySmol,
+        ServerKind::TlsHyperTokio,
     ];
 
     /// The proxies: the `proxy` example on each adapter, then the raw
@@ -110,6 +123,15 @@ impl ServerKind {
         ServerKind::ProxyAlbanyAsyncStd,
         ServerKind::ProxyAlbanySmol,
         ServerKind::ProxyHyperTokio,
+    ];
+
+    /// The TLS servers: Albany over HTTPS on each adapter, then the raw
+    /// hyper with tokio-rustls baseline.
+    pub const TLS: [ServerKind; 4] = [
+        ServerKind::TlsAlbanyTokio,
+        ServerKind::TlsAlbanyAsyncStd,
+        ServerKind::TlsAlbanySmol,
+        ServerKind::TlsHyperTokio,
     ];
 
     /// The name on the command line and in the report, such as
@@ -130,6 +152,10 @@ impl ServerKind {
             ServerKind::ProxyAlbanyAsyncStd => "proxy-albany-async-std",
             ServerKind::ProxyAlbanySmol => "proxy-albany-smol",
             ServerKind::ProxyHyperTokio => "proxy-hyper-tokio",
+            ServerKind::TlsAlbanyTokio => "tls-albany-tokio",
+            ServerKind::TlsAlbanyAsyncStd => "tls-albany-async-std",
+            ServerKind::TlsAlbanySmol => "tls-albany-smol",
+            ServerKind::TlsHyperTokio => "tls-hyper-tokio",
         }
     }
 
@@ -141,21 +167,25 @@ impl ServerKind {
             | ServerKind::AxumTokio
             | ServerKind::TrilliumTokio
             | ServerKind::ProxyAlbanyTokio
-            | ServerKind::ProxyHyperTokio => Runtime::Tokio,
+            | ServerKind::ProxyHyperTokio
+            | ServerKind::TlsAlbanyTokio
+            | ServerKind::TlsHyperTokio => Runtime::Tokio,
             ServerKind::AlbanyAsyncStd
             | ServerKind::HyperAsyncStd
             | ServerKind::TrilliumAsyncStd
-            | ServerKind::ProxyAlbanyAsyncStd => Runtime::AsyncStd,
+            | ServerKind::ProxyAlbanyAsyncStd
+            | ServerKind::TlsAlbanyAsyncStd => Runtime::AsyncStd,
             ServerKind::AlbanySmol
             | ServerKind::HyperSmol
             | ServerKind::TrilliumSmol
-            | ServerKind::ProxyAlbanySmol => Runtime::Smol,
+            | ServerKind::ProxyAlbanySmol
+            | ServerKind::TlsAlbanySmol => Runtime::Smol,
         }
     }
 
     /// Whether the server is Albany, a hyper baseline or a peer (the
-    /// proxies too: the `proxy` example is Albany, the raw hyper proxy a
-    /// hyper baseline).
+    /// proxies and TLS servers too: the `proxy` example is Albany, the raw
+    /// hyper proxy a hyper baseline; likewise over TLS).
     pub fn family(self) -> Family {
         match self {
             ServerKind::AlbanyTokio
@@ -163,11 +193,15 @@ impl ServerKind {
             | ServerKind::AlbanySmol
             | ServerKind::ProxyAlbanyTokio
             | ServerKind::ProxyAlbanyAsyncStd
-            | ServerKind::ProxyAlbanySmol => Family::Albany,
+            | ServerKind::ProxyAlbanySmol
+            | ServerKind::TlsAlbanyTokio
+            | ServerKind::TlsAlbanyAsyncStd
+            | ServerKind::TlsAlbanySmol => Family::Albany,
             ServerKind::HyperTokio
             | ServerKind::HyperAsyncStd
             | ServerKind::HyperSmol
-            | ServerKind::ProxyHyperTokio => Family::Hyper,
+            | ServerKind::ProxyHyperTokio
+            | ServerKind::TlsHyperTokio => Family::Hyper,
             ServerKind::AxumTokio
             | ServerKind::TrilliumTokio
             | ServerKind::TrilliumAsyncStd
@@ -180,6 +214,12 @@ impl ServerKind {
     /// than an origin server that answers the routes itself.
     pub fn is_proxy(self) -> bool {
         ServerKind::PROXIES.contains(&self)
+    }
+
+    /// Whether the server serves HTTPS (the TLS row): `bench-server
+    /// --server tls-...` with `--tls-cert` and `--tls-key`.
+    pub fn is_tls(self) -> bool {
+        ServerKind::TLS.contains(&self)
     }
 
     /// Whether the server is the `proxy` example of `albany-examples`
@@ -204,26 +244,33 @@ impl ServerKind {
         }
     }
 
-    /// Whether the server serves HTTP/2 with prior knowledge (h2c) on its
-    /// HTTP/1.1 port. Every origin server of the catalogue does today; a
-    /// server that did not would get `n/a` in the HTTP/2 rows. The proxy
-    /// row is measured over HTTP/1.1 only.
+    /// Whether the server serves HTTP/2 on its HTTP/1.1 port: with prior
+    /// knowledge (h2c) for the origin servers, chosen by ALPN for the TLS
+    /// servers. Every origin server of the catalogue does today; a server
+    /// that did not would get `n/a` in the HTTP/2 rows. The proxy row is
+    /// measured over HTTP/1.1 only.
     pub fn http2(self) -> bool {
         !self.is_proxy()
     }
 
-    /// Whether the server answers `GET /alloc` with the process's
-    /// allocation count (the Albany and hyper origin servers; a proxy
-    /// would forward it).
+    /// Whether the allocation count is measured: the Albany and hyper
+    /// origin servers answer `GET /alloc` (a proxy would forward it; the
+    /// TLS servers answer it too, but the TLS row measures load only).
     pub fn alloc_route(self) -> bool {
-        !self.is_proxy() && matches!(self.family(), Family::Albany | Family::Hyper)
+        !self.is_proxy()
+            && !self.is_tls()
+            && matches!(self.family(), Family::Albany | Family::Hyper)
     }
 
-    /// The hyper baseline: the raw hyper server on the same runtime, or
-    /// for a proxy the raw hyper proxy on tokio.
+    /// The hyper baseline: the raw hyper server on the same runtime, for
+    /// a proxy the raw hyper proxy on tokio, for a TLS server raw hyper
+    /// with tokio-rustls.
     pub fn hyper_baseline(self) -> ServerKind {
         if self.is_proxy() {
             return ServerKind::ProxyHyperTokio;
+        }
+        if self.is_tls() {
+            return ServerKind::TlsHyperTokio;
         }
         match self.runtime() {
             Runtime::Tokio => ServerKind::HyperTokio,
@@ -297,5 +344,23 @@ mod tests {
             Some("ASYNC_STD_THREAD_COUNT")
         );
         assert_eq!(ServerKind::ProxyAlbanySmol.threads_env_var(), None);
+    }
+
+    #[test]
+    fn tls_servers() {
+        for kind in ServerKind::ALL {
+            assert_eq!(kind.is_tls(), kind.name().starts_with("tls-"), "{kind}");
+            assert!(!(kind.is_tls() && kind.is_proxy()), "{kind}");
+        }
+        for kind in ServerKind::TLS {
+            assert_eq!(kind.hyper_baseline(), ServerKind::TlsHyperTokio);
+            assert!(kind.http2());
+            assert!(!kind.alloc_route());
+        }
+        assert_eq!(ServerKind::TlsHyperTokio.family(), Family::Hyper);
+        assert_eq!(
+            ServerKind::TlsAlbanyAsyncStd.threads_env_var(),
+            Some("ASYNC_STD_THREAD_COUNT")
+        );
     }
 }

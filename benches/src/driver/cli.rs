@@ -37,7 +37,9 @@ Usage: albany-bench [--quick] [--servers a,b,...] [--configs pinned,unpinned]
                      trillium-async-std, trillium-smol; and the proxy row:
                      proxy-albany-tokio, proxy-albany-async-std,
                      proxy-albany-smol, proxy-hyper-tokio (each forwards to a
-                     fresh hyper-tokio upstream)
+                     fresh hyper-tokio upstream); and the TLS row (HTTPS):
+                     tls-albany-tokio, tls-albany-async-std, tls-albany-smol,
+                     tls-hyper-tokio
   --configs LIST     pinned (server on CPU 0 with 1 worker thread, load on CPU 1)
                      and/or unpinned (2 worker threads); default: both
   --rounds N         interleaved rounds; figures are medians (default: 3, quick: 1)

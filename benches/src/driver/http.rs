@@ -1,10 +1,14 @@
 //! A small blocking HTTP/1.1 client on `std::net`, as fast as the loopback
 //! lets it be: the driver's client for streams, idle connections and
-//! allocation counts.
+//! allocation counts, and over TLS (rustls) for the TLS servers.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 /// How long a connect, read or write may block.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,31 +30,112 @@ pub(crate) struct Head {
     pub(crate) chunked: bool,
 }
 
+/// What a connection runs on: TCP, or TLS over TCP.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.read(buf),
+            Transport::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(stream) => stream.write(buf),
+            Transport::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(stream) => stream.flush(),
+            Transport::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
 /// One keep-alive connection.
 pub(crate) struct Connection {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Transport>,
 }
 
 impl Connection {
     /// Connects to `addr` with a read buffer of `buffer` bytes.
     pub(crate) fn connect(addr: SocketAddr, buffer: usize) -> io::Result<Connection> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
         Ok(Connection {
-            reader: BufReader::with_capacity(buffer, stream),
+            reader: BufReader::with_capacity(buffer, Transport::Plain(tcp(addr)?)),
         })
+    }
+
+    /// Connects to `addr` over TLS with `config`, the server named by its
+    /// IP address, with a read buffer of `buffer` bytes. The handshake runs
+    /// with the first write (or read), and its errors come from there.
+    pub(crate) fn connect_tls(
+        addr: SocketAddr,
+        config: Arc<ClientConfig>,
+        buffer: usize,
+    ) -> io::Result<Connection> {
+        let stream = tcp(addr)?;
+        let tls = ClientConnection::new(config, ServerName::IpAddress(addr.ip().into()))
+            .map_err(io::Error::other)?;
+        let transport = Transport::Tls(Box::new(StreamOwned::new(tls, stream)));
+        Ok(Connection {
+            reader: BufReader::with_capacity(buffer, transport),
+        })
+    }
+
+    /// The ALPN protocol the TLS handshake agreed, if any (`None` before
+    /// the handshake and over TCP).
+    pub(crate) fn alpn_protocol(&self) -> Option<Vec<u8>> {
+        match self.reader.get_ref() {
+            Transport::Plain(_) => None,
+            Transport::Tls(stream) => stream.conn.alpn_protocol().map(<[u8]>::to_vec),
+        }
+    }
+
+    /// Reads until the server closes the connection, and fails if it sent
+    /// anything more or, over TLS, closed without `close_notify`.
+    pub(crate) fn expect_close(&mut self) -> io::Result<()> {
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte)? {
+            0 => Ok(()),
+            _ => Err(invalid(
+                "bytes after the response on a `Connection: close` connection",
+            )),
+        }
     }
 
     /// Writes `bytes` (a request head, or part of a body).
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.reader.get_mut().write_all(bytes)
+        let transport = self.reader.get_mut();
+        transport.write_all(bytes)?;
+        // Sends rustls's pending records; nothing over TCP.
+        transport.flush()
     }
 
     /// Sends `GET path` and returns the status and the body (at most 1 MiB).
     pub(crate) fn get(&mut self, path: &str) -> io::Result<(u16, Vec<u8>)> {
-        self.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())?;
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+    }
+
+    /// Sends `GET path` with `Connection: close` and returns the status
+    /// and the body (at most 1 MiB); the server closes the connection
+    /// after it (see [`Connection::expect_close`]).
+    pub(crate) fn get_and_close(&mut self, path: &str) -> io::Result<(u16, Vec<u8>)> {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    fn request(&mut self, head: &str) -> io::Result<(u16, Vec<u8>)> {
+        self.write_all(head.as_bytes())?;
         let head = self.read_head()?;
         let body = self.read_body(head)?;
         Ok((head.status, body))
@@ -205,6 +290,15 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// A TCP connection to `addr` with `TCP_NODELAY` and the I/O timeouts.
+fn tcp(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(stream)
 }
 
 fn invalid(message: impl Into<String>) -> io::Error {

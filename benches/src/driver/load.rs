@@ -1,7 +1,7 @@
 //! Load runs with `wrk` (HTTP/1.1 keep-alive) and `h2load` (HTTP/2 with
-//! prior knowledge), and the parsing of what they print.
+//! prior knowledge, or by ALPN over TLS), and the parsing of what they
+//! print.
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ pub(crate) struct LoadResult {
     /// Socket errors (wrk) or failed requests (h2load); a warning, not a
     /// failure, unless nothing succeeded.
     pub(crate) errors: u64,
+    /// The requests answered: wrk's `N requests in`, h2load's succeeded.
+    pub(crate) requests: u64,
 }
 
 /// How a load generator is run.
@@ -52,13 +54,14 @@ impl LoadSpec {
 }
 
 /// Runs `wrk --latency` with `connections` keep-alive connections on
-/// `GET /`.
+/// `GET url` (`http://127.0.0.1:PORT/`, or `https://` for the TLS servers:
+/// wrk's TLS, without ALPN, so HTTP/1.1).
 ///
 /// # Errors
 ///
 /// When wrk fails, prints what cannot be parsed, or a response is not
 /// 2xx.
-pub(crate) fn wrk(addr: SocketAddr, connections: usize, spec: LoadSpec) -> Result<LoadResult> {
+pub(crate) fn wrk(url: &str, connections: usize, spec: LoadSpec) -> Result<LoadResult> {
     let output = command::run(
         spec.command("wrk")
             .arg(format!("-t{}", spec.threads.min(connections)))
@@ -67,7 +70,7 @@ pub(crate) fn wrk(addr: SocketAddr, connections: usize, spec: LoadSpec) -> Resul
             .arg("--timeout")
             .arg("10s")
             .arg("--latency")
-            .arg(format!("http://{addr}/")),
+            .arg(url),
         spec.deadline(),
     )?;
     parse_wrk(&output).context(|| format!("reading wrk's output:\n{output}"))
@@ -78,8 +81,11 @@ fn parse_wrk(output: &str) -> Result<LoadResult> {
     let mut p50 = None;
     let mut p99 = None;
     let mut errors = 0;
+    let mut requests = 0;
     for line in output.lines().map(str::trim) {
-        if let Some(value) = line.strip_prefix("Requests/sec:") {
+        if let Some((count, _)) = line.split_once(" requests in ") {
+            requests = count.trim().parse().unwrap_or(0);
+        } else if let Some(value) = line.strip_prefix("Requests/sec:") {
             rps = value.trim().parse::<f64>().ok();
         } else if let Some(value) = line.strip_prefix("50%") {
             p50 = Some(duration_ms(value.trim())?);
@@ -102,6 +108,7 @@ fn parse_wrk(output: &str) -> Result<LoadResult> {
             p50_ms,
             p99_ms,
             errors,
+            requests,
         }),
         _ => bail!("no requests/s or latency distribution"),
     }
@@ -126,13 +133,15 @@ fn duration_ms(text: &str) -> Result<f64> {
 }
 
 /// Runs `h2load` with 4 connections of 100 concurrent streams each on
-/// `GET /` over HTTP/2 with prior knowledge; the latencies come from its
-/// per-request log.
+/// `GET url` over HTTP/2: with prior knowledge for `http://`, chosen by
+/// ALPN for `https://` (h2load offers `h2` first); the latencies come from
+/// its per-request log.
 ///
 /// # Errors
 ///
-/// When h2load fails, prints what cannot be parsed, or a request failed.
-pub(crate) fn h2load(addr: SocketAddr, spec: LoadSpec) -> Result<LoadResult> {
+/// When h2load fails, prints what cannot be parsed, a request failed, or
+/// over TLS the handshake did not agree on `h2`.
+pub(crate) fn h2load(url: &str, spec: LoadSpec) -> Result<LoadResult> {
     let log = scratch_file("h2load.log");
     let result = (|| {
         let output = command::run(
@@ -142,10 +151,13 @@ pub(crate) fn h2load(addr: SocketAddr, spec: LoadSpec) -> Result<LoadResult> {
                 .arg(format!("--threads={}", spec.threads.min(H2_CLIENTS)))
                 .arg(format!("--duration={}", spec.seconds))
                 .arg(format!("--log-file={}", log.display()))
-                .arg(format!("http://{addr}/")),
+                .arg(url),
             spec.deadline(),
         )?;
-        let (rps, errors) =
+        if url.starts_with("https:") {
+            check_h2_negotiated(&output)?;
+        }
+        let (rps, errors, requests) =
             parse_h2load(&output).context(|| format!("reading h2load's output:\n{output}"))?;
         let log_text =
             std::fs::read_to_string(&log).context(|| "reading h2load's log".to_owned())?;
@@ -155,14 +167,30 @@ pub(crate) fn h2load(addr: SocketAddr, spec: LoadSpec) -> Result<LoadResult> {
             p50_ms,
             p99_ms,
             errors,
+            requests,
         })
     })();
     let _ = std::fs::remove_file(&log);
     result
 }
 
-/// Requests/s and failed requests from h2load's summary.
-fn parse_h2load(output: &str) -> Result<(f64, u64)> {
+/// Checks that h2load's TLS handshakes agreed on HTTP/2 (its
+/// `Application protocol: h2` line).
+fn check_h2_negotiated(output: &str) -> Result<()> {
+    let protocol = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Application protocol:"))
+        .map(str::trim);
+    match protocol {
+        Some("h2") => Ok(()),
+        Some(other) => bail!("h2load's TLS handshake agreed on `{other}`, not h2"),
+        None => bail!("h2load printed no application protocol:\n{output}"),
+    }
+}
+
+/// Requests/s, failed requests and succeeded requests from h2load's
+/// summary.
+fn parse_h2load(output: &str) -> Result<(f64, u64, u64)> {
     let mut rps = None;
     let mut succeeded = None;
     let mut failed = 0;
@@ -201,7 +229,7 @@ fn parse_h2load(output: &str) -> Result<(f64, u64)> {
         }
     }
     match (rps, succeeded) {
-        (Some(rps), Some(succeeded)) if succeeded > 0 && rps > 0.0 => Ok((rps, failed)),
+        (Some(rps), Some(succeeded)) if succeeded > 0 && rps > 0.0 => Ok((rps, failed, succeeded)),
         (_, Some(0)) => bail!("no request succeeded over HTTP/2"),
         _ => bail!("no req/s or request counts"),
     }
@@ -253,6 +281,7 @@ Transfer/sec:      2.37MB
         assert!((result.p50_ms - 0.325).abs() < 1e-9);
         assert!((result.p99_ms - 9.79).abs() < 1e-9);
         assert_eq!(result.errors, 3);
+        assert_eq!(result.requests, 19166);
         let bad = WRK.replace("  Socket", "  Non-2xx or 3xx responses: 7\n  Socket");
         assert!(parse_wrk(&bad).is_err());
     }
@@ -263,9 +292,20 @@ Transfer/sec:      2.37MB
 requests: 16526 total, 16926 started, 16526 done, 16526 succeeded, 0 failed, 0 errored, 0 timeout
 status codes: 16526 2xx, 0 3xx, 0 4xx, 0 5xx
 ";
-        assert_eq!(parse_h2load(output).unwrap(), (16526.0, 0));
+        assert_eq!(parse_h2load(output).unwrap(), (16526.0, 0, 16526));
         assert!(parse_h2load(&output.replace("16526 succeeded", "0 succeeded")).is_err());
         assert!(parse_h2load(&output.replace("0 5xx", "3 5xx")).is_err());
+    }
+
+    #[test]
+    fn h2load_alpn() {
+        let output = "TLS Protocol: TLSv1.3
+Cipher: TLS_AES_256_GCM_SHA384
+Application protocol: h2
+";
+        assert!(check_h2_negotiated(output).is_ok());
+        assert!(check_h2_negotiated(&output.replace(": h2", ": http/1.1")).is_err());
+        assert!(check_h2_negotiated("finished in 1.00s").is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod server;
 mod setup;
 mod stream;
 mod targets;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,7 +77,11 @@ fn run(options: &cli::Options) -> Result<bool> {
     if !options.no_build {
         setup::build(proxy_example)?;
     }
-    let binaries = setup::binaries(proxy_example)?;
+    let mut binaries = setup::binaries(proxy_example)?;
+    if options.servers.iter().any(|s| s.is_tls()) {
+        let dir = command::scratch_dir().join("tls");
+        binaries.certificate = Some(tls::Certificate::generate(&dir)?);
+    }
     let (out, json_out) = output_paths(options);
     let machine = setup::Machine::describe();
     let all_cpus = setup::allowed_cpus()?;
@@ -277,8 +282,10 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
     };
     let figures = match measurement {
         Measurement::H1(connections) => {
-            let result = load::wrk(process.addr(), connections, spec)?;
+            let cpu = server_cpu(&process, server)?;
+            let result = load::wrk(&process.url(), connections, spec)?;
             let mut figures = load_figures(&mut process, Load::H1(connections), result)?;
+            add_cpu_per_request(&process, cpu, Load::H1(connections), result, &mut figures)?;
             if server.is_proxy() {
                 let threads = rss::threads(process.pid())?;
                 figures.push((Metric::Threads, (threads as f64).into()));
@@ -286,8 +293,23 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
             figures
         }
         Measurement::H2 => {
-            let result = load::h2load(process.addr(), spec)?;
-            load_figures(&mut process, Load::H2, result)?
+            let cpu = server_cpu(&process, server)?;
+            let result = load::h2load(&process.url(), spec)?;
+            let mut figures = load_figures(&mut process, Load::H2, result)?;
+            add_cpu_per_request(&process, cpu, Load::H2, result, &mut figures)?;
+            figures
+        }
+        Measurement::NewConnections => {
+            let certificate = binaries
+                .certificate
+                .as_ref()
+                .ok_or_else(|| format!("{server}: the run has no TLS certificate"))?;
+            let cpu = server_cpu(&process, server)?;
+            let result = tls::new_connections(process.addr(), certificate, spec)?;
+            let load = Load::NewConnections;
+            let mut figures = load_figures(&mut process, load, result)?;
+            add_cpu_per_request(&process, cpu, load, result, &mut figures)?;
+            figures
         }
         Measurement::Download if server.is_proxy() => {
             let download = proxy::download(&mut process, plan)?;
@@ -328,6 +350,36 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
     };
     process.kill();
     Ok(figures)
+}
+
+/// The server's CPU time so far, in ns, for a TLS server (the TLS row's
+/// CPU per request); `None` for the others.
+fn server_cpu(process: &ServerProcess, server: ServerKind) -> Result<Option<u64>> {
+    if !server.is_tls() {
+        return Ok(None);
+    }
+    rss::cpu_ns(process.pid()).map(Some)
+}
+
+/// Adds the server's CPU time since `before` ÷ the requests of `result`,
+/// in µs, when `before` was read.
+fn add_cpu_per_request(
+    process: &ServerProcess,
+    before: Option<u64>,
+    load: Load,
+    result: load::LoadResult,
+    figures: &mut Vec<(Metric, Figure)>,
+) -> Result<()> {
+    let Some(before) = before else {
+        return Ok(());
+    };
+    if result.requests == 0 {
+        return Ok(());
+    }
+    let used = rss::cpu_ns(process.pid())?.saturating_sub(before);
+    let per_request = used as f64 / 1000.0 / result.requests as f64;
+    figures.push((Metric::CpuPerRequest(load), per_request.into()));
+    Ok(())
 }
 
 /// The figures of a load run, with the server's peak RSS.

@@ -143,6 +143,14 @@ pub(crate) const H1_CONNECTIONS: [usize; 2] = [64, 256];
 /// the origin servers, with the same settings).
 pub(crate) const PROXY_CONNECTIONS: usize = H1_CONNECTIONS[0];
 
+/// The TLS row's HTTP/1.1 keep-alive run: `wrk` connections over HTTPS
+/// (the first HTTP/1.1 run of the origin servers, with the same settings).
+pub(crate) const TLS_CONNECTIONS: usize = H1_CONNECTIONS[0];
+
+/// The TLS row's new-connection run: the driver's client threads, each
+/// opening one TLS connection per request, one at a time.
+pub(crate) const NEW_CONNECTION_CLIENTS: usize = 16;
+
 /// The HTTP/2 load run: `h2load` clients, and concurrent streams per client.
 pub(crate) const H2_CLIENTS: usize = 4;
 /// See [`H2_CLIENTS`].
@@ -153,8 +161,11 @@ pub(crate) const H2_STREAMS: usize = 100;
 pub(crate) enum Measurement {
     /// `wrk` over HTTP/1.1 keep-alive with this many connections.
     H1(usize),
-    /// `h2load` over HTTP/2 with prior knowledge.
+    /// `h2load` over HTTP/2 with prior knowledge (over TLS, by ALPN).
     H2,
+    /// One request per new TLS connection, handshake included: the
+    /// driver's own client ([`crate::tls::new_connections`]).
+    NewConnections,
     /// A streamed `GET /download`.
     Download,
     /// A streamed `POST /upload`.
@@ -167,13 +178,26 @@ pub(crate) enum Measurement {
 
 impl Measurement {
     /// The measurements of `server`, in the order they run: every one for
-    /// an origin server, [`Measurement::proxy`] for a proxy.
+    /// an origin server, [`Measurement::proxy`] for a proxy,
+    /// [`Measurement::tls`] for a TLS server.
     pub(crate) fn for_server(server: ServerKind) -> Vec<Measurement> {
         if server.is_proxy() {
             Measurement::proxy()
+        } else if server.is_tls() {
+            Measurement::tls()
         } else {
             Measurement::all()
         }
+    }
+
+    /// The TLS row: HTTP/1.1 keep-alive with [`TLS_CONNECTIONS`]
+    /// connections, HTTP/2, and new connections.
+    pub(crate) fn tls() -> Vec<Measurement> {
+        vec![
+            Measurement::H1(TLS_CONNECTIONS),
+            Measurement::H2,
+            Measurement::NewConnections,
+        ]
     }
 
     /// The proxy row: HTTP/1.1 with [`PROXY_CONNECTIONS`] connections, then
@@ -203,6 +227,7 @@ impl fmt::Display for Measurement {
         match self {
             Measurement::H1(connections) => write!(f, "http1-{connections}"),
             Measurement::H2 => f.write_str("http2"),
+            Measurement::NewConnections => f.write_str("new-connections"),
             Measurement::Download => f.write_str("download"),
             Measurement::Upload => f.write_str("upload"),
             Measurement::Idle => f.write_str("idle"),
@@ -231,6 +256,10 @@ pub(crate) enum Metric {
     P99(Load),
     /// The server's peak RSS (`VmHWM`) at the end of a load run, in MiB.
     LoadRss(Load),
+    /// The server's CPU time during a load run ÷ the requests answered, in
+    /// µs: what a request cost the server, whichever side of the machine
+    /// was the bottleneck. The TLS row only.
+    CpuPerRequest(Load),
     /// Download throughput, in MiB/s.
     DownloadRate,
     /// The server's peak RSS during the download, in MiB.
@@ -260,11 +289,13 @@ pub(crate) enum Load {
     H1(usize),
     /// HTTP/2.
     H2,
+    /// HTTP/1.1 over a new TLS connection per request (the TLS row).
+    NewConnections,
 }
 
 impl Load {
-    /// Every load run, in the report's order: HTTP/1.1 by connections, then
-    /// HTTP/2.
+    /// The origin servers' load runs, in the report's order: HTTP/1.1 by
+    /// connections, then HTTP/2.
     pub(crate) fn all() -> Vec<Load> {
         let mut loads: Vec<Load> = H1_CONNECTIONS.iter().map(|&c| Load::H1(c)).collect();
         loads.push(Load::H2);
@@ -275,6 +306,7 @@ impl Load {
         match self {
             Load::H1(connections) => format!("http1_{connections}"),
             Load::H2 => "http2".to_owned(),
+            Load::NewConnections => "new_connections".to_owned(),
         }
     }
 
@@ -282,6 +314,9 @@ impl Load {
         match self {
             Load::H1(connections) => format!("HTTP/1.1, {connections} connections"),
             Load::H2 => format!("HTTP/2, {H2_CLIENTS} connections × {H2_STREAMS} streams"),
+            Load::NewConnections => format!(
+                "HTTP/1.1, a new TLS connection per request, {NEW_CONNECTION_CLIENTS} clients"
+            ),
         }
     }
 }
@@ -291,13 +326,10 @@ impl Metric {
     pub(crate) fn all() -> Vec<Metric> {
         let mut all = Vec::new();
         for load in Load::all() {
-            all.extend([
-                Metric::Rps(load),
-                Metric::P50(load),
-                Metric::P99(load),
-                Metric::LoadRss(load),
-            ]);
+            all.extend(Metric::of_load(load));
         }
+        all.extend(Metric::of_load(Load::NewConnections));
+        all.extend(Metric::TLS_LOADS.map(Metric::CpuPerRequest));
         all.extend([
             Metric::DownloadRate,
             Metric::DownloadRss,
@@ -312,13 +344,57 @@ impl Metric {
         all
     }
 
+    /// The four figures of a load run: requests/s, p50, p99, peak RSS.
+    fn of_load(load: Load) -> [Metric; 4] {
+        [
+            Metric::Rps(load),
+            Metric::P50(load),
+            Metric::P99(load),
+            Metric::LoadRss(load),
+        ]
+    }
+
+    /// The TLS row's load runs, in the report's order.
+    pub(crate) const TLS_LOADS: [Load; 3] =
+        [Load::H1(TLS_CONNECTIONS), Load::H2, Load::NewConnections];
+
     /// The rows of the origin servers' tables: every metric but the
-    /// proxies' own.
+    /// proxies' and the TLS row's own.
     pub(crate) fn origin() -> Vec<Metric> {
         Metric::all()
             .into_iter()
-            .filter(|&metric| metric != Metric::Threads)
+            .filter(|&metric| {
+                metric != Metric::Threads
+                    && !matches!(metric, Metric::CpuPerRequest(_))
+                    && metric.load() != Some(Load::NewConnections)
+            })
             .collect()
+    }
+
+    /// The rows of the TLS tables, in order: what [`Measurement::tls`]
+    /// measures, each load run's figures followed by the server's CPU per
+    /// request.
+    pub(crate) fn tls() -> Vec<Metric> {
+        Metric::TLS_LOADS
+            .into_iter()
+            .flat_map(|load| {
+                let mut rows = Metric::of_load(load).to_vec();
+                rows.push(Metric::CpuPerRequest(load));
+                rows
+            })
+            .collect()
+    }
+
+    /// The load run a metric comes from, if it does.
+    pub(crate) fn load(self) -> Option<Load> {
+        match self {
+            Metric::Rps(load)
+            | Metric::P50(load)
+            | Metric::P99(load)
+            | Metric::LoadRss(load)
+            | Metric::CpuPerRequest(load) => Some(load),
+            _ => None,
+        }
     }
 
     /// The rows of the proxy tables, in order: what
@@ -344,6 +420,7 @@ impl Metric {
             Metric::P50(load) => format!("{}_p50_ms", load.key()),
             Metric::P99(load) => format!("{}_p99_ms", load.key()),
             Metric::LoadRss(load) => format!("{}_peak_rss_mib", load.key()),
+            Metric::CpuPerRequest(load) => format!("{}_server_cpu_us_per_request", load.key()),
             Metric::DownloadRate => "download_mib_per_s".to_owned(),
             Metric::DownloadRss => "download_peak_rss_mib".to_owned(),
             Metric::UploadRate => "upload_mib_per_s".to_owned(),
@@ -365,6 +442,9 @@ impl Metric {
             Metric::P50(load) => format!("{}: p50 latency (ms)", load.label()),
             Metric::P99(load) => format!("{}: p99 latency (ms)", load.label()),
             Metric::LoadRss(load) => format!("{}: peak RSS (MiB)", load.label()),
+            Metric::CpuPerRequest(load) => {
+                format!("{}: server CPU per request (µs)", load.label())
+            }
             Metric::DownloadRate => format!("download {stream}: MiB/s"),
             Metric::DownloadRss => format!("download {stream}: peak RSS (MiB)"),
             Metric::UploadRate => format!("upload {stream}: MiB/s"),
@@ -390,6 +470,7 @@ impl Metric {
         match self {
             Metric::P50(_) | Metric::P99(_) => 2,
             Metric::LoadRss(_)
+            | Metric::CpuPerRequest(_)
             | Metric::DownloadRss
             | Metric::UploadRss
             | Metric::RestRss
@@ -458,5 +539,29 @@ mod tests {
         );
         assert!(Metric::proxy().contains(&Metric::RestRss));
         assert!(!Metric::origin().contains(&Metric::Threads));
+    }
+
+    #[test]
+    fn tls_rows_are_what_the_tls_measurements_give() {
+        assert_eq!(
+            Measurement::for_server(ServerKind::TlsHyperTokio),
+            vec![
+                Measurement::H1(64),
+                Measurement::H2,
+                Measurement::NewConnections
+            ]
+        );
+        let rows = Metric::tls();
+        assert_eq!(rows.len(), 15);
+        assert_eq!(rows[4], Metric::CpuPerRequest(Load::H1(64)));
+        assert!(!Metric::origin().contains(&Metric::CpuPerRequest(Load::H2)));
+        assert!(rows.contains(&Metric::Rps(Load::NewConnections)));
+        assert!(!rows.contains(&Metric::Rps(Load::H1(256))));
+        assert!(!Metric::origin().contains(&Metric::Rps(Load::NewConnections)));
+        assert!(Metric::all().contains(&Metric::P99(Load::NewConnections)));
+        assert_eq!(
+            Metric::Rps(Load::NewConnections).key(),
+            "new_connections_rps"
+        );
     }
 }

@@ -83,9 +83,14 @@ impl Results {
         match metric {
             Metric::Allocations => server.alloc_route(),
             Metric::Rps(load) | Metric::P50(load) | Metric::P99(load) | Metric::LoadRss(load) => {
-                load != crate::plan::Load::H2 || server.http2()
+                match load {
+                    crate::plan::Load::H2 => server.http2(),
+                    crate::plan::Load::NewConnections => server.is_tls(),
+                    crate::plan::Load::H1(_) => true,
+                }
             }
             Metric::Threads => server.is_proxy(),
+            Metric::CpuPerRequest(_) => server.is_tls(),
             _ => true,
         }
     }
@@ -151,6 +156,7 @@ impl Results {
             }
         }
         out.push_str(&crate::proxy::markdown(self));
+        out.push_str(&crate::tls::markdown(self));
         out.push_str(&crate::targets::markdown(self));
         if !self.failures.is_empty() {
             let _ = writeln!(out, "## Failures\n");
@@ -182,7 +188,16 @@ impl Results {
         self.servers
             .iter()
             .copied()
-            .filter(|server| !server.is_proxy())
+            .filter(|server| !server.is_proxy() && !server.is_tls())
+            .collect()
+    }
+
+    /// The TLS servers measured, in column order.
+    pub(crate) fn tls_servers(&self) -> Vec<ServerKind> {
+        self.servers
+            .iter()
+            .copied()
+            .filter(|server| server.is_tls())
             .collect()
     }
 
@@ -267,7 +282,8 @@ impl Results {
     }
 
     /// A median, with Albany's ratios: to raw hyper on the same runtime and
-    /// on tokio, or for a proxy to the raw hyper proxy.
+    /// on tokio, or for a proxy to the raw hyper proxy, for a TLS server to
+    /// raw hyper with tokio-rustls.
     fn cell(&self, config: Config, server: ServerKind, metric: Metric) -> String {
         if !Self::applies(server, metric) {
             return "n/a".to_owned();
@@ -283,7 +299,7 @@ impl Results {
                     .map_or_else(|| "–".to_owned(), |b| format!("{:.2}", value / b))
             };
             let same = ratio(server.hyper_baseline());
-            if server.runtime() == Runtime::Tokio || server.is_proxy() {
+            if server.runtime() == Runtime::Tokio || server.is_proxy() || server.is_tls() {
                 let _ = write!(cell, " ({same})");
             } else {
                 let _ = write!(cell, " ({same} · {})", ratio(ServerKind::HyperTokio));
@@ -375,6 +391,7 @@ impl Results {
             "samples": samples,
             "medians": medians,
             "proxy": crate::proxy::json(self),
+            "tls": crate::tls::json(self),
             "failures": failures,
             "warnings": self.warnings,
         })

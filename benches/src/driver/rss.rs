@@ -27,6 +27,30 @@ pub(crate) fn threads(pid: u32) -> Result<u64> {
     status_number(pid, "Threads")
 }
 
+/// The CPU time the process's threads have run so far, in nanoseconds:
+/// the sum of the first field of `/proc/PID/task/*/schedstat` (the
+/// scheduler's own count, finer than `utime` and `stime`'s clock ticks).
+/// Threads that have exited are not counted; the servers' threads live as
+/// long as the process.
+pub(crate) fn cpu_ns(pid: u32) -> Result<u64> {
+    let dir = format!("/proc/{pid}/task");
+    let mut total = 0u64;
+    for task in std::fs::read_dir(&dir).context(|| format!("reading {dir}"))? {
+        let path = task?.path().join("schedstat");
+        // A thread that has just exited has no file any more.
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let ns: u64 = text
+            .split_whitespace()
+            .next()
+            .and_then(|field| field.parse().ok())
+            .ok_or_else(|| format!("no CPU time in {}", path.display()))?;
+        total += ns;
+    }
+    Ok(total)
+}
+
 /// Reads a numeric field of `/proc/PID/status`, without its `kB` unit if
 /// it has one.
 fn status_number(pid: u32, field: &str) -> Result<u64> {

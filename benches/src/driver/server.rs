@@ -12,6 +12,7 @@ use albany_bench::{ServerKind, HELLO, PROXY_TIMEOUT_SECS};
 use crate::error::{bail, Context, Error, Result};
 use crate::http::Connection;
 use crate::plan::Config;
+use crate::tls::Certificate;
 
 /// How long a server may take to accept connections and answer `GET /`.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -24,6 +25,9 @@ pub(crate) struct Binaries {
     /// The `proxy` example (`target/release/examples/proxy`), when a proxy
     /// of it is measured.
     pub(crate) proxy: Option<PathBuf>,
+    /// The run's certificate, when a TLS server is measured: the TLS
+    /// servers are started with it and the driver's TLS client trusts it.
+    pub(crate) certificate: Option<Certificate>,
 }
 
 /// A running server; killed when dropped. A proxy holds its upstream.
@@ -32,6 +36,8 @@ pub(crate) struct ServerProcess {
     /// The server's name in messages.
     label: String,
     addr: SocketAddr,
+    /// Whether it serves HTTPS.
+    tls: bool,
     killed: bool,
     /// The `hyper-tokio` server a proxy forwards to; killed after it.
     upstream: Option<Box<ServerProcess>>,
@@ -50,7 +56,10 @@ impl ServerProcess {
     /// proxy-hyper-tokio ... --upstream URL` or the `proxy` example
     /// (`proxy --runtime R --addr A --upstream URL --timeout S`, its
     /// worker count set through [`ServerKind::threads_env_var`], logging
-    /// errors only). Its `GET /` goes through to the upstream.
+    /// errors only). Its `GET /` goes through to the upstream. A TLS
+    /// server gets `--tls-cert` and `--tls-key` (the run's certificate),
+    /// and its `GET /` is checked over TLS (HTTP/1.1 by ALPN) with the
+    /// driver's client, which trusts that certificate.
     ///
     /// # Errors
     ///
@@ -137,6 +146,20 @@ impl ServerProcess {
                 .arg("--upstream")
                 .arg(format!("http://{}", upstream.addr));
         }
+        let certificate = if kind.is_tls() {
+            let certificate = binaries
+                .certificate
+                .as_ref()
+                .ok_or_else(|| Error(format!("{kind}: the run has no TLS certificate")))?;
+            command
+                .arg("--tls-cert")
+                .arg(&certificate.cert)
+                .arg("--tls-key")
+                .arg(&certificate.key);
+            Some(certificate)
+        } else {
+            None
+        };
         command.stdin(Stdio::null()).stdout(Stdio::null());
         if let Some(var) = kind.threads_env_var() {
             command.env(var, threads.to_string());
@@ -149,14 +172,15 @@ impl ServerProcess {
             child,
             label,
             addr,
+            tls: certificate.is_some(),
             killed: false,
             upstream: None,
         };
-        server.wait_ready()?;
+        server.wait_ready(certificate)?;
         Ok(server)
     }
 
-    fn wait_ready(&mut self) -> Result<()> {
+    fn wait_ready(&mut self, certificate: Option<&Certificate>) -> Result<()> {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -175,11 +199,23 @@ impl ServerProcess {
             }
             thread::sleep(Duration::from_millis(20));
         }
-        let mut connection = Connection::connect(self.addr, 4096)
-            .context(|| format!("connecting to {}", self.label))?;
+        let mut connection = match certificate {
+            Some(certificate) => Connection::connect_tls(self.addr, certificate.client(), 4096),
+            None => Connection::connect(self.addr, 4096),
+        }
+        .context(|| format!("connecting to {}", self.label))?;
         let (status, body) = connection
             .get("/")
             .context(|| format!("GET / on {}", self.label))?;
+        if certificate.is_some() && connection.alpn_protocol().as_deref() != Some(b"http/1.1") {
+            bail!(
+                "{}: the TLS handshake did not agree on http/1.1 by ALPN ({:?})",
+                self.label,
+                connection
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(&p).into_owned())
+            );
+        }
         if status != 200 || body != HELLO.as_bytes() {
             bail!(
                 "{} answered GET / with {status} {:?}",
@@ -193,6 +229,13 @@ impl ServerProcess {
     /// The server's address.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The URL of its `GET /`: `http://ADDR/`, or `https://ADDR/` for a
+    /// TLS server.
+    pub(crate) fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// The server's process id (for `/proc/PID/status`).

@@ -87,6 +87,7 @@ pub(crate) fn binaries(proxy: bool) -> Result<Binaries> {
     Ok(Binaries {
         bench_server,
         proxy,
+        certificate: None,
     })
 }
 

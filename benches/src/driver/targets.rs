@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use albany_bench::{Runtime, ServerKind};
 
-use crate::plan::{Config, Load, Metric, PROXY_CONNECTIONS};
+use crate::plan::{Config, Load, Metric, PROXY_CONNECTIONS, TLS_CONNECTIONS};
 use crate::report::Results;
 
 /// The Albany servers.
@@ -26,6 +26,13 @@ const ALBANY_PROXIES: [ServerKind; 3] = [
     ServerKind::ProxyAlbanySmol,
 ];
 
+/// Albany over HTTPS on each adapter.
+const ALBANY_TLS: [ServerKind; 3] = [
+    ServerKind::TlsAlbanyTokio,
+    ServerKind::TlsAlbanyAsyncStd,
+    ServerKind::TlsAlbanySmol,
+];
+
 /// The server an Albany figure is compared with.
 #[derive(Debug, Clone, Copy)]
 enum Reference {
@@ -37,6 +44,8 @@ enum Reference {
     Trillium,
     /// The raw hyper proxy on tokio, for the Albany proxies.
     HyperProxy,
+    /// Raw hyper on tokio with tokio-rustls, for Albany over HTTPS.
+    HyperTls,
 }
 
 impl Reference {
@@ -50,6 +59,7 @@ impl Reference {
                 Runtime::Smol => ServerKind::TrilliumSmol,
             },
             Reference::HyperProxy => ServerKind::ProxyHyperTokio,
+            Reference::HyperTls => ServerKind::TlsHyperTokio,
         }
     }
 }
@@ -134,6 +144,16 @@ fn targets() -> Vec<Target> {
             metrics: vec![Metric::DownloadRss],
             rule: Rule::OwnRatioBelow(Metric::RestRss, 2.0),
         },
+        Target {
+            text: "TLS requests/s ≥ 0.95 × raw hyper with tokio-rustls",
+            servers: &ALBANY_TLS,
+            metrics: vec![
+                Metric::Rps(Load::H1(TLS_CONNECTIONS)),
+                Metric::Rps(Load::H2),
+                Metric::Rps(Load::NewConnections),
+            ],
+            rule: Rule::RatioAtLeast(Reference::HyperTls, 0.95),
+        },
     ]
 }
 
@@ -142,6 +162,7 @@ fn short(metric: Metric) -> String {
     match metric {
         Metric::Rps(Load::H1(connections)) => format!("HTTP/1.1 {connections}"),
         Metric::Rps(Load::H2) => "HTTP/2".to_owned(),
+        Metric::Rps(Load::NewConnections) => "new connections".to_owned(),
         Metric::DownloadRate | Metric::DownloadRss => "download".to_owned(),
         Metric::UploadRate | Metric::UploadRss => "upload".to_owned(),
         Metric::Allocations => "allocations".to_owned(),
@@ -281,5 +302,42 @@ mod tests {
         // The baseline has no targets of its own.
         assert!(!markdown.contains("| proxy-hyper-tokio |"), "{markdown}");
         assert!(markdown.contains("Met: 2 of 4 checks."), "{markdown}");
+    }
+
+    #[test]
+    fn tls_targets() {
+        let results = results_with(vec![
+            (ServerKind::TlsAlbanyTokio, Metric::Rps(Load::H1(64)), 96.0),
+            (ServerKind::TlsAlbanyTokio, Metric::Rps(Load::H2), 90.0),
+            (
+                ServerKind::TlsAlbanyTokio,
+                Metric::Rps(Load::NewConnections),
+                1_000.0,
+            ),
+            (ServerKind::TlsHyperTokio, Metric::Rps(Load::H1(64)), 100.0),
+            (ServerKind::TlsHyperTokio, Metric::Rps(Load::H2), 100.0),
+            (
+                ServerKind::TlsHyperTokio,
+                Metric::Rps(Load::NewConnections),
+                1_000.0,
+            ),
+            // Without TLS: not compared with the TLS baseline.
+            (ServerKind::AlbanyTokio, Metric::Rps(Load::H1(64)), 50.0),
+        ]);
+        let markdown = markdown(&results);
+        let row = markdown
+            .lines()
+            .find(|line| line.contains("| tls-albany-tokio |"))
+            .unwrap_or_else(|| panic!("no TLS row:\n{markdown}"));
+        assert!(
+            row.starts_with("| TLS requests/s ≥ 0.95 × raw hyper with tokio-rustls | tls-albany-tokio | pinned |"),
+            "{row}"
+        );
+        assert!(
+            row.contains("HTTP/1.1 64 0.96 ✓ · HTTP/2 0.90 ✗ · new connections 1.00 ✓"),
+            "{row}"
+        );
+        assert!(!markdown.contains("| tls-hyper-tokio |"), "{markdown}");
+        assert!(!markdown.contains("tls-albany-smol"), "{markdown}");
     }
 }

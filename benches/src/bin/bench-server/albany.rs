@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use albany::http::{header, HeaderValue, StatusCode};
 use albany::{Application, Body, Request, Response};
 use albany_bench::{Runtime, HELLO, MAX_CONNECTIONS};
-use albany_server::{Binding, Server};
+use albany_server::{Binding, Server, Tls};
 use albany_smol::SmolBinding;
 
 use crate::alloc::allocations;
@@ -65,12 +65,16 @@ fn with_type(mut response: Response, content_type: HeaderValue) -> Response {
     response
 }
 
-fn configure<B: Binding>(server: Server<B>) -> Server<B> {
-    server.max_connections(MAX_CONNECTIONS)
+fn configure<B: Binding>(server: Server<B>, tls: Option<Tls>) -> Server<B> {
+    let server = server.max_connections(MAX_CONNECTIONS);
+    match tls {
+        Some(tls) => server.tls(tls),
+        None => server,
+    }
 }
 
 /// Serves on `addr` with `threads` worker threads until the process is
-/// killed.
+/// killed; over HTTPS with `tls` (`Server::tls`) when given.
 ///
 /// - tokio: a multi-threaded runtime with `threads` workers, built here,
 ///   and `Server::serve` inside it (the adapter's `run` takes one worker
@@ -80,17 +84,24 @@ fn configure<B: Binding>(server: Server<B>) -> Server<B> {
 /// - smol: `Server::serve_blocking` with a binding of `threads`
 ///   executors, one per thread (`SmolBinding::with_executors`), as the
 ///   adapter's `run` does with one per core.
-pub(crate) fn serve(runtime: Runtime, threads: usize, addr: SocketAddr) -> io::Result<()> {
+pub(crate) fn serve(
+    runtime: Runtime,
+    threads: usize,
+    addr: SocketAddr,
+    tls: Option<Tls>,
+) -> io::Result<()> {
     match runtime {
         Runtime::Tokio => {
             let tokio = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(threads)
                 .enable_all()
                 .build()?;
-            let server = configure(albany_tokio::Server::bind(addr)?);
+            let server = configure(albany_tokio::Server::bind(addr)?, tls);
             tokio.block_on(server.serve(Bench))
         }
-        Runtime::AsyncStd => configure(albany_async_std::Server::bind(addr)?).serve_blocking(Bench),
+        Runtime::AsyncStd => {
+            configure(albany_async_std::Server::bind(addr)?, tls).serve_blocking(Bench)
+        }
         Runtime::Smol => {
             let executors = (0..threads.max(1))
                 .map(|_| std::sync::Arc::new(async_executor::Executor::new()))
@@ -98,7 +109,8 @@ pub(crate) fn serve(runtime: Runtime, threads: usize, addr: SocketAddr) -> io::R
             let binding = SmolBinding::with_executors(executors);
             // Albany's `Server::serve` applies the backlog (1024) itself.
             let listener = std::net::TcpListener::bind(addr)?;
-            configure(albany_smol::Server::with_binding(listener, binding)).serve_blocking(Bench)
+            configure(albany_smol::Server::with_binding(listener, binding), tls)
+                .serve_blocking(Bench)
         }
     }
 }

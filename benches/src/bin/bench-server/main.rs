@@ -3,6 +3,7 @@
 //! ```text
 //! bench-server --server albany-tokio --threads 2 --addr 127.0.0.1:8080
 //! bench-server --server proxy-hyper-tokio --threads 2 --addr 127.0.0.1:8081 --upstream http://127.0.0.1:8080
+//! bench-server --server tls-albany-smol --threads 2 --addr 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem
 //! ```
 //!
 //! Every server answers `GET /` (`Hello, world!`), `GET /download?size=N`
@@ -10,8 +11,10 @@
 //! read chunk by chunk and discarded); Albany and the hyper baselines also
 //! answer `GET /alloc` (the process's allocation count, from the counting
 //! global allocator below). `proxy-hyper-tokio`, the proxy row's baseline,
-//! forwards every request to `--upstream` instead. It serves until it is
-//! killed.
+//! forwards every request to `--upstream` instead. The `tls-*` servers
+//! serve the same routes over HTTPS with the PEM certificate and key of
+//! `--tls-cert` and `--tls-key` (ALPN `h2` and `http/1.1`). It serves until
+//! it is killed.
 
 mod albany;
 mod alloc;
@@ -22,11 +25,13 @@ mod hyper_app;
 mod hyper_futures_io;
 mod hyper_proxy;
 mod hyper_tokio;
+mod hyper_tokio_tls;
 mod listener;
 mod trillium;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use albany_bench::{Family, Runtime, ServerKind};
@@ -34,7 +39,7 @@ use albany_bench::{Family, Runtime, ServerKind};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const USAGE: &str = "Usage: bench-server --server NAME --threads N --addr 127.0.0.1:PORT [--upstream http://HOST:PORT]";
+const USAGE: &str = "Usage: bench-server --server NAME --threads N --addr 127.0.0.1:PORT [--upstream http://HOST:PORT] [--tls-cert PEM --tls-key PEM]";
 
 struct Args {
     server: ServerKind,
@@ -42,6 +47,16 @@ struct Args {
     addr: SocketAddr,
     /// The upstream of `proxy-hyper-tokio`.
     upstream: Option<hyper::Uri>,
+    /// The certificate and key files of the `tls-*` servers.
+    tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a TLS server: the certificate chain and its key.
+pub(crate) struct TlsFiles {
+    /// The certificate chain, the server's certificate first.
+    pub(crate) cert: PathBuf,
+    /// The private key.
+    pub(crate) key: PathBuf,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,6 +64,8 @@ fn parse_args() -> Result<Args, String> {
     let mut threads = None;
     let mut addr = None;
     let mut upstream = None;
+    let mut cert = None;
+    let mut key = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -79,6 +96,8 @@ fn parse_args() -> Result<Args, String> {
                 }
                 upstream = Some(uri);
             }
+            "--tls-cert" => cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => key = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument `{other}`")),
         }
@@ -99,11 +118,27 @@ fn parse_args() -> Result<Args, String> {
             }
         ));
     }
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".to_owned()),
+    };
+    if server.is_tls() != tls.is_some() {
+        return Err(format!(
+            "--tls-cert and --tls-key are {} for {server}",
+            if server.is_tls() {
+                "required"
+            } else {
+                "only for the tls-* servers, not"
+            }
+        ));
+    }
     Ok(Args {
         server,
         threads: threads.unwrap_or(1),
         addr: addr.ok_or("--addr is required")?,
         upstream,
+        tls,
     })
 }
 
@@ -127,9 +162,10 @@ fn main() -> ExitCode {
     // 10,000 idle connections need more descriptors than the usual 1024.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
 
-    let result = match args.upstream {
-        Some(upstream) => hyper_proxy::serve(args.threads, args.addr, upstream),
-        None => serve(args.server, args.threads, args.addr),
+    let result = match (args.upstream, args.tls) {
+        (Some(upstream), _) => hyper_proxy::serve(args.threads, args.addr, upstream),
+        (None, Some(tls)) => serve_tls(args.server, args.threads, args.addr, &tls),
+        (None, None) => serve(args.server, args.threads, args.addr),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,7 +179,7 @@ fn main() -> ExitCode {
 /// Serves one of the origin servers.
 fn serve(server: ServerKind, threads: usize, addr: SocketAddr) -> io::Result<()> {
     match server.family() {
-        Family::Albany => albany::serve(server.runtime(), threads, addr),
+        Family::Albany => albany::serve(server.runtime(), threads, addr, None),
         Family::Hyper => match server.runtime() {
             Runtime::Tokio => hyper_tokio::serve(threads, addr),
             Runtime::AsyncStd => hyper_futures_io::serve_async_std(addr),
@@ -153,5 +189,22 @@ fn serve(server: ServerKind, threads: usize, addr: SocketAddr) -> io::Result<()>
             ServerKind::AxumTokio => axum::serve(threads, addr),
             _ => trillium::serve(server.runtime(), threads, addr),
         },
+    }
+}
+
+/// Serves one of the TLS servers: Albany on its adapter with
+/// `Server::tls(Tls::from_pem_files(..))`, or raw hyper with tokio-rustls.
+fn serve_tls(
+    server: ServerKind,
+    threads: usize,
+    addr: SocketAddr,
+    tls: &TlsFiles,
+) -> io::Result<()> {
+    match server.family() {
+        Family::Albany => {
+            let config = albany_server::Tls::from_pem_files(&tls.cert, &tls.key)?;
+            albany::serve(server.runtime(), threads, addr, Some(config))
+        }
+        _ => hyper_tokio_tls::serve(threads, addr, tls),
     }
 }
