@@ -186,3 +186,24 @@ pub fn echo_upgrade(mut request: albany::Request) -> albany::Response {
     headers.insert(header::UPGRADE, HeaderValue::from_static("echo"));
     response
 }
+
+/// Reads from `stream` until `text` has arrived; returns everything read.
+///
+/// # Panics
+///
+/// If the connection ends or a read fails first (a test failure).
+pub fn read_until(stream: &mut std::net::TcpStream, text: &str) -> String {
+    use std::io::Read;
+    let mut seen = Vec::new();
+    let mut buffer = [0; 4096];
+    while !String::from_utf8_lossy(&seen).contains(text) {
+        let n = stream.read(&mut buffer).expect("reading the response");
+        assert!(
+            n > 0,
+            "closed before {text:?}: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use albany::{from_fn, Body, Request, RequestExt, Response};
-use albany_examples::testing::{echo_upgrade, serve_with, ServerThread, ADAPTERS};
+use albany_examples::testing::{echo_upgrade, read_until, serve_with, ServerThread, ADAPTERS};
 use albany_server::Settings;
 use futures_lite::AsyncReadExt;
 
@@ -187,22 +187,6 @@ fn connect_from(source: [u8; 4], addr: SocketAddr) -> TcpStream {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     stream
-}
-
-/// Reads until `text` has arrived; returns everything read.
-fn read_until(stream: &mut TcpStream, text: &str) -> String {
-    let mut seen = Vec::new();
-    let mut buffer = [0; 4096];
-    while !String::from_utf8_lossy(&seen).contains(text) {
-        let n = stream.read(&mut buffer).unwrap();
-        assert!(
-            n > 0,
-            "closed before {text:?}: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buffer[..n]);
-    }
-    String::from_utf8_lossy(&seen).into_owned()
 }
 
 /// One `GET path` through nginx with extra `fields`; the response body.

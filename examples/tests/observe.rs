@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use albany::{from_fn, Body, Request, RequestExt, Response};
-use albany_examples::testing::echo_upgrade;
+use albany_examples::testing::{echo_upgrade, read_until};
 use albany_server::{Binding, Counters, Server};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -131,22 +131,6 @@ fn connect(addr: SocketAddr, request: &str) -> TcpStream {
         .unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     stream
-}
-
-/// Reads until `text` has arrived.
-fn read_until(stream: &mut TcpStream, text: &str) -> String {
-    let mut seen = Vec::new();
-    let mut buffer = [0; 1024];
-    while !String::from_utf8_lossy(&seen).contains(text) {
-        let n = stream.read(&mut buffer).unwrap();
-        assert!(
-            n > 0,
-            "closed before {text:?}: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buffer[..n]);
-    }
-    String::from_utf8_lossy(&seen).into_owned()
 }
 
 fn check<B: Binding + Default>(adapter: &str, recorder: &Recorder) {
