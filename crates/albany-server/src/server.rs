@@ -70,12 +70,7 @@ impl<B: Binding + Default> Server<B> {
     /// The operating system's error if no address binds (in use, not
     /// permitted) or `addr` does not resolve.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
-        let options = Bind {
-            backlog: Settings::default().backlog,
-            reuse_port: false,
-        };
-        let listener = listener::bind_first(addr, options)?;
-        Ok(Server::with_binding(listener, B::default()))
+        Server::bind_with(addr, false)
     }
 
     /// As [`bind`](Server::bind), with `SO_REUSEPORT` set, so that several
@@ -89,9 +84,13 @@ impl<B: Binding + Default> Server<B> {
     /// As [`bind`](Server::bind); `Unsupported` where the platform has no
     /// `SO_REUSEPORT`.
     pub fn bind_reuse_port(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        Server::bind_with(addr, true)
+    }
+
+    fn bind_with(addr: impl ToSocketAddrs, reuse_port: bool) -> io::Result<Self> {
         let options = Bind {
             backlog: Settings::default().backlog,
-            reuse_port: true,
+            reuse_port,
         };
         let listener = listener::bind_first(addr, options)?;
         Ok(Server::with_binding(listener, B::default()))

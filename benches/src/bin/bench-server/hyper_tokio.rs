@@ -16,6 +16,22 @@ use crate::listener;
 /// Serves on `addr` on a multi-threaded tokio runtime with `threads`
 /// workers until the process is killed.
 pub(crate) fn serve(threads: usize, addr: SocketAddr) -> io::Result<()> {
+    accept_loop(threads, addr, |stream, builder| async move {
+        let _ = builder
+            .serve_connection(TokioIo::new(stream), service_fn(handle))
+            .await;
+    })
+}
+
+/// The raw hyper accept loop on a multi-threaded tokio runtime with
+/// `threads` workers: accepts on `addr` until the process is killed, and
+/// runs `connection` on each accepted stream (`TCP_NODELAY` set) in a task
+/// of its own, with a clone of hyper-util's `auto` builder.
+pub(crate) fn accept_loop<F, Fut>(threads: usize, addr: SocketAddr, connection: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream, auto::Builder<TokioExecutor>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -33,12 +49,7 @@ pub(crate) fn serve(threads: usize, addr: SocketAddr) -> io::Result<()> {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let builder = builder.clone();
-            tokio::spawn(async move {
-                let _ = builder
-                    .serve_connection(TokioIo::new(stream), service_fn(handle))
-                    .await;
-            });
+            tokio::spawn(connection(stream, builder.clone()));
         }
     })
 }

@@ -12,18 +12,16 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
 use crate::hyper_app::handle;
-use crate::{listener, TlsFiles};
+use crate::TlsFiles;
 
 /// ALPN protocol ids (RFC 7301 §6).
 const H2: &[u8] = b"h2";
@@ -38,40 +36,22 @@ const HTTP1: &[u8] = b"http/1.1";
 /// bound.
 pub(crate) fn serve(threads: usize, addr: SocketAddr, tls: &TlsFiles) -> io::Result<()> {
     let acceptor = TlsAcceptor::from(Arc::new(server_config(tls)?));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::from_std(listener::bind(addr)?)?;
-        let builder = auto::Builder::new(TokioExecutor::new());
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    eprintln!("accept: {error}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
+    crate::hyper_tokio::accept_loop(threads, addr, move |stream, builder| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
             };
-            let _ = stream.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let builder = builder.clone();
-            tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(stream).await else {
-                    return;
-                };
-                // ALPN decides, as in the engine; without ALPN the `auto`
-                // builder reads the preface.
-                let builder = match stream.get_ref().1.alpn_protocol() {
-                    Some(H2) => builder.http2_only(),
-                    Some(HTTP1) => builder.http1_only(),
-                    _ => builder,
-                };
-                let _ = builder
-                    .serve_connection(TokioIo::new(stream), service_fn(handle))
-                    .await;
-            });
+            // ALPN decides, as in the engine; without ALPN the `auto`
+            // builder reads the preface.
+            let builder = match stream.get_ref().1.alpn_protocol() {
+                Some(H2) => builder.http2_only(),
+                Some(HTTP1) => builder.http1_only(),
+                _ => builder,
+            };
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service_fn(handle))
+                .await;
         }
     })
 }

@@ -14,7 +14,7 @@ mod unix;
 mod windows;
 
 use std::io;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use albany::shutdown::ShutdownTrigger;
 
@@ -49,14 +49,11 @@ use albany::shutdown::ShutdownTrigger;
 /// thread cannot be started; nothing is installed then, and a later call
 /// tries again.
 pub fn shutdown_on_signal(trigger: ShutdownTrigger) -> io::Result<()> {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    static INSTALLING: Mutex<()> = Mutex::new(());
-    if INSTALLED.get().is_none() {
-        let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
-        if INSTALLED.get().is_none() {
-            install()?;
-            let _ = INSTALLED.set(());
-        }
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !*installed {
+        install()?;
+        *installed = true;
     }
     waiting().push(trigger);
     Ok(())
