@@ -61,7 +61,8 @@ enum Route {
 fn json(request: &Request) -> Response {
     let peer_addr = request
         .connection_info()
-        .map(|info| info.peer_addr.to_string());
+        .and_then(|info| info.peer_addr())
+        .map(|addr| addr.to_string());
     let value = serde_json::json!({
         "message": "Hello, world!",
         "http_version": format!("{:?}", request.version()),

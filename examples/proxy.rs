@@ -76,7 +76,7 @@ impl Application for Proxy {
         let Some(handle) = request.runtime().cloned() else {
             return text(StatusCode::INTERNAL_SERVER_ERROR, "no runtime\n");
         };
-        let peer = request.connection_info().map(|info| info.peer_addr);
+        let peer = request.connection_info().and_then(|info| info.peer_addr());
         let (mut parts, body) = request.into_parts();
         let uri = match self.upstream_uri(&parts.uri) {
             Ok(uri) => uri,

@@ -3,10 +3,11 @@
 //! sockets (no client shares the server's runtime).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use albany::shutdown::ShutdownTrigger;
-use albany_server::{Binding, Settings, Tls};
+use albany_server::{Binding, Counters, Settings, Tls};
 
 use albany::{Application, BoxApplication};
 pub use albany_conformance::h1::{self, Response};
@@ -61,15 +62,40 @@ pub const ADAPTERS: [&str; 3] = ["tokio", "async-std", "smol"];
 /// A server on an adapter in a thread of its own, shut down gracefully
 /// (and joined) when dropped.
 pub struct ServerThread {
-    addr: SocketAddr,
+    /// The TCP address, or the Unix domain socket's path.
+    listening: Result<SocketAddr, PathBuf>,
     shutdown: ShutdownTrigger,
+    counters: Counters,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl ServerThread {
     /// The address it listens on (127.0.0.1, a free port).
+    ///
+    /// # Panics
+    ///
+    /// If the server listens on a Unix domain socket (a test failure).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        match &self.listening {
+            Ok(addr) => *addr,
+            Err(path) => panic!("the server listens on the Unix socket {}", path.display()),
+        }
+    }
+
+    /// The server's live counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Stops the server gracefully and returns what serving returned.
+    ///
+    /// # Panics
+    ///
+    /// If the server's thread panicked (a test failure).
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown.trigger();
+        let thread = self.thread.take().expect("a running server");
+        thread.join().expect("the server's thread")
     }
 }
 
@@ -94,7 +120,7 @@ pub fn serve_tls(
     tls: Tls,
     settings: Settings,
 ) -> ServerThread {
-    serve_on(adapter, application, Some(tls), settings)
+    serve_on(adapter, application, Some(tls), settings, None)
 }
 
 /// Serves `application` with `settings` (plain HTTP) on the adapter named
@@ -108,7 +134,24 @@ pub fn serve_with(
     application: impl Application,
     settings: Settings,
 ) -> ServerThread {
-    serve_on(adapter, application, None, settings)
+    serve_on(adapter, application, None, settings, None)
+}
+
+/// Serves `application` with `settings` (plain HTTP) on the adapter named
+/// `adapter`, on a Unix domain socket at `path` with file mode `mode`.
+///
+/// # Panics
+///
+/// If the adapter is unknown or the socket cannot be bound (a test
+/// failure).
+pub fn serve_unix(
+    adapter: &str,
+    application: impl Application,
+    settings: Settings,
+    path: &Path,
+    mode: u32,
+) -> ServerThread {
+    serve_on(adapter, application, None, settings, Some((path, mode)))
 }
 
 fn serve_on(
@@ -116,47 +159,46 @@ fn serve_on(
     application: impl Application,
     tls: Option<Tls>,
     settings: Settings,
+    unix: Option<(&Path, u32)>,
 ) -> ServerThread {
-    fn start<B: Binding>(
-        server: albany_server::Server<B>,
+    fn start<B: Binding + Default>(
         application: impl Application,
         tls: Option<Tls>,
         settings: Settings,
+        unix: Option<(&Path, u32)>,
     ) -> ServerThread {
+        let (server, listening) = match unix {
+            None => {
+                let server =
+                    albany_server::Server::<B>::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+                let addr = server.local_addr().expect("the bound address");
+                (server, Ok(addr))
+            }
+            Some((path, mode)) => {
+                let server = albany_server::Server::<B>::bind_unix(path)
+                    .and_then(|server| server.unix_socket_mode(mode))
+                    .unwrap_or_else(|error| panic!("binding {}: {error}", path.display()));
+                (server, Err(path.to_path_buf()))
+            }
+        };
         let mut server = server.settings(settings);
         if let Some(tls) = tls {
             server = server.tls(tls);
         }
-        let addr = server.local_addr().expect("the bound address");
         let shutdown = server.shutdown_trigger();
+        let counters = server.counters();
         let thread = std::thread::spawn(move || server.serve_blocking(application));
         ServerThread {
-            addr,
+            listening,
             shutdown,
+            counters,
             thread: Some(thread),
         }
     }
-    let addr = "127.0.0.1:0";
-    let bound = "binding 127.0.0.1:0";
     match adapter {
-        "tokio" => start(
-            albany_tokio::Server::bind(addr).expect(bound),
-            application,
-            tls,
-            settings,
-        ),
-        "async-std" => start(
-            albany_async_std::Server::bind(addr).expect(bound),
-            application,
-            tls,
-            settings,
-        ),
-        "smol" => start(
-            albany_smol::Server::bind(addr).expect(bound),
-            application,
-            tls,
-            settings,
-        ),
+        "tokio" => start::<albany_tokio::TokioBinding>(application, tls, settings, unix),
+        "async-std" => start::<albany_async_std::AsyncStdBinding>(application, tls, settings, unix),
+        "smol" => start::<albany_smol::SmolBinding>(application, tls, settings, unix),
         other => panic!("no adapter {other}"),
     }
 }

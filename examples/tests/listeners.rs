@@ -1,6 +1,6 @@
 //! Where `run` gets its listener, on each adapter, in real processes (spec
 //! ADAPT-11 to ADAPT-14): an inherited one (systemd socket activation,
-//! `LISTEN_FDS`), one bound where `HOST` and `PORT` say, and readiness
+//! `LISTEN_FDS`, TCP or a Unix domain socket), one bound where `HOST` and `PORT` say, and readiness
 //! told to a service manager (`NOTIFY_SOCKET`); and several servers on one
 //! port with `SO_REUSEPORT`. This file is its own test harness: started
 //! with `ALBANY_LISTENERS_SERVE=<adapter>` it is the server, calling
@@ -9,7 +9,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixDatagram;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ fn main() {
     }
     for adapter in ADAPTERS {
         an_inherited_listener_is_served_and_readiness_told(adapter);
+        an_inherited_unix_listener_is_served(adapter);
         host_and_port_from_the_environment(adapter);
         a_bad_port_is_an_error_naming_it(adapter);
         two_servers_share_a_port_with_reuse_port(adapter);
@@ -180,6 +182,60 @@ fn an_inherited_listener_is_served_and_readiness_told(adapter: &'static str) {
     let status = server.terminate();
     assert_eq!(notification(&notify), "STOPPING=1\n", "{adapter}");
     assert_eq!(status.code(), Some(0), "{adapter}: {status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `GET /` on a new connection to the Unix domain socket at `path`; the
+/// response.
+fn get_unix(path: &Path) -> std::io::Result<String> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+/// A Unix domain socket listener passed as descriptor 3 (systemd's
+/// `ListenStream=/run/app.sock`) is served, and its file, the service
+/// manager's, stays in place after the server stops.
+fn an_inherited_unix_listener_is_served(adapter: &'static str) {
+    let dir = std::env::temp_dir().join(format!(
+        "albany-listeners-unix-{}-{adapter}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    socket2::SockRef::from(&listener)
+        .set_cloexec(false)
+        .unwrap();
+    // The default address is in use: only the inherited socket can serve.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let child = command(adapter, &taken.local_addr().unwrap().to_string())
+        .arg("-c")
+        .arg(
+            r#"exec 3<&"$1"; LISTEN_PID=$$; LISTEN_FDS=1; export LISTEN_PID LISTEN_FDS; exec "$0""#,
+        )
+        .arg(std::env::current_exe().unwrap())
+        .arg(listener.as_raw_fd().to_string())
+        .spawn()
+        .expect("the server process");
+    drop(listener);
+    let mut server = Server { child, adapter };
+    let response = get_unix(&path).unwrap_or_else(|error| panic!("{adapter}: {error}"));
+    assert!(
+        response.starts_with("HTTP/1.1 200")
+            && response.ends_with(&format!("pid {}", server.child.id())),
+        "{adapter}: {response}"
+    );
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0), "{adapter}: {status}");
+    assert!(
+        path.exists(),
+        "{adapter}: the inherited socket's file was removed"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,5 +1,5 @@
 //! Behind nginx (Debian's package, the front server users deploy), on each
-//! adapter, over TCP: upstream keep-alive, a streamed response arriving in
+//! adapter, over TCP and over a Unix domain socket: upstream keep-alive, a streamed response arriving in
 //! pieces (`proxy_buffering off`), a large upload, an upgrade, and the
 //! client's address through `X-Forwarded-For` from a trusted nginx, with a
 //! spoofed entry ignored. Skipped, saying so, where nginx is not installed
@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use albany::{from_fn, Body, Request, RequestExt, Response};
-use albany_examples::testing::{echo_upgrade, read_until, serve_with, ServerThread, ADAPTERS};
+use albany_examples::testing::{
+    echo_upgrade, read_until, serve_unix, serve_with, ServerThread, ADAPTERS,
+};
 use albany_server::Settings;
 use futures_lite::AsyncReadExt;
 
@@ -27,12 +29,6 @@ fn application(gate: Arc<AtomicBool>) -> impl albany::Application {
         async move {
             let handle = request.runtime().cloned().expect("a runtime");
             match request.uri().path() {
-                // The upstream connection's client port: the same port
-                // on two requests is one kept-alive connection.
-                "/peer" => text(format!(
-                    "{}",
-                    request.connection_info().unwrap().peer_addr.port()
-                )),
                 "/client" => text(format!(
                     "client={} proto={}",
                     request.client_ip().unwrap(),
@@ -94,7 +90,8 @@ struct Nginx {
 }
 
 impl Nginx {
-    fn start(upstream: SocketAddr, name: &str) -> Nginx {
+    /// nginx in front of `upstream`: `127.0.0.1:PORT` or `unix:PATH`.
+    fn start(upstream: &str, name: &str) -> Nginx {
         let dir = std::env::temp_dir().join(format!("albany-nginx-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
@@ -206,21 +203,53 @@ fn get(nginx: SocketAddr, source: [u8; 4], path: &str, fields: &str) -> String {
         .unwrap_or_default()
 }
 
-fn behind_nginx(adapter: &str) {
+/// The server on `adapter` behind nginx, over TCP or (`unix`) a Unix
+/// domain socket.
+fn behind_nginx(adapter: &str, unix: bool) {
+    let adapter_name = adapter;
     let gate = Arc::new(AtomicBool::new(false));
     let mut settings = Settings::default();
-    // nginx connects from 127.0.0.1; the clients below from 127.0.0.2.
+    // Over TCP nginx connects from 127.0.0.1; the clients below connect to
+    // nginx from 127.0.0.2.
     settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    let server: ServerThread = serve_with(adapter, application(gate.clone()), settings);
-    let nginx = Nginx::start(server.addr(), adapter);
+    let mut socket_path = None;
+    let (server, nginx): (ServerThread, Nginx) = if unix {
+        settings.trust_unix_peers = true;
+        let dir = std::env::temp_dir().join(format!(
+            "albany-nginx-unix-{adapter}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.sock");
+        // nginx's workers run as another user when the test runs as root:
+        // the socket's mode lets them connect.
+        let server = serve_unix(adapter, application(gate.clone()), settings, &path, 0o666);
+        let nginx = Nginx::start(
+            &format!("unix:{}", path.display()),
+            &format!("{adapter}-unix"),
+        );
+        socket_path = Some(path);
+        (server, nginx)
+    } else {
+        let server = serve_with(adapter, application(gate.clone()), settings);
+        let nginx = Nginx::start(&server.addr().to_string(), adapter);
+        (server, nginx)
+    };
+    let adapter = format!(
+        "{adapter_name} over {}",
+        if unix { "a Unix socket" } else { "TCP" }
+    );
     let client = [127, 0, 0, 2];
 
-    // Upstream keep-alive: two requests, one upstream connection.
-    let first = get(nginx.addr, client, "/peer", "");
-    let second = get(nginx.addr, client, "/peer", "");
+    // Upstream keep-alive: after two requests one upstream connection is
+    // open (nginx keeps it for the next; without keep-alive none would be,
+    // and a new connection per request would leave two).
+    get(nginx.addr, client, "/client", "");
+    get(nginx.addr, client, "/client", "");
     assert_eq!(
-        first, second,
-        "{adapter}: nginx opened a new upstream connection"
+        server.counters().open_connections(),
+        1,
+        "{adapter}: upstream connections open after two requests"
     );
 
     // The client's address, a spoofed X-Forwarded-For entry ignored.
@@ -270,10 +299,21 @@ fn behind_nginx(adapter: &str) {
     assert!(head.starts_with("HTTP/1.1 101"), "{adapter}: {head}");
     stream.write_all(b"ping through nginx").unwrap();
     read_until(&mut stream, "ping through nginx");
+    drop(stream);
+
+    drop(nginx);
+    server.stop().unwrap();
+    if let Some(path) = socket_path {
+        assert!(
+            !path.exists(),
+            "{adapter}: the socket file is left after shutdown"
+        );
+        let _ = std::fs::remove_dir(path.parent().unwrap());
+    }
 }
 
 #[test]
-fn each_adapter_behind_nginx() {
+fn each_adapter_behind_nginx_over_tcp() {
     if !std::path::Path::new(NGINX).exists() {
         eprintln!(
             "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
@@ -281,6 +321,19 @@ fn each_adapter_behind_nginx() {
         return;
     }
     for adapter in ADAPTERS {
-        behind_nginx(adapter);
+        behind_nginx(adapter, false);
+    }
+}
+
+#[test]
+fn each_adapter_behind_nginx_over_a_unix_socket() {
+    if !std::path::Path::new(NGINX).exists() {
+        eprintln!(
+            "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
+        );
+        return;
+    }
+    for adapter in ADAPTERS {
+        behind_nginx(adapter, true);
     }
 }

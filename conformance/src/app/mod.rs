@@ -358,7 +358,10 @@ impl Application for Reference {
                 )
             }
             "/info" => match request.connection_info() {
-                Some(info) => text(StatusCode::OK, format!("peer={}", info.peer_addr)),
+                Some(info) => match info.peer_addr() {
+                    Some(peer) => text(StatusCode::OK, format!("peer={peer}")),
+                    None => text(StatusCode::OK, "peer=none (not TCP)"),
+                },
                 None => text(StatusCode::INTERNAL_SERVER_ERROR, "no connection info"),
             },
             _ => match path.strip_prefix("/say/") {

@@ -3,9 +3,10 @@
 
 /// Expands, inside an `impl albany_server::Binding for …` block, to the
 /// items that belong to the async-io reactor and are the same for every
-/// runtime on it (smol, async-std): the `Sleep`, `Listener` and
-/// `Connection` types, and `sleep_until`, `reset`, `connect_tcp`,
-/// `connect_unix`, `listen`, `poll_accept` and `into_tcp_stream`. The
+/// runtime on it (smol, async-std): the `Sleep`, `Listener`, `Connection`,
+/// `UnixListener` and `UnixConnection` types, and `sleep_until`, `reset`,
+/// `connect_tcp`, `connect_unix`, `listen`, `poll_accept`, `listen_unix`,
+/// `poll_accept_unix` and `into_tcp_stream`. The
 /// binding writes what its executor decides itself: `spawn`,
 /// `spawn_blocking`, `spawn_process` (where the reaper task runs) and
 /// `block_on`.
@@ -69,6 +70,10 @@ macro_rules! reactor {
         type Sleep = $crate::Timer;
         type Listener = $crate::Listener;
         type Connection = $crate::AsyncIoStream;
+        #[cfg(unix)]
+        type UnixListener = $crate::UnixListener;
+        #[cfg(unix)]
+        type UnixConnection = $crate::AsyncIoStream<::std::os::unix::net::UnixStream>;
 
         fn sleep_until(&self, deadline: ::std::time::Instant) -> $crate::Timer {
             $crate::Timer::at(deadline)
@@ -108,6 +113,28 @@ macro_rules! reactor {
         ) -> ::std::task::Poll<::std::io::Result<($crate::AsyncIoStream, ::albany::ConnectionInfo)>>
         {
             $crate::poll_accept(listener, cx)
+        }
+
+        #[cfg(unix)]
+        fn listen_unix(
+            &self,
+            listener: ::std::os::unix::net::UnixListener,
+        ) -> ::std::io::Result<$crate::UnixListener> {
+            $crate::listen_unix(listener)
+        }
+
+        #[cfg(unix)]
+        fn poll_accept_unix(
+            &self,
+            listener: &$crate::UnixListener,
+            cx: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<
+            ::std::io::Result<(
+                $crate::AsyncIoStream<::std::os::unix::net::UnixStream>,
+                ::albany::ConnectionInfo,
+            )>,
+        > {
+            $crate::poll_accept_unix(listener, cx)
         }
 
         fn into_tcp_stream(connection: $crate::AsyncIoStream) -> ::albany::net::TcpStream {

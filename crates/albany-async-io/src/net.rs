@@ -59,6 +59,58 @@ fn accepted(
     ))
 }
 
+/// Registers a bound, listening Unix domain socket `listener` with the
+/// reactor (switching it to non-blocking mode; spec ADAPT-15). Unix only.
+///
+/// # Errors
+///
+/// The reactor's error if it cannot register the socket.
+#[cfg(unix)]
+pub fn listen_unix(
+    listener: std::os::unix::net::UnixListener,
+) -> io::Result<Async<std::os::unix::net::UnixListener>> {
+    Async::new(listener)
+}
+
+/// Accepts the next connection on the Unix domain socket `listener`, with
+/// its [`ConnectionInfo`] (the peer's and the listener's socket paths);
+/// wakes the task of the most recent call when one is ready. Unix only.
+///
+/// # Errors
+///
+/// The operating system's error for `accept(2)` or `getsockname(2)`, or
+/// the reactor's if it cannot register the connection.
+#[cfg(unix)]
+pub fn poll_accept_unix(
+    listener: &Async<std::os::unix::net::UnixListener>,
+    cx: &mut Context<'_>,
+) -> Poll<
+    io::Result<(
+        AsyncIoStream<std::os::unix::net::UnixStream>,
+        ConnectionInfo,
+    )>,
+> {
+    loop {
+        match listener.get_ref().accept() {
+            Ok((stream, peer)) => {
+                return Poll::Ready((|| {
+                    let local = stream.local_addr()?;
+                    let info = ConnectionInfo::unix(
+                        peer.as_pathname().map(Into::into),
+                        local.as_pathname().map(Into::into),
+                    );
+                    Ok((AsyncIoStream::new(Async::new(stream)?), info))
+                })());
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                ready!(listener.poll_readable(cx))?;
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Poll::Ready(Err(error)),
+        }
+    }
+}
+
 /// One TCP connection attempt to `addr` (spec IO-1): a non-blocking
 /// `connect(2)` completed on the reactor. Dropping the future closes the
 /// socket.

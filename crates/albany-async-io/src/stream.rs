@@ -1,5 +1,6 @@
-//! The server's transport: an accepted TCP connection on the `async-io`
-//! reactor, read and written by hyper directly.
+//! The server's transport: an accepted TCP (or Unix domain socket)
+//! connection on the `async-io` reactor, read and written by hyper
+//! directly.
 //!
 //! A generic `futures_io`-to-hyper adapter would cost two things on this
 //! reactor: it zero-fills hyper's read buffer before every read, and
@@ -22,11 +23,41 @@ use std::task::{ready, Context, Poll};
 use async_io::Async;
 use futures_io::AsyncWrite;
 
-/// A TCP stream registered with the `async-io` reactor, as hyper's
-/// [`Read`](hyper::rt::Read) and [`Write`](hyper::rt::Write).
+/// A stream socket the server's transport can be: a TCP stream, or on Unix
+/// a Unix domain stream. Sealed.
+pub trait StreamSocket:
+    io::Write + async_io::IoSafe + sealed::Sealed + Send + Sync + 'static
+{
+    /// The socket, for `recv(2)`.
+    fn sock_ref(&self) -> socket2::SockRef<'_>;
+}
+
+impl StreamSocket for TcpStream {
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self)
+    }
+}
+
+#[cfg(unix)]
+impl StreamSocket for std::os::unix::net::UnixStream {
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for std::net::TcpStream {}
+    #[cfg(unix)]
+    impl Sealed for std::os::unix::net::UnixStream {}
+}
+
+/// A stream socket registered with the `async-io` reactor (a TCP stream
+/// unless `S` says otherwise), as hyper's [`Read`](hyper::rt::Read) and
+/// [`Write`](hyper::rt::Write).
 #[derive(Debug)]
-pub struct AsyncIoStream {
-    inner: Async<TcpStream>,
+pub struct AsyncIoStream<S = TcpStream> {
+    inner: Async<S>,
     /// The last read returned less than it asked for or would have
     /// blocked: the socket is probably empty, so the next read waits for
     /// readiness first.
@@ -36,9 +67,9 @@ pub struct AsyncIoStream {
     failed_reads: usize,
 }
 
-impl AsyncIoStream {
+impl<S> AsyncIoStream<S> {
     /// Wraps a stream registered with the reactor.
-    pub fn new(inner: Async<TcpStream>) -> Self {
+    pub fn new(inner: Async<S>) -> Self {
         AsyncIoStream {
             inner,
             drained: false,
@@ -48,18 +79,18 @@ impl AsyncIoStream {
     }
 
     /// The stream.
-    pub fn get_ref(&self) -> &TcpStream {
+    pub fn get_ref(&self) -> &S {
         self.inner.get_ref()
     }
 
     /// The stream registered with the reactor, for applications (through
     /// `albany::net::TcpStream`, which reads it through `futures_io`).
-    pub fn into_inner(self) -> Async<TcpStream> {
+    pub fn into_inner(self) -> Async<S> {
         self.inner
     }
 }
 
-impl hyper::rt::Read for AsyncIoStream {
+impl<S: StreamSocket> hyper::rt::Read for AsyncIoStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -80,7 +111,7 @@ impl hyper::rt::Read for AsyncIoStream {
             // it reported written.
             let unfilled = unsafe { buf.as_mut() };
             let wanted = unfilled.len();
-            match socket2::SockRef::from(this.inner.get_ref()).recv(unfilled) {
+            match this.inner.get_ref().sock_ref().recv(unfilled) {
                 Ok(n) => {
                     this.drained = n < wanted;
                     // SAFETY: `recv` initialised the first `n` bytes.
@@ -101,7 +132,7 @@ impl hyper::rt::Read for AsyncIoStream {
     }
 }
 
-impl hyper::rt::Write for AsyncIoStream {
+impl<S: StreamSocket> hyper::rt::Write for AsyncIoStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

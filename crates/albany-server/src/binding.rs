@@ -41,6 +41,15 @@ pub trait Binding: Clone + Send + Sync + 'static {
     /// transport.
     type Connection: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static;
 
+    /// The runtime's Unix domain socket listener (spec ADAPT-15). Unix only.
+    #[cfg(unix)]
+    type UnixListener: Send + Sync + 'static;
+
+    /// A connection accepted on a Unix domain socket, as hyper reads and
+    /// writes it. Unix only.
+    #[cfg(unix)]
+    type UnixConnection: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static;
+
     /// Runs `task` to completion in the background, detached, stored in the
     /// runtime's own task allocation (no extra box). `task` does not panic:
     /// the engine catches panics in its tasks itself, and the erased
@@ -107,6 +116,33 @@ pub trait Binding: Clone + Send + Sync + 'static {
         listener: &Self::Listener,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(Self::Connection, ConnectionInfo)>>;
+
+    /// Registers a bound, listening Unix domain socket `listener`
+    /// (non-blocking) with the runtime's reactor (spec ADAPT-15). Unix only.
+    ///
+    /// # Errors
+    ///
+    /// The reactor's error if it cannot register the socket.
+    #[cfg(unix)]
+    fn listen_unix(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<Self::UnixListener>;
+
+    /// Accepts the next connection on the Unix domain socket `listener`,
+    /// with its [`ConnectionInfo`] ([`ConnectionInfo::unix`]: the peer's
+    /// socket path, usually none, and the listener's). Wakes the task of the
+    /// most recent call when a connection is ready. Unix only.
+    ///
+    /// # Errors
+    ///
+    /// As [`poll_accept`](Binding::poll_accept).
+    #[cfg(unix)]
+    fn poll_accept_unix(
+        &self,
+        listener: &Self::UnixListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::UnixConnection, ConnectionInfo)>>;
 
     /// An accepted connection as applications read and write it, for the
     /// listeners applications open ([`albany::rt::Handle::bind`]).

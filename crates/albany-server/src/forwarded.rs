@@ -12,15 +12,52 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// What the front server says about the client, if `peer` is one of
-/// `trusted` and the request carries `Forwarded` (preferred) or
-/// `X-Forwarded-For`. The client is the nearest address of the chain that
-/// is not itself trusted (the chain is read from the right: each proxy
-/// appends the address it received the request from).
-pub(crate) fn forwarded(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Option<Forwarded> {
-    if !is_trusted(peer, trusted) {
+/// The peers a server believes: networks, and Unix domain socket peers
+/// (whose address is `None`) if so set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trusted {
+    networks: Vec<IpNet>,
+    unix_peers: bool,
+}
+
+impl Trusted {
+    /// The trusted peers `settings` name.
+    pub(crate) fn new(settings: &crate::Settings) -> Self {
+        Trusted {
+            networks: settings.trusted_proxies.clone(),
+            unix_peers: settings.trust_unix_peers,
+        }
+    }
+
+    /// Trusts no peer at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.networks.is_empty() && !self.unix_peers
+    }
+
+    /// Whether the peer at `peer` (`None`: on a Unix domain socket) is
+    /// trusted.
+    fn trusts(&self, peer: Option<IpAddr>) -> bool {
+        match peer {
+            Some(ip) => is_trusted(ip, &self.networks),
+            None => self.unix_peers,
+        }
+    }
+}
+
+/// What the front server says about the client, if `peer` (`None`: a Unix
+/// domain socket peer) is trusted and the request carries `Forwarded`
+/// (preferred) or `X-Forwarded-For`. The client is the nearest address of
+/// the chain that is not itself trusted (the chain is read from the right:
+/// each proxy appends the address it received the request from).
+pub(crate) fn forwarded(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &Trusted,
+) -> Option<Forwarded> {
+    if !trusted.trusts(peer) {
         return None;
     }
+    let trusted = &trusted.networks[..];
     if headers.contains_key(FORWARDED) {
         return Some(from_forwarded(headers, trusted));
     }
@@ -194,8 +231,11 @@ mod tests {
         map
     }
 
-    fn nets(list: &[&str]) -> Vec<IpNet> {
-        list.iter().map(|net| net.parse().unwrap()).collect()
+    fn nets(list: &[&str]) -> Trusted {
+        Trusted {
+            networks: list.iter().map(|net| net.parse().unwrap()).collect(),
+            unix_peers: false,
+        }
     }
 
     const PROXY: &str = "10.0.0.5";
@@ -207,10 +247,34 @@ mod tests {
             ("forwarded", "for=203.0.113.9"),
         ]);
         assert_eq!(
-            forwarded(&map, "192.0.2.1".parse().unwrap(), &nets(&["10.0.0.0/8"])),
+            forwarded(
+                &map,
+                Some("192.0.2.1".parse().unwrap()),
+                &nets(&["10.0.0.0/8"])
+            ),
             None
         );
-        assert_eq!(forwarded(&map, PROXY.parse().unwrap(), &[]), None);
+        assert_eq!(
+            forwarded(&map, Some(PROXY.parse().unwrap()), &Trusted::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn unix_peers_only_when_trusted() {
+        let map = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(forwarded(&map, None, &nets(&["0.0.0.0/0"])), None);
+        let unix = Trusted {
+            networks: Vec::new(),
+            unix_peers: true,
+        };
+        let found = forwarded(&map, None, &unix).unwrap();
+        assert_eq!(found.client, Some("203.0.113.9".parse().unwrap()));
+        // Trusting Unix peers trusts no TCP peer.
+        assert_eq!(
+            forwarded(&map, Some("10.0.0.1".parse().unwrap()), &unix),
+            None
+        );
     }
 
     #[test]
@@ -220,7 +284,7 @@ mod tests {
             "forwarded",
             r#"for=198.51.100.17;proto=HTTPS;host="example.com:8443", for="[2001:db8:cafe::17]:4711";proto=http, for=10.0.0.7"#,
         )]);
-        let found = forwarded(&map, PROXY.parse().unwrap(), &trusted).unwrap();
+        let found = forwarded(&map, Some(PROXY.parse().unwrap()), &trusted).unwrap();
         // 10.0.0.7 is a trusted proxy: the client is the IPv6 one.
         assert_eq!(found.client, Some("2001:db8:cafe::17".parse().unwrap()));
         assert_eq!(found.proto.as_deref(), Some("http"));
@@ -228,7 +292,7 @@ mod tests {
             "forwarded",
             r#"for=198.51.100.17;proto=HTTPS;host="example.com:8443""#,
         )]);
-        let found = forwarded(&map, PROXY.parse().unwrap(), &trusted).unwrap();
+        let found = forwarded(&map, Some(PROXY.parse().unwrap()), &trusted).unwrap();
         assert_eq!(found.client, Some("198.51.100.17".parse().unwrap()));
         assert_eq!(found.proto.as_deref(), Some("https"));
         assert_eq!(found.host.as_deref(), Some("example.com:8443"));
@@ -237,7 +301,7 @@ mod tests {
             ("forwarded", "For=\"_hidden\""),
         ]);
         assert_eq!(
-            forwarded(&map, PROXY.parse().unwrap(), &trusted)
+            forwarded(&map, Some(PROXY.parse().unwrap()), &trusted)
                 .unwrap()
                 .client,
             None
@@ -255,18 +319,18 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "example.com"),
         ]);
-        let found = forwarded(&map, PROXY.parse().unwrap(), &trusted).unwrap();
+        let found = forwarded(&map, Some(PROXY.parse().unwrap()), &trusted).unwrap();
         assert_eq!(found.client, Some("198.51.100.17".parse().unwrap()));
         assert_eq!(found.proto.as_deref(), Some("https"));
         assert_eq!(found.host.as_deref(), Some("example.com"));
         // Every hop trusted: the first one.
         let map = headers(&[("x-forwarded-for", "10.1.1.1, ::1")]);
-        let found = forwarded(&map, "::ffff:10.0.0.5".parse().unwrap(), &trusted).unwrap();
+        let found = forwarded(&map, Some("::ffff:10.0.0.5".parse().unwrap()), &trusted).unwrap();
         assert_eq!(found.client, Some("10.1.1.1".parse().unwrap()));
         // Garbage: no client, still from a trusted peer.
         let map = headers(&[("x-forwarded-for", "not an address")]);
         assert_eq!(
-            forwarded(&map, PROXY.parse().unwrap(), &trusted)
+            forwarded(&map, Some(PROXY.parse().unwrap()), &trusted)
                 .unwrap()
                 .client,
             None

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod accept;
 mod binding;
 mod body;
 mod connection;
@@ -20,6 +21,8 @@ mod settings;
 mod signal;
 mod tls;
 mod tracker;
+#[cfg(unix)]
+mod unix_socket;
 mod upgrade_io;
 
 pub use binding::Binding;

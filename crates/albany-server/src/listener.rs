@@ -1,10 +1,45 @@
 //! Where a server's listener comes from: bound here (optionally with
 //! `SO_REUSEPORT`), inherited from a service manager (systemd socket
 //! activation), or bound where the environment's `HOST` and `PORT` say
-//! (spec ADAPT-11 to ADAPT-13).
+//! (spec ADAPT-11 to ADAPT-13); TCP or a Unix domain socket (ADAPT-15).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+#[cfg(unix)]
+use crate::unix_socket::UnixSocket;
+
+/// A server's listening socket, before the binding registers it.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A Unix domain socket listener, with its file.
+    #[cfg(unix)]
+    Unix(UnixSocket),
+}
+
+impl Listener {
+    /// Switches the socket to non-blocking mode.
+    pub(crate) fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Listener::Tcp(listener) => listener.set_nonblocking(true),
+            #[cfg(unix)]
+            Listener::Unix(socket) => socket.listener.set_nonblocking(true),
+        }
+    }
+
+    /// Listens again with `backlog`, which updates it (Linux, the BSDs,
+    /// macOS).
+    pub(crate) fn set_backlog(&self, backlog: u32) -> io::Result<()> {
+        let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        match self {
+            Listener::Tcp(listener) => socket2::SockRef::from(listener).listen(backlog),
+            #[cfg(unix)]
+            Listener::Unix(socket) => socket2::SockRef::from(&socket.listener).listen(backlog),
+        }
+    }
+}
 
 /// How to bind a listener.
 #[derive(Debug, Clone, Copy)]
@@ -67,19 +102,34 @@ fn reuse_port(_: &socket2::Socket) -> io::Result<()> {
 
 /// The first listener a service manager passed (`LISTEN_FDS`, and
 /// `LISTEN_PID` naming this process, as systemd's socket activation and
-/// `systemfd` set them), if any. The variables are removed once read, so
-/// child processes do not take the listener for theirs.
-pub(crate) fn inherited() -> io::Result<Option<TcpListener>> {
+/// `systemfd` set them), if any: a TCP listener or, on Unix, a Unix domain
+/// socket listener. The variables are removed once read, so child
+/// processes do not take the listener for theirs.
+pub(crate) fn inherited() -> io::Result<Option<Listener>> {
     let mut fds = listenfd::ListenFd::from_env();
     if fds.len() == 0 {
         return Ok(None);
     }
-    fds.take_tcp_listener(0).map_err(|error| {
+    let named = |error: io::Error| {
         io::Error::new(
             error.kind(),
             format!("LISTEN_FDS: the first inherited descriptor: {error}"),
         )
-    })
+    };
+    match fds.take_tcp_listener(0) {
+        Ok(listener) => Ok(listener.map(Listener::Tcp)),
+        #[cfg(unix)]
+        Err(error) => match fds.take_unix_listener(0) {
+            Ok(Some(listener)) => Ok(Some(Listener::Unix(
+                UnixSocket::inherited(listener).map_err(named)?,
+            ))),
+            Ok(None) => Ok(None),
+            // Neither: say why it is not the TCP listener expected first.
+            Err(_) => Err(named(error)),
+        },
+        #[cfg(not(unix))]
+        Err(error) => Err(named(error)),
+    }
 }
 
 /// The addresses to bind: `default`'s, with the host replaced by `HOST`

@@ -3,9 +3,11 @@
 //! in-flight count (spec OBS-1 to OBS-3). One [`Observed`] per request
 //! travels from its head to the end of its response body.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use albany::{ConnectionInfo, Transport};
 use http::{Method, Version};
 use tracing::field::Empty;
 use tracing::Span;
@@ -26,7 +28,8 @@ pub(crate) struct Observed {
 
 /// What the access log line needs from the request head.
 struct Access {
-    client: IpAddr,
+    /// `None`: a Unix domain socket peer, with nothing forwarded.
+    client: Option<IpAddr>,
     method: Method,
     target: String,
     version: Version,
@@ -34,14 +37,31 @@ struct Access {
     started: Instant,
 }
 
+/// The peer of a connection, for log lines: `ADDR:PORT` over TCP, `unix`
+/// (or `unix:PATH` for a named peer socket) on a Unix domain socket.
+pub(crate) struct Peer<'a>(pub(crate) &'a ConnectionInfo);
+
+impl fmt::Display for Peer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.transport {
+            Transport::Tcp { peer_addr, .. } => write!(f, "{peer_addr}"),
+            Transport::Unix {
+                peer_path: Some(path),
+                ..
+            } => write!(f, "unix:{}", path.display()),
+            _ => f.write_str("unix"),
+        }
+    }
+}
+
 impl Observed {
     /// Starts observing `request`, from `client` (the forwarded client, or
-    /// the peer) over a connection from `peer`; the span is a child of
-    /// `connection`'s.
+    /// the peer) over a connection from `peer` (`None`: on a Unix domain
+    /// socket); the span is a child of `connection`'s.
     pub(crate) fn start(
         request: &http::Request<hyper::body::Incoming>,
-        client: IpAddr,
-        peer: SocketAddr,
+        client: Option<IpAddr>,
+        peer: Option<SocketAddr>,
         connection: &Span,
         access_log: bool,
         in_flight: InFlightRequest,
@@ -56,9 +76,9 @@ impl Observed {
             "url.path" = request.uri().path(),
             "url.query" = request.uri().query(),
             "network.protocol.version" = protocol_version(request.version()),
-            "client.address" = %client,
-            "network.peer.address" = %peer.ip(),
-            "network.peer.port" = peer.port(),
+            "client.address" = client.map(tracing::field::display),
+            "network.peer.address" = peer.map(|peer| tracing::field::display(peer.ip())),
+            "network.peer.port" = peer.map(|peer| peer.port()),
             "http.response.status_code" = Empty,
             "http.response.body.size" = Empty,
         );
@@ -145,10 +165,12 @@ fn log(access: &Access, bytes: u64) {
         bytes.to_string()
     };
     let elapsed = access.started.elapsed().as_secs_f64() * 1000.0;
+    let client = access
+        .client
+        .map_or_else(|| "-".to_owned(), |client| client.to_string());
     tracing::info!(
         target: ACCESS_LOG_TARGET,
-        "{} - - [{date}] \"{} {} {:?}\" {} {size} {elapsed:.3}ms",
-        access.client,
+        "{client} - - [{date}] \"{} {} {:?}\" {} {size} {elapsed:.3}ms",
         access.method,
         access.target,
         access.version,

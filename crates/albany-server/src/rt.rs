@@ -87,7 +87,13 @@ impl<B: Binding> Accept for Listening<B> {
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.binding
             .poll_accept(&self.listener, cx)
-            .map_ok(|(connection, info)| (B::into_tcp_stream(connection), info.peer_addr))
+            .map(|accepted| {
+                let (connection, info) = accepted?;
+                let peer = info.peer_addr().ok_or_else(|| {
+                    io::Error::other("a TCP listener accepted a connection without a TCP peer")
+                })?;
+                Ok((B::into_tcp_stream(connection), peer))
+            })
     }
 }
 

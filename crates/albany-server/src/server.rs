@@ -5,6 +5,8 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
+#[cfg(unix)]
+use std::path::Path;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
@@ -15,11 +17,16 @@ use albany::{Application, ConnectionContext};
 use async_lock::Semaphore;
 use futures_util::FutureExt;
 
+use crate::accept::{self, Accept};
 use crate::connection::{serve_connection, Protocols, Requests};
 use crate::counters::Counters;
-use crate::listener::{self, Bind};
+use crate::forwarded::Trusted;
+use crate::listener::{self, Bind, Listener};
+use crate::observe::Peer;
 use crate::service::{ConnectionState, Shared};
 use crate::tls::{self, Tls};
+#[cfg(unix)]
+use crate::unix_socket::UnixSocket;
 use crate::{rt, Binding, Settings};
 use ipnet::IpNet;
 
@@ -48,8 +55,10 @@ use ipnet::IpNet;
 ///   HTTP/2: `RST_STREAM`).
 /// - The application's future is dropped when the client goes away.
 /// - Graceful shutdown (see [`Server::shutdown_trigger`]).
+/// - On TCP or, on Unix, on a Unix domain socket
+///   ([`bind_unix`](Server::bind_unix)), plain or with TLS.
 pub struct Server<B: Binding> {
-    listener: TcpListener,
+    listener: Listener,
     binding: B,
     settings: Settings,
     shutdown: ShutdownTrigger,
@@ -96,10 +105,50 @@ impl<B: Binding + Default> Server<B> {
         Ok(Server::with_binding(listener, B::default()))
     }
 
+    /// Binds a Unix domain socket at `path`, with the default settings
+    /// (spec ADAPT-15), for a front server on the same machine (nginx's
+    /// `proxy_pass http://unix:/run/app.sock;`).
+    ///
+    /// A socket file left at `path` by a server that is gone (nothing
+    /// accepts on it) is removed first. The file is created with the mode
+    /// the process's umask allows; [`unix_socket_mode`](Server::unix_socket_mode)
+    /// sets another. When the server stops accepting (graceful shutdown),
+    /// it removes the file, unless another server has bound `path` since.
+    /// Requests have a [`ConnectionInfo`](albany::ConnectionInfo) with
+    /// [`Transport::Unix`](albany::Transport::Unix) and no peer address.
+    ///
+    /// # Errors
+    ///
+    /// Each naming `path`: `AddrInUse` if a server listens on the socket
+    /// there, `AlreadyExists` if the file there is not a socket (it is left
+    /// alone), otherwise the operating system's error (a missing directory,
+    /// no permission, a path longer than the platform allows).
+    #[cfg(unix)]
+    pub fn bind_unix(path: impl AsRef<Path>) -> io::Result<Self> {
+        let socket = UnixSocket::bind(path.as_ref())?;
+        Ok(Server::with_listener(Listener::Unix(socket), B::default()))
+    }
+
+    /// Serves on a Unix domain socket listener bound elsewhere (inherited
+    /// from a supervisor, say), with the default settings, switched to
+    /// non-blocking mode. Its file is left in place when the server stops.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error if the mode cannot be set or the
+    /// socket's address cannot be read.
+    #[cfg(unix)]
+    pub fn from_unix_listener(listener: std::os::unix::net::UnixListener) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let socket = UnixSocket::inherited(listener)?;
+        Ok(Server::with_listener(Listener::Unix(socket), B::default()))
+    }
+
     /// The listener a deployment gives, in this order (spec ADAPT-11):
     /// 1. the first listener inherited from a service manager (systemd
     ///    socket activation: `LISTEN_FDS`, with `LISTEN_PID` naming this
-    ///    process; also `systemfd`), switched to non-blocking mode;
+    ///    process; also `systemfd`), TCP or a Unix domain socket, switched
+    ///    to non-blocking mode;
     /// 2. otherwise `default_addr` bound, with its host replaced by the
     ///    `HOST` environment variable and its port by `PORT` when they are
     ///    set (the twelve-factor convention, as trillium's).
@@ -111,14 +160,15 @@ impl<B: Binding + Default> Server<B> {
     ///
     /// `InvalidInput` naming the variable for a `PORT` that is not a port
     /// number or a `HOST` that does not resolve, or for an inherited
-    /// descriptor that is not a TCP listener; otherwise as
-    /// [`bind`](Server::bind).
+    /// descriptor that is not a stream listener (TCP, or Unix domain on
+    /// Unix); otherwise as [`bind`](Server::bind).
     pub fn from_env(default_addr: impl ToSocketAddrs) -> io::Result<Self> {
         if let Some(listener) = listener::inherited()? {
             tracing::info!(
                 "serving on the listener inherited from the service manager (LISTEN_FDS)"
             );
-            return Server::from_listener(listener);
+            listener.set_nonblocking()?;
+            return Ok(Server::with_listener(listener, B::default()));
         }
         let addrs = listener::from_env(default_addr)?;
         Server::bind(&addrs[..])
@@ -143,6 +193,10 @@ impl<B: Binding> Server<B> {
     /// non-default options, such as particular executors). The listener is
     /// switched to non-blocking mode when serving starts.
     pub fn with_binding(listener: TcpListener, binding: B) -> Self {
+        Server::with_listener(Listener::Tcp(listener), binding)
+    }
+
+    fn with_listener(listener: Listener, binding: B) -> Self {
         Server {
             listener,
             binding,
@@ -153,13 +207,72 @@ impl<B: Binding> Server<B> {
         }
     }
 
-    /// The address the server listens on.
+    /// The TCP address the server listens on.
     ///
     /// # Errors
     ///
-    /// The operating system's error for `getsockname`.
+    /// The operating system's error for `getsockname`; `InvalidInput` for a
+    /// server on a Unix domain socket (see [`local_path`](Server::local_path)).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            Listener::Tcp(listener) => listener.local_addr(),
+            #[cfg(unix)]
+            Listener::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the server listens on a Unix domain socket, which has no TCP address",
+            )),
+        }
+    }
+
+    /// The path of the Unix domain socket the server listens on; `None` for
+    /// a TCP server (or an unnamed socket).
+    #[cfg(unix)]
+    pub fn local_path(&self) -> Option<&Path> {
+        match &self.listener {
+            Listener::Unix(socket) => socket.file.path.as_deref(),
+            Listener::Tcp(_) => None,
+        }
+    }
+
+    /// Sets the permission bits of the Unix domain socket's file, such as
+    /// `0o660` to let the server's group (a front server's user, say)
+    /// connect: connecting needs write permission (`chmod(2)`; only the low
+    /// 12 bits of `mode` count). Takes effect at once.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a TCP server or a socket without a path; the
+    /// operating system's error naming the file otherwise.
+    #[cfg(unix)]
+    pub fn unix_socket_mode(self, mode: u32) -> io::Result<Self> {
+        match &self.listener {
+            Listener::Unix(socket) => socket.file.set_mode(mode)?,
+            Listener::Tcp(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "unix_socket_mode: the server listens on TCP, not on a Unix domain socket",
+                ))
+            }
+        }
+        Ok(self)
+    }
+
+    /// Where the server listens, as its start-up line says it:
+    /// `http://127.0.0.1:3000`, `https://[::1]:443`,
+    /// `http+unix:/run/app.sock` (the Unix socket's path).
+    fn location(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match &self.listener {
+            Listener::Tcp(listener) => match listener.local_addr() {
+                Ok(addr) => format!("{scheme}://{addr}"),
+                Err(_) => format!("{scheme} (address unknown)"),
+            },
+            #[cfg(unix)]
+            Listener::Unix(socket) => match &socket.file.path {
+                Some(path) => format!("{scheme}+unix:{}", path.display()),
+                None => format!("{scheme}+unix (an unnamed socket)"),
+            },
+        }
     }
 
     /// Replaces all the settings. [`serve`](Server::serve) checks them
@@ -237,6 +350,13 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::trust_unix_peers`] (default `false`): whether a
+    /// peer on a Unix domain socket is a trusted front server.
+    pub fn trust_unix_peers(mut self, trusted: bool) -> Self {
+        self.settings.trust_unix_peers = trusted;
+        self
+    }
+
     /// Returns a handle to this server's live counters: open connections,
     /// requests in flight, upgraded connections, requests served (spec
     /// OBS-3). Take it before [`serve`](Server::serve), as the shutdown
@@ -272,8 +392,8 @@ impl<B: Binding> Server<B> {
     /// the process started with them ignored; a signal during graceful
     /// shutdown exits at once (see [`shutdown_on_signal`](crate::shutdown_on_signal),
     /// spec ADAPT-8 to ADAPT-10). Logs `listening on http://ADDR` (or
-    /// `https://ADDR` with [`tls`](Server::tls); `tracing`, level INFO)
-    /// when it starts.
+    /// `https://ADDR` with [`tls`](Server::tls), `http+unix:PATH` on a Unix
+    /// domain socket; `tracing`, level INFO) when it starts.
     ///
     /// Blocks the calling thread until the server has shut down. If the
     /// operating system refuses the signal handlers, the server runs
@@ -287,10 +407,7 @@ impl<B: Binding> Server<B> {
         if let Err(error) = crate::shutdown_on_signal(self.shutdown_trigger()) {
             tracing::warn!(%error, "no signal handler installed; the server ignores SIGTERM and Ctrl-C");
         }
-        if let Ok(addr) = self.local_addr() {
-            let scheme = if self.tls.is_some() { "https" } else { "http" };
-            tracing::info!("listening on {scheme}://{addr}");
-        }
+        tracing::info!("listening on {}", self.location());
         self.serve_blocking(application)
     }
 
@@ -335,19 +452,64 @@ impl<B: Binding> Server<B> {
         settings
             .validate()
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-        listener.set_nonblocking(true)?;
-        // Listening again updates the backlog (Linux, the BSDs, macOS).
-        socket2::SockRef::from(&listener)
-            .listen(i32::try_from(settings.backlog).unwrap_or(i32::MAX))?;
+        listener.set_nonblocking()?;
+        listener.set_backlog(settings.backlog)?;
         let binding = binding.current()?;
+        let serving = Serving {
+            binding,
+            settings,
+            shutdown,
+            tls,
+            counters,
+        };
+        match listener {
+            Listener::Tcp(listener) => {
+                let listener = accept::Tcp(serving.binding.listen(listener)?);
+                serving.accept_loop(listener, || {}, application).await
+            }
+            #[cfg(unix)]
+            Listener::Unix(UnixSocket { listener, file }) => {
+                let listener = accept::Unix(serving.binding.listen_unix(listener)?);
+                serving
+                    .accept_loop(listener, move || file.remove(), application)
+                    .await
+            }
+        }
+    }
+}
+
+/// A server whose listener is registered: what the accept loop runs with.
+struct Serving<B: Binding> {
+    binding: B,
+    settings: Settings,
+    shutdown: ShutdownTrigger,
+    tls: Option<Tls>,
+    counters: Counters,
+}
+
+impl<B: Binding> Serving<B> {
+    /// Accepts connections on `listener` and serves them until graceful
+    /// shutdown completes; `closed` runs once the listener is closed.
+    async fn accept_loop<A: Application, L: Accept<B>>(
+        self,
+        listener: L,
+        closed: impl FnOnce(),
+        application: A,
+    ) -> io::Result<()> {
+        let Serving {
+            binding,
+            settings,
+            shutdown,
+            tls,
+            counters,
+        } = self;
         let handle = rt::handle(binding.clone());
-        let listener = binding.listen(listener)?;
         let protocols = Arc::new(Protocols::new(&settings, &binding));
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
             access_log: settings.access_log,
-            trusted_proxies: settings.trusted_proxies.clone(),
+            trusted_proxies: Trusted::new(&settings),
             counters: counters.clone(),
         });
         let abort = ShutdownTrigger::new();
@@ -360,7 +522,7 @@ impl<B: Binding> Server<B> {
             let accepted = {
                 let mut accept = pin!(async {
                     let permit = permits.acquire_arc().await;
-                    let accepted = poll_fn(|cx| binding.poll_accept(&listener, cx)).await;
+                    let accepted = poll_fn(|cx| listener.poll_accept(&binding, cx)).await;
                     (permit, accepted)
                 });
                 poll_fn(|cx| {
@@ -413,6 +575,7 @@ impl<B: Binding> Server<B> {
 
         // Stop accepting: closing the listener refuses new connections.
         drop(listener);
+        closed();
         crate::notify::stopping();
         tracing::info!(
             connections = tracker.active(),
@@ -442,7 +605,7 @@ impl<B: Binding> Server<B> {
 impl<B: Binding> fmt::Debug for Server<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("local_addr", &self.listener.local_addr().ok())
+            .field("listener", &self.location())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -455,16 +618,21 @@ fn connection_state<A: Application>(
     info: albany::ConnectionInfo,
     shutdown: &ShutdownTrigger,
 ) -> Arc<ConnectionState<A>> {
+    let (transport, socket_path) = match &info.transport {
+        albany::Transport::Unix { local_path, .. } => ("unix", local_path.as_deref()),
+        _ => ("tcp", None),
+    };
     Arc::new(ConnectionState {
         shared: shared.clone(),
         requests: Requests::new(),
         span: tracing::debug_span!(
             target: "albany::connection",
             "connection",
-            "client.address" = %info.peer_addr.ip(),
-            "client.port" = info.peer_addr.port(),
-            "server.port" = info.local_addr.port(),
-            "network.transport" = "tcp",
+            "client.address" = info.peer_addr().map(|peer| tracing::field::display(peer.ip())),
+            "client.port" = info.peer_addr().map(|peer| peer.port()),
+            "server.port" = info.local_addr().map(|local| local.port()),
+            "network.transport" = transport,
+            "network.local.address" = socket_path.map(|path| tracing::field::display(path.display())),
             "tls.protocol.version" = info.tls.as_ref().and_then(|tls| tls.protocol_version.as_deref()),
         ),
         context: ConnectionContext::new(handle.clone(), info, shutdown.signal()),
@@ -511,7 +679,6 @@ async fn serve_tls_connection<A, B, C>(
     B: Binding,
     C: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
 {
-    let peer = info.peer_addr;
     let mut handshake = pin!(handshake);
     let mut shutting_down = shutdown.signal();
     let done = poll_fn(|cx| {
@@ -522,7 +689,7 @@ async fn serve_tls_connection<A, B, C>(
             return Poll::Ready(Some(done));
         }
         if Pin::new(&mut timeout).poll(cx).is_ready() {
-            tracing::debug!(%peer, "no TLS handshake within the handshake timeout");
+            tracing::debug!(peer = %Peer(&info), "no TLS handshake within the handshake timeout");
             return Poll::Ready(None);
         }
         Poll::Pending
@@ -531,7 +698,7 @@ async fn serve_tls_connection<A, B, C>(
     let handshake = match done {
         Some(Ok(handshake)) => handshake,
         Some(Err(error)) => {
-            tracing::debug!(%peer, %error, "TLS handshake failed");
+            tracing::debug!(peer = %Peer(&info), %error, "TLS handshake failed");
             return;
         }
         None => return,

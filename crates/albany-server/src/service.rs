@@ -26,7 +26,7 @@ pub(crate) struct Shared<A> {
     pub(crate) max_request_body_size: Option<u64>,
     pub(crate) access_log: bool,
     pub(crate) counters: Counters,
-    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+    pub(crate) trusted_proxies: crate::forwarded::Trusted,
 }
 
 /// What every request of one connection shares.
@@ -50,17 +50,22 @@ pub(crate) async fn serve_request<A: Application>(
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
     let in_flight = state.requests.start();
-    let peer = state.context.connection_info().peer_addr;
+    // `None` on a Unix domain socket.
+    let peer = state.context.connection_info().peer_addr();
     // [EXT-13] Only from a trusted peer; nothing to do without any.
     let forwarded = if state.shared.trusted_proxies.is_empty() {
         None
     } else {
-        forwarded(request.headers(), peer.ip(), &state.shared.trusted_proxies)
+        forwarded(
+            request.headers(),
+            peer.map(|peer| peer.ip()),
+            &state.shared.trusted_proxies,
+        )
     };
     let client = forwarded
         .as_ref()
         .and_then(|forwarded| forwarded.client)
-        .unwrap_or(peer.ip());
+        .or(peer.map(|peer| peer.ip()));
     let mut observed = Observed::start(
         &request,
         client,

@@ -71,6 +71,12 @@ pub struct Settings {
     /// peer those fields are passed on untouched and mean nothing to the
     /// server (spec EXT-13). Default: empty (trust no one).
     pub trusted_proxies: Vec<IpNet>,
+    /// Whether peers on a Unix domain socket are trusted front servers, as
+    /// a peer in [`trusted_proxies`](Settings::trusted_proxies) is (nginx's
+    /// `set_real_ip_from unix:`): such a peer has no IP address, and the
+    /// socket file's permissions decide who can connect (spec EXT-13).
+    /// Default: `false`.
+    pub trust_unix_peers: bool,
 }
 
 impl Default for Settings {
@@ -88,6 +94,7 @@ impl Default for Settings {
             tls_handshake_timeout: Duration::from_secs(10),
             access_log: false,
             trusted_proxies: Vec::new(),
+            trust_unix_peers: false,
         }
     }
 }

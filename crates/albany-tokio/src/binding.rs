@@ -70,6 +70,10 @@ impl albany_server::Binding for TokioBinding {
     type Sleep = tokio::time::Sleep;
     type Listener = tokio::net::TcpListener;
     type Connection = TokioIo<tokio::net::TcpStream>;
+    #[cfg(unix)]
+    type UnixListener = tokio::net::UnixListener;
+    #[cfg(unix)]
+    type UnixConnection = TokioIo<tokio::net::UnixStream>;
 
     fn spawn<F>(&self, task: F)
     where
@@ -163,6 +167,31 @@ impl albany_server::Binding for TokioBinding {
                 TokioIo::new(stream),
                 ConnectionInfo::new(peer_addr, local_addr),
             ))
+        })
+    }
+
+    #[cfg(unix)]
+    fn listen_unix(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<tokio::net::UnixListener> {
+        self.enter(|| tokio::net::UnixListener::from_std(listener))
+    }
+
+    #[cfg(unix)]
+    fn poll_accept_unix(
+        &self,
+        listener: &tokio::net::UnixListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::UnixConnection, ConnectionInfo)>> {
+        listener.poll_accept(cx).map(|accepted| {
+            let (stream, peer) = accepted?;
+            let local = stream.local_addr()?;
+            let info = ConnectionInfo::unix(
+                peer.as_pathname().map(Into::into),
+                local.as_pathname().map(Into::into),
+            );
+            Ok((TokioIo::new(stream), info))
         })
     }
 

@@ -1,4 +1,5 @@
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 /// What the server knows about the connection a request came in on.
 ///
@@ -7,20 +8,57 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
-    /// The client's address (the TCP peer).
-    pub peer_addr: SocketAddr,
-    /// The server's address on this connection (the TCP local address).
-    pub local_addr: SocketAddr,
-    /// TLS parameters, when the connection is secured; `None` over plain TCP.
+    /// The transport the connection runs on, with its addresses: TCP or a
+    /// Unix domain socket (spec EXT-2).
+    pub transport: Transport,
+    /// TLS parameters, when the connection is secured; `None` otherwise.
     pub tls: Option<TlsInfo>,
+}
+
+/// The transport of a connection and the addresses of its two ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A TCP connection.
+    Tcp {
+        /// The client's address (the TCP peer).
+        peer_addr: SocketAddr,
+        /// The server's address on this connection (the TCP local address).
+        local_addr: SocketAddr,
+    },
+    /// A connection on a Unix domain socket (`AF_UNIX`, `SOCK_STREAM`).
+    /// Its peer is a local process, usually a front server such as nginx,
+    /// whose socket is unnamed.
+    Unix {
+        /// The path the peer's socket is bound to; `None` for an unnamed
+        /// socket, which a connecting client's usually is.
+        peer_path: Option<PathBuf>,
+        /// The path of the server's listening socket; `None` for an
+        /// unnamed or abstract one.
+        local_path: Option<PathBuf>,
+    },
 }
 
 impl ConnectionInfo {
     /// Describes a plain TCP connection.
     pub fn new(peer_addr: SocketAddr, local_addr: SocketAddr) -> Self {
         ConnectionInfo {
-            peer_addr,
-            local_addr,
+            transport: Transport::Tcp {
+                peer_addr,
+                local_addr,
+            },
+            tls: None,
+        }
+    }
+
+    /// Describes a plain connection on a Unix domain socket, with the paths
+    /// of its peer's and its own socket where they have one.
+    pub fn unix(peer_path: Option<PathBuf>, local_path: Option<PathBuf>) -> Self {
+        ConnectionInfo {
+            transport: Transport::Unix {
+                peer_path,
+                local_path,
+            },
             tls: None,
         }
     }
@@ -29,6 +67,25 @@ impl ConnectionInfo {
     pub fn with_tls(mut self, tls: TlsInfo) -> Self {
         self.tls = Some(tls);
         self
+    }
+
+    /// The client's TCP address; `None` on a Unix domain socket, whose peer
+    /// has no IP address (behind a trusted front server, the client's
+    /// address is [`RequestExt::client_ip`](crate::RequestExt::client_ip)).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        match self.transport {
+            Transport::Tcp { peer_addr, .. } => Some(peer_addr),
+            Transport::Unix { .. } => None,
+        }
+    }
+
+    /// The server's TCP address on this connection; `None` on a Unix
+    /// domain socket.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self.transport {
+            Transport::Tcp { local_addr, .. } => Some(local_addr),
+            Transport::Unix { .. } => None,
+        }
     }
 
     /// The scheme the client used to reach the server: `"https"` when the

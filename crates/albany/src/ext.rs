@@ -10,7 +10,7 @@ use crate::{ConnectionInfo, Forwarded};
 /// | method | type | what |
 /// | --- | --- | --- |
 /// | [`runtime`](RequestExt::runtime) | [`Handle`] | the event-loop service: spawn, sleep, timeout, spawn_blocking |
-/// | [`connection_info`](RequestExt::connection_info) | [`ConnectionInfo`] | peer and local address, TLS |
+/// | [`connection_info`](RequestExt::connection_info) | [`ConnectionInfo`] | transport (TCP or Unix socket) and its addresses, TLS |
 /// | [`shutdown_signal`](RequestExt::shutdown_signal) | [`ShutdownSignal`] | resolves when graceful shutdown starts |
 /// | [`take_upgrade`](RequestExt::take_upgrade) | [`OnUpgrade`] | on requests that ask for an upgrade: the connection after a `101` |
 /// | [`forwarded`](RequestExt::forwarded) | [`Forwarded`] | on requests from a trusted front server: the client it forwards for |
@@ -36,7 +36,8 @@ pub trait RequestExt {
     fn forwarded(&self) -> Option<&Forwarded>;
     /// The client's address: the one a trusted front server forwarded
     /// ([`Forwarded::client`]) when there is one, otherwise the
-    /// connection's peer address; `None` without either.
+    /// connection's TCP peer address; `None` without either (a Unix domain
+    /// socket peer with nothing forwarded).
     fn client_ip(&self) -> Option<std::net::IpAddr>;
 }
 
@@ -82,7 +83,7 @@ impl<B> RequestExt for http::Request<B> {
     fn client_ip(&self) -> Option<std::net::IpAddr> {
         self.forwarded()
             .and_then(|forwarded| forwarded.client)
-            .or_else(|| self.connection_info().map(|info| info.peer_addr.ip()))
+            .or_else(|| self.connection_info()?.peer_addr().map(|addr| addr.ip()))
     }
 }
 
@@ -103,7 +104,7 @@ impl<B> RequestExt for http::Request<B> {
 /// let context = ConnectionContext::new(handle, info, signal);
 /// let mut request = http::Request::new(());
 /// request.extensions_mut().insert(context.clone());
-/// assert_eq!(request.connection_info().unwrap().local_addr.port(), 3000);
+/// assert_eq!(request.connection_info().unwrap().local_addr().unwrap().port(), 3000);
 /// # }
 /// ```
 #[derive(Clone, Debug)]

@@ -17,7 +17,7 @@ pub mod upgrade;
 pub use application::{from_fn, Application, BoxApplication, FromFn};
 pub use blocking::{blocking, Blocking, DEFAULT_BLOCKING_BODY_LIMIT};
 pub use body::Body;
-pub use connection::{ConnectionInfo, Forwarded, TlsInfo};
+pub use connection::{ConnectionInfo, Forwarded, TlsInfo, Transport};
 pub use error::{BoxError, Error};
 pub use ext::{ConnectionContext, RequestExt};
 pub use shutdown::ShutdownSignal;

@@ -85,7 +85,9 @@ pub(crate) async fn serve_connection<A, B, I>(
     B: Binding,
     I: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
 {
-    let peer = state.context.connection_info().peer_addr;
+    // For log lines (one reference count per connection).
+    let described = state.clone();
+    let peer = crate::observe::Peer(described.context.connection_info());
     let requests = state.requests.clone();
     let mut timer = pin!(protocols.header_read_timeout.map(|timeout| HeadTimer::new(
         &protocols.binding,
