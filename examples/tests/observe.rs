@@ -225,6 +225,47 @@ fn check<B: Binding + Default>(adapter: &str, recorder: &Recorder) {
 
     shutdown.trigger();
     thread.join().unwrap().unwrap();
+
+    // On a Unix domain socket the peer has no address: the span has no
+    // `client.address` and the access log line says `-`.
+    let dir = std::env::temp_dir().join(format!("albany-observe-{adapter}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.sock");
+    let server = Server::<B>::bind_unix(&path).unwrap().access_log(true);
+    let shutdown = server.shutdown_trigger();
+    let app = application(gate.clone());
+    let thread = std::thread::spawn(move || server.serve_blocking(app));
+    let unix = format!("/hello-unix-{adapter}");
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    write!(
+        stream,
+        "GET {unix} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.ends_with("Hello, world!"), "{adapter}: {response}");
+    eventually("the Unix request's access log line", || {
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .access
+            .iter()
+            .any(|line| line.contains(&unix))
+    });
+    let span = recorder.span(&unix);
+    assert_eq!(span.get("client.address"), None, "{adapter}: {span:?}");
+    assert_eq!(
+        span.get("network.peer.address"),
+        None,
+        "{adapter}: {span:?}"
+    );
+    let line = recorder.access(&unix);
+    assert!(line.starts_with("- - - ["), "{adapter}: {line}");
+    shutdown.trigger();
+    thread.join().unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
