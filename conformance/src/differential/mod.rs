@@ -141,7 +141,7 @@ fn run_target(target: &'static dyn Target, entries: &[Entry], jobs: usize) -> Ve
                         break;
                     };
                     let seen_before = state.calls();
-                    let mut outcome = send(server.addr(), entry);
+                    let mut outcome = send(server.endpoint(), entry);
                     // Let the application finish what the entry started.
                     thread::sleep(Duration::from_millis(5));
                     let seen = state.seen.lock().expect("seen")[seen_before..].join(", ");
@@ -156,7 +156,7 @@ fn run_target(target: &'static dyn Target, entries: &[Entry], jobs: usize) -> Ve
 }
 
 /// Sends one entry and describes what came back.
-fn send(addr: std::net::SocketAddr, entry: &Entry) -> String {
+fn send(addr: crate::Endpoint, entry: &Entry) -> String {
     let mut connection = match h1::Connection::open(addr) {
         Ok(connection) => connection,
         Err(error) => return format!("connect error: {}", error.kind()),
