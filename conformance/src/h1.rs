@@ -134,7 +134,7 @@ impl Connection {
 
     fn connect(endpoint: Endpoint, handshake: Handshake) -> io::Result<Self> {
         Ok(Connection {
-            stream: Stream::connect(endpoint, Alpn::Http1, handshake)?,
+            stream: Stream::connect(endpoint, Some(Alpn::Http1), handshake)?,
             buffer: Vec::new(),
         })
     }

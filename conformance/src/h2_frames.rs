@@ -84,8 +84,22 @@ impl RawConnection {
     ///
     /// The connect, handshake or write error.
     pub fn open(endpoint: impl Into<Endpoint>) -> io::Result<Self> {
-        let endpoint = endpoint.into();
-        let stream = Stream::connect(endpoint, Alpn::H2, Handshake::Complete)?;
+        RawConnection::connect(endpoint.into(), Some(Alpn::H2))
+    }
+
+    /// As [`open`](RawConnection::open), but over TLS without ALPN: the
+    /// server must tell HTTP/2 by its preface, as over TCP (spec TLS-2).
+    /// Over TCP the same as `open`.
+    ///
+    /// # Errors
+    ///
+    /// The connect, handshake or write error.
+    pub fn open_without_alpn(endpoint: impl Into<Endpoint>) -> io::Result<Self> {
+        RawConnection::connect(endpoint.into(), None)
+    }
+
+    fn connect(endpoint: Endpoint, alpn: Option<Alpn>) -> io::Result<Self> {
+        let stream = Stream::connect(endpoint, alpn, Handshake::Complete)?;
         let mut connection = RawConnection {
             stream,
             scheme: endpoint.scheme(),

@@ -44,10 +44,11 @@ impl Alpn {
 }
 
 /// The client side of TLS: configurations that trust one certificate, one
-/// per ALPN protocol.
+/// per ALPN protocol, and one without ALPN.
 pub struct TlsClient {
     http1: Arc<ClientConfig>,
     h2: Arc<ClientConfig>,
+    no_alpn: Arc<ClientConfig>,
     server_name: ServerName<'static>,
 }
 
@@ -65,19 +66,20 @@ impl TlsClient {
         roots
             .add(CertificateDer::from(certificate.to_vec()))
             .map_err(|error| invalid(format!("the certificate is no trust anchor: {error}")))?;
-        let config = |alpn: Alpn| -> io::Result<Arc<ClientConfig>> {
+        let config = |alpn: Option<Alpn>| -> io::Result<Arc<ClientConfig>> {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let mut config = ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map_err(|error| invalid(error.to_string()))?
                 .with_root_certificates(roots.clone())
                 .with_no_client_auth();
-            config.alpn_protocols = vec![alpn.id().to_vec()];
+            config.alpn_protocols = alpn.into_iter().map(|a| a.id().to_vec()).collect();
             Ok(Arc::new(config))
         };
         Ok(TlsClient {
-            http1: config(Alpn::Http1)?,
-            h2: config(Alpn::H2)?,
+            http1: config(Some(Alpn::Http1))?,
+            h2: config(Some(Alpn::H2))?,
+            no_alpn: config(None)?,
             server_name: ServerName::try_from(server_name.to_owned())
                 .map_err(|error| invalid(error.to_string()))?,
         })
@@ -89,6 +91,11 @@ impl TlsClient {
             Alpn::Http1 => self.http1.clone(),
             Alpn::H2 => self.h2.clone(),
         }
+    }
+
+    /// The configuration that sends no ALPN extension.
+    pub fn config_without_alpn(&self) -> Arc<ClientConfig> {
+        self.no_alpn.clone()
     }
 
     /// The server name the clients send (SNI) and verify.
@@ -259,15 +266,19 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Connects to `endpoint`; over TLS it offers `alpn` and, with
-    /// [`Handshake::Complete`], returns once the handshake is done and ALPN
-    /// chose `alpn`.
+    /// Connects to `endpoint`; over TLS it offers `alpn` (no ALPN extension
+    /// for `None`) and, with [`Handshake::Complete`], returns once the
+    /// handshake is done and ALPN chose `alpn` (chose nothing, for `None`).
     ///
     /// # Errors
     ///
     /// The connect or handshake error, or `InvalidData` if ALPN chose
     /// another protocol (or none).
-    pub fn connect(endpoint: Endpoint, alpn: Alpn, handshake: Handshake) -> io::Result<Stream> {
+    pub fn connect(
+        endpoint: Endpoint,
+        alpn: Option<Alpn>,
+        handshake: Handshake,
+    ) -> io::Result<Stream> {
         let socket = TcpStream::connect_timeout(&endpoint.addr, IO_TIMEOUT)?;
         socket.set_read_timeout(Some(IO_TIMEOUT))?;
         socket.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -277,8 +288,12 @@ impl Stream {
                 inner: Inner::Plain(socket),
             });
         };
-        let connection = ClientConnection::new(client.config(alpn), client.server_name())
-            .map_err(io::Error::other)?;
+        let config = match alpn {
+            Some(alpn) => client.config(alpn),
+            None => client.config_without_alpn(),
+        };
+        let connection =
+            ClientConnection::new(config, client.server_name()).map_err(io::Error::other)?;
         let mut tls = StreamOwned::new(connection, socket);
         while tls.conn.wants_write() {
             tls.conn.write_tls(&mut tls.sock)?;
@@ -292,13 +307,14 @@ impl Stream {
                 tls.conn.complete_io(&mut tls.sock)?;
             }
             let chosen = tls.conn.alpn_protocol();
-            if tls.conn.is_handshaking() || chosen != Some(alpn.id()) {
+            let expected = alpn.map(Alpn::id);
+            if tls.conn.is_handshaking() || chosen != expected {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
                         "ALPN chose {:?}, not {:?}",
                         chosen.map(String::from_utf8_lossy),
-                        String::from_utf8_lossy(alpn.id())
+                        expected.map(String::from_utf8_lossy)
                     ),
                 ));
             }

@@ -127,6 +127,19 @@ fn prior_knowledge(context: &mut Context<'_>) -> Result<(), Failure> {
         Some(&b"Hello, world!"[..]),
         "body"
     );
+    if server.is_tls() {
+        // Over TLS the client above chose h2 by ALPN; prior knowledge is a
+        // client that sends no ALPN and the preface at once (spec TLS-2).
+        let mut raw = RawConnection::open_without_alpn(server.endpoint())?;
+        let authority = server.endpoint().to_string();
+        raw.send_get(1, &authority, "/hello", &[])?;
+        ensure_eq!(
+            raw.outcome(1, Duration::from_secs(10))?,
+            StreamOutcome::Response(Some(200)),
+            "prior knowledge over TLS, without ALPN"
+        );
+        drop(raw);
+    }
     server.shutdown()?;
     Ok(())
 }
