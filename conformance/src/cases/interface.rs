@@ -17,7 +17,7 @@ pub(super) const CASES: &[Case] = &[
     case!("interface.extensions", Must, ["EXT-1", "EXT-2", "EXT-3", "EXT-4", "EXT-12"], [],
         "runtime, connection info and shutdown signal in every request; OnUpgrade only when upgradable", extensions),
     case!("interface.connection-info", Must, ["EXT-2", "ADAPT-4"], [],
-        "ConnectionInfo's peer address is the client's address", connection_info),
+        "ConnectionInfo's peer address is the client's address; its scheme is http, or https over TLS", connection_info),
     case!("interface.forwarded-untrusted", Must, ["EXT-13"], ["RFC 7239 §8.3"],
         "Forwarded and X-Forwarded-* from a peer that is not trusted (the default) change nothing", forwarded_untrusted),
     case!("interface.forwarded-trusted", Must, ["EXT-13"], ["RFC 7239 §4", "RFC 7239 §5.2"],
@@ -127,8 +127,8 @@ fn connection_info(context: &mut Context<'_>) -> Result<(), Failure> {
     let response = connection.read_response(false)?;
     ensure_eq!(
         String::from_utf8_lossy(&response.body),
-        format!("peer={local}"),
-        "peer address"
+        format!("peer={local} scheme={}", server.endpoint().scheme()),
+        "peer address and scheme (https over TLS)"
     );
     server.shutdown()?;
     Ok(())
