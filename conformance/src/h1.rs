@@ -422,7 +422,8 @@ impl Connection {
     }
 }
 
-/// Opens a connection, sends `request` as it is, reads one response.
+/// Opens a connection, sends `request` as it is, reads one response (also
+/// when the server answered and closed before all of `request` was sent).
 ///
 /// # Errors
 ///
@@ -430,7 +431,19 @@ impl Connection {
 pub fn exchange(endpoint: impl Into<Endpoint>, request: &[u8]) -> io::Result<Response> {
     let head_request = request.starts_with(b"HEAD ");
     let mut connection = Connection::open(endpoint)?;
-    connection.send(request)?;
+    if let Err(error) = connection.send(request) {
+        // A server may answer (413, say) and close before the request's
+        // body is all sent (RFC 9112 §9.5): the answer is the response.
+        if matches!(
+            error.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            if let Ok(response) = connection.read_response(head_request) {
+                return Ok(response);
+            }
+        }
+        return Err(error);
+    }
     connection.read_response(head_request)
 }
 

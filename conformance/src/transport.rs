@@ -252,7 +252,9 @@ struct Shared {
 
 enum Inner {
     Plain(TcpStream),
-    Tls(Box<TlsStream>),
+    /// A TLS stream, and whether a write failed: then reads no longer try
+    /// to write what is pending (an early response can still be read).
+    Tls(Box<TlsStream>, bool),
     Shared(Arc<Shared>, TcpStream),
 }
 
@@ -320,7 +322,7 @@ impl Stream {
             }
         }
         Ok(Stream {
-            inner: Inner::Tls(Box::new(tls)),
+            inner: Inner::Tls(Box::new(tls), false),
         })
     }
 
@@ -334,7 +336,7 @@ impl Stream {
     pub fn socket(&self) -> &TcpStream {
         match &self.inner {
             Inner::Plain(socket) => socket,
-            Inner::Tls(tls) => &tls.sock,
+            Inner::Tls(tls, _) => &tls.sock,
             Inner::Shared(_, socket) => socket,
         }
     }
@@ -380,7 +382,7 @@ impl Stream {
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Plain(socket) => socket.shutdown(Shutdown::Write),
-            Inner::Tls(tls) => {
+            Inner::Tls(tls, _) => {
                 tls.conn.send_close_notify();
                 tls.flush()?;
                 tls.sock.shutdown(Shutdown::Write)
@@ -421,7 +423,7 @@ impl Stream {
                 };
                 (Inner::Plain(socket), writer)
             }
-            Inner::Tls(tls) => {
+            Inner::Tls(tls, _) => {
                 let socket = tls.sock.try_clone()?;
                 socket.set_nonblocking(true)?;
                 let shared = Arc::new(Shared {
@@ -509,10 +511,12 @@ fn tls_write(tls: &mut TlsStream, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// A read on a non-blocking TLS stream that never waits to write: the
-/// writer may be blocked on a full socket, and the peer may be waiting for
-/// this side to read before it reads again.
-fn raw_read(tls: &mut TlsStream, buf: &mut [u8]) -> io::Result<usize> {
+/// A TLS read that never waits to write: on a split stream the writer may
+/// be blocked on a full socket, and the peer may be waiting for this side
+/// to read before it reads again; after a failed write the socket cannot
+/// take what is pending. With `write`, what can be written at once is
+/// (alerts, handshake messages).
+fn raw_read(tls: &mut TlsStream, buf: &mut [u8], write: bool) -> io::Result<usize> {
     // Each round takes bytes from the socket, or returns.
     for _ in 0..4096 {
         match tls.conn.reader().read(buf) {
@@ -522,7 +526,7 @@ fn raw_read(tls: &mut TlsStream, buf: &mut [u8]) -> io::Result<usize> {
             Err(error) => return Err(error),
         }
         // Handshake messages or alerts this side owes the peer.
-        while tls.conn.wants_write() {
+        while write && tls.conn.wants_write() {
             match tls.conn.write_tls(&mut tls.sock) {
                 Ok(_) => {}
                 Err(error) if would_block(&error) => break,
@@ -566,12 +570,13 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(socket) => socket.read(buf),
-            Inner::Tls(tls) => tls_read(tls, buf),
+            Inner::Tls(tls, false) => tls_read(tls, buf),
+            Inner::Tls(tls, true) => raw_read(tls, buf, false),
             Inner::Shared(shared, _) => {
                 let timeout = *lock(&shared.read_timeout);
                 let started = Instant::now();
                 loop {
-                    match raw_read(&mut lock(&shared.tls), buf) {
+                    match raw_read(&mut lock(&shared.tls), buf, true) {
                         Err(error) if would_block(&error) => {}
                         other => return other,
                     }
@@ -592,7 +597,13 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(socket) => socket.write(buf),
-            Inner::Tls(tls) => tls_write(tls, buf),
+            Inner::Tls(tls, broken) => match tls_write(tls, buf) {
+                Err(error) if !would_block(&error) => {
+                    *broken = true;
+                    Err(error)
+                }
+                other => other,
+            },
             Inner::Shared(shared, _) => shared_write(shared, buf),
         }
     }
@@ -602,13 +613,17 @@ impl Write for Stream {
             Inner::Plain(socket) => socket.flush(),
             // Mid-handshake, only what is due now: the rest waits for the
             // server's flight, which the first read takes.
-            Inner::Tls(tls) if tls.conn.is_handshaking() => {
+            Inner::Tls(tls, _) if tls.conn.is_handshaking() => {
                 while tls.conn.wants_write() {
                     tls.conn.write_tls(&mut tls.sock)?;
                 }
                 Ok(())
             }
-            Inner::Tls(tls) => tls.flush(),
+            Inner::Tls(tls, broken) => tls.flush().inspect_err(|error| {
+                if !would_block(error) {
+                    *broken = true;
+                }
+            }),
             Inner::Shared(shared, _) => shared_flush(shared),
         }
     }
