@@ -3,7 +3,8 @@
 //! a failure.
 //!
 //! Each entry goes on a new connection to a server of the target's own (one
-//! per worker thread). The outcome recorded is, for each response, the
+//! per worker thread), over TLS for a TLS target ([`crate::transport`]):
+//! plain and TLS targets can be compared with each other, and agree. The outcome recorded is, for each response, the
 //! status, how the body was framed, the header fields (without `Date`) and
 //! the body, and then whether the connection closed; plus the requests the
 //! application was called with (its [`AppState::seen`] list) and, for
