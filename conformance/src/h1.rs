@@ -1,12 +1,15 @@
 //! A raw HTTP/1.1 client over `std::net`, for tests where framing matters.
+//! Over a TLS [`Endpoint`] it speaks TLS and offers ALPN `http/1.1`.
 //!
 //! It sends bytes exactly as given and parses responses strictly enough to
 //! tell a complete response from an aborted one (a chunked body without its
 //! last chunk, a body shorter than its `Content-Length`).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
+
+use crate::transport::{Alpn, Endpoint, Handshake, Stream, Writer};
 
 /// How long any read or write may block before the test fails, in seconds.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -100,33 +103,102 @@ impl Response {
     }
 }
 
-/// One client connection.
+/// One client connection, plain or TLS.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buffer: Vec<u8>,
 }
 
 impl Connection {
-    /// Connects to `addr` with [`IO_TIMEOUT`] on reads and writes.
+    /// Connects to `endpoint` with [`IO_TIMEOUT`] on reads and writes; over
+    /// TLS, once the handshake is done and ALPN chose `http/1.1`.
+    ///
+    /// # Errors
+    ///
+    /// The connect or handshake error.
+    pub fn open(endpoint: impl Into<Endpoint>) -> io::Result<Self> {
+        Connection::connect(endpoint.into(), Handshake::Complete)
+    }
+
+    /// As [`open`](Connection::open), but over TLS without waiting for the
+    /// handshake: it finishes on the first read, and what is sent before
+    /// then is buffered. For a connection the server may not accept yet.
     ///
     /// # Errors
     ///
     /// The connect error.
-    pub fn open(addr: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        stream.set_nodelay(true)?;
+    pub fn open_deferred(endpoint: impl Into<Endpoint>) -> io::Result<Self> {
+        Connection::connect(endpoint.into(), Handshake::Deferred)
+    }
+
+    fn connect(endpoint: Endpoint, handshake: Handshake) -> io::Result<Self> {
         Ok(Connection {
-            stream,
+            stream: Stream::connect(endpoint, Some(Alpn::Http1), handshake)?,
             buffer: Vec::new(),
         })
     }
 
-    /// The socket, to write from another thread (`try_clone`) or shut down.
+    /// The TCP socket (beneath TLS, if any): for its addresses, its
+    /// timeouts, or an abrupt shutdown. Write through the connection, not
+    /// to the socket.
     pub fn stream(&self) -> &TcpStream {
-        &self.stream
+        self.stream.socket()
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    /// Sets how long a read may block.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+
+    /// Makes writes ([`write_some`](Connection::write_some)) return
+    /// `WouldBlock` instead of waiting.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.stream.set_nonblocking(nonblocking)
+    }
+
+    /// One write of at most `bytes.len()` bytes: how many the connection
+    /// took.
+    ///
+    /// # Errors
+    ///
+    /// The write error; `WouldBlock` on a non-blocking connection that
+    /// cannot take more.
+    pub fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.stream.write(bytes)
+    }
+
+    /// Ends the request side: a TCP half-close, or over TLS `close_notify`
+    /// and then the half-close.
+    ///
+    /// # Errors
+    ///
+    /// The write or shutdown error.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream.shutdown_write()
+    }
+
+    /// A writer to the same connection, for another thread, while this one
+    /// reads (see [`Stream::writer`]).
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    pub fn writer(&mut self) -> io::Result<Writer> {
+        self.stream.writer()
     }
 
     /// Writes `bytes` as they are.
@@ -135,7 +207,8 @@ impl Connection {
     ///
     /// The write error.
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
@@ -339,7 +412,9 @@ impl Connection {
             Ok(_) => false,
             Err(error) => matches!(
                 error.kind(),
-                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof
             ),
         };
         let _ = self.stream.set_read_timeout(Some(IO_TIMEOUT));
@@ -347,15 +422,28 @@ impl Connection {
     }
 }
 
-/// Opens a connection, sends `request` as it is, reads one response.
+/// Opens a connection, sends `request` as it is, reads one response (also
+/// when the server answered and closed before all of `request` was sent).
 ///
 /// # Errors
 ///
 /// Any connect, write, read or parse error.
-pub fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Response> {
+pub fn exchange(endpoint: impl Into<Endpoint>, request: &[u8]) -> io::Result<Response> {
     let head_request = request.starts_with(b"HEAD ");
-    let mut connection = Connection::open(addr)?;
-    connection.send(request)?;
+    let mut connection = Connection::open(endpoint)?;
+    if let Err(error) = connection.send(request) {
+        // A server may answer (413, say) and close before the request's
+        // body is all sent (RFC 9112 §9.5): the answer is the response.
+        if matches!(
+            error.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            if let Ok(response) = connection.read_response(head_request) {
+                return Ok(response);
+            }
+        }
+        return Err(error);
+    }
     connection.read_response(head_request)
 }
 

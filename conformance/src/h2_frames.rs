@@ -1,14 +1,18 @@
 //! A raw HTTP/2 client that writes frames byte by byte, for the malformed
 //! requests an HTTP/2 library refuses to send (RFC 9113 §8.1.1, §8.2).
 //!
+//! Over a TLS [`Endpoint`] it speaks TLS and offers ALPN `h2` (RFC 9113
+//! §3.2); the preface follows the handshake.
+//!
 //! Field blocks are encoded with HPACK literals without indexing and without
 //! Huffman coding (RFC 7541 §6.2.2), which every decoder accepts. Responses
 //! are read as frames; only the `:status` of a HEADERS frame that uses
 //! HPACK's static table is decoded.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use crate::transport::{Alpn, Endpoint, Handshake, Stream};
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -68,23 +72,47 @@ pub enum StreamOutcome {
 /// A raw HTTP/2 connection.
 #[derive(Debug)]
 pub struct RawConnection {
-    stream: TcpStream,
+    stream: Stream,
+    scheme: &'static str,
 }
 
 impl RawConnection {
-    /// Connects, sends the preface and an empty SETTINGS frame.
+    /// Connects (over TLS: with ALPN `h2`, once the handshake is done),
+    /// sends the preface and an empty SETTINGS frame.
     ///
     /// # Errors
     ///
-    /// The connect or write error.
-    pub fn open(addr: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect_timeout(&addr, crate::h1::IO_TIMEOUT)?;
-        stream.set_read_timeout(Some(crate::h1::IO_TIMEOUT))?;
-        stream.set_nodelay(true)?;
-        let mut connection = RawConnection { stream };
+    /// The connect, handshake or write error.
+    pub fn open(endpoint: impl Into<Endpoint>) -> io::Result<Self> {
+        RawConnection::connect(endpoint.into(), Some(Alpn::H2))
+    }
+
+    /// As [`open`](RawConnection::open), but over TLS without ALPN: the
+    /// server must tell HTTP/2 by its preface, as over TCP (spec TLS-2).
+    /// Over TCP the same as `open`.
+    ///
+    /// # Errors
+    ///
+    /// The connect, handshake or write error.
+    pub fn open_without_alpn(endpoint: impl Into<Endpoint>) -> io::Result<Self> {
+        RawConnection::connect(endpoint.into(), None)
+    }
+
+    fn connect(endpoint: Endpoint, alpn: Option<Alpn>) -> io::Result<Self> {
+        let stream = Stream::connect(endpoint, alpn, Handshake::Complete)?;
+        let mut connection = RawConnection {
+            stream,
+            scheme: endpoint.scheme(),
+        };
         connection.stream.write_all(PREFACE)?;
         connection.write_frame(kind::SETTINGS, 0, 0, &[])?;
         Ok(connection)
+    }
+
+    /// The `:scheme` of requests on this connection: `"https"` over TLS,
+    /// `"http"` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
     }
 
     /// Writes one frame.
@@ -106,7 +134,8 @@ impl RawConnection {
         frame.push(flags);
         frame.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
         frame.extend_from_slice(payload);
-        self.stream.write_all(&frame)
+        self.stream.write_all(&frame)?;
+        self.stream.flush()
     }
 
     /// Sends a HEADERS frame with END_HEADERS (and END_STREAM when
@@ -146,7 +175,7 @@ impl RawConnection {
     ) -> io::Result<()> {
         let mut fields = vec![
             (":method", "GET"),
-            (":scheme", "http"),
+            (":scheme", self.scheme),
             (":authority", authority),
             (":path", path),
         ];

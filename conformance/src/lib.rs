@@ -12,13 +12,20 @@ pub mod report;
 mod runner;
 pub mod spec;
 mod target;
+pub mod transport;
 pub mod validate;
 mod verdict;
 
 pub use case::{eventually, suite_settings, Case, Context, Failure, Group, Level};
 pub use runner::{Runner, CASE_TIMEOUT};
-pub use target::{AlbanyTarget, RunningServer, Target, ASYNC_STD, SMOL, TOKIO};
+pub use target::{
+    AlbanyTarget, RunningServer, Target, ASYNC_STD, ASYNC_STD_TLS, SMOL, SMOL_TLS, TOKIO, TOKIO_TLS,
+};
+pub use transport::Endpoint;
 pub use verdict::{CaseResult, Report, Totals, Verdict, Waiver, WAIVERS};
 
-/// Albany's own targets: tokio, async-std and smol.
+/// Albany's own targets: tokio, async-std and smol, over plain TCP.
 pub const ALBANY_TARGETS: [&dyn Target; 3] = [&TOKIO, &ASYNC_STD, &SMOL];
+
+/// Albany's own targets over TLS: tokio-tls, async-std-tls and smol-tls.
+pub const ALBANY_TLS_TARGETS: [&dyn Target; 3] = [&TOKIO_TLS, &ASYNC_STD_TLS, &SMOL_TLS];

@@ -5,20 +5,23 @@
 //! cargo run -p albany-conformance -- --adapter all --format text
 //! cargo run -p albany-conformance -- --adapter smol --filter framing. --format json
 //! cargo run -p albany-conformance -- --adapter all --format html --output report.html
+//! cargo run -p albany-conformance -- --adapter all,all-tls --format markdown
 //! ```
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use albany_conformance::report::{self, Format};
-use albany_conformance::{cases, differential, Runner, Target, ALBANY_TARGETS};
+use albany_conformance::{cases, differential, Runner, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS};
 
-const USAGE: &str =
-    "usage: albany-conformance [--adapter tokio|async-std|smol|all]... [--filter TEXT]...
+const USAGE: &str = "usage: albany-conformance [--adapter NAME]... [--filter TEXT]...
                           [--format text|markdown|json|junit|html] [--output FILE]
                           [--jobs N] [--no-differential] [--list] [--quiet]
 
-  --adapter    the adapters to test, repeatable or comma-separated (default: all)
+  --adapter    the targets to test, repeatable or comma-separated (default: all):
+               tokio, async-std, smol (plain TCP), tokio-tls, async-std-tls,
+               smol-tls (TLS with a certificate made at start), all (the
+               three over TCP), all-tls (the three over TLS)
   --filter     run only the cases whose id contains TEXT (repeatable)
   --format     the report format (default: text)
   --output     write the report to FILE instead of standard output
@@ -60,13 +63,16 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 for name in value("--adapter")?.split(',') {
                     match name {
                         "all" => options.targets.extend(ALBANY_TARGETS),
+                        "all-tls" => options.targets.extend(ALBANY_TLS_TARGETS),
                         name => options.targets.push(
                             *ALBANY_TARGETS
                                 .iter()
+                                .chain(&ALBANY_TLS_TARGETS)
                                 .find(|t| t.name() == name)
                                 .ok_or_else(|| {
                                     format!(
-                                        "unknown adapter {name:?}: tokio, async-std, smol or all"
+                                        "unknown adapter {name:?}: tokio, async-std, smol, \
+                                         tokio-tls, async-std-tls, smol-tls, all or all-tls"
                                     )
                                 })?,
                         ),
@@ -136,7 +142,7 @@ fn main() -> ExitCode {
         .on_result(move |result| {
             if !quiet {
                 eprintln!(
-                    "{:>10} {:8} {} ({} ms)",
+                    "{:>13} {:8} {} ({} ms)",
                     result.target,
                     result.verdict.label(),
                     result.case.id,

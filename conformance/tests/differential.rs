@@ -1,12 +1,15 @@
 //! The differential run: the whole corpus (at least 200 raw requests) to
-//! tokio, async-std and smol; any disagreement fails.
+//! tokio, async-std and smol, over plain TCP and over TLS, all six compared
+//! with each other; any disagreement fails.
 
 use std::process::ExitCode;
 
 use std::io;
 
 use albany::BoxApplication;
-use albany_conformance::{differential, RunningServer, Target, ALBANY_TARGETS, TOKIO};
+use albany_conformance::{
+    differential, RunningServer, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS, TOKIO,
+};
 use albany_server::Settings;
 
 /// tokio with keep-alive off: a target that behaves differently, to show
@@ -30,7 +33,11 @@ impl Target for NoKeepAlive {
 
 fn main() -> ExitCode {
     let corpus = differential::corpus();
-    let summary = differential::run(&ALBANY_TARGETS, &corpus, 4);
+    let targets: Vec<&'static dyn Target> = ALBANY_TARGETS
+        .into_iter()
+        .chain(ALBANY_TLS_TARGETS)
+        .collect();
+    let summary = differential::run(&targets, &corpus, 4);
     println!(
         "differential: {} requests ({} rejected or answered with an error) to {}: {} disagreement(s)",
         summary.entries,

@@ -1,11 +1,12 @@
-//! `cargo test` runs the whole server suite on tokio, async-std and smol and
+//! `cargo test` runs the whole server suite on tokio, async-std and smol,
+//! over plain TCP and over TLS (tokio-tls, async-std-tls, smol-tls), and
 //! fails on any failure that is not waived. A positional argument filters
 //! cases by id: `cargo test -p albany-conformance --test suite -- framing.`.
 
 use std::process::ExitCode;
 
 use albany_conformance::report::{render, Format};
-use albany_conformance::{cases, Runner, ALBANY_TARGETS};
+use albany_conformance::{cases, Runner, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS};
 
 fn main() -> ExitCode {
     // Arguments that libtest would take (`--nocapture`, `--test-threads=2`)
@@ -15,12 +16,16 @@ fn main() -> ExitCode {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let cases = cases::matching(&filters);
+    let targets: Vec<&'static dyn Target> = ALBANY_TARGETS
+        .into_iter()
+        .chain(ALBANY_TLS_TARGETS)
+        .collect();
     println!(
-        "running {} cases on {} adapters",
+        "running {} cases on {} targets (3 adapters, over TCP and over TLS)",
         cases.len(),
-        ALBANY_TARGETS.len()
+        targets.len()
     );
-    let report = Runner::new(cases, ALBANY_TARGETS.to_vec())
+    let report = Runner::new(cases, targets)
         .jobs(4)
         .on_result(|result| {
             println!(

@@ -96,7 +96,7 @@ impl AppState {
 /// | `/pending` | never answers; counts its drop in [`AppState::dropped`] |
 /// | `/upgrade` | `101`, then echoes the upgraded connection |
 /// | `/runtime` | uses sleep, spawn, spawn_blocking, timeout; answers what worked |
-/// | `/info` | the peer address from `ConnectionInfo` |
+/// | `/info` | the peer address and the scheme from `ConnectionInfo` |
 /// | `/blocking` | `albany::blocking`: `N bytes on THREAD`; 413 past 64 KiB |
 /// | `/wrong-length` | `short` with `Content-Length: 100` (the server answers 500) |
 /// | `/until-shutdown` | `waiting`, then `bye` once the shutdown signal fires |
@@ -358,10 +358,15 @@ impl Application for Reference {
                 )
             }
             "/info" => match request.connection_info() {
-                Some(info) => match info.peer_addr() {
-                    Some(peer) => text(StatusCode::OK, format!("peer={peer}")),
-                    None => text(StatusCode::OK, "peer=none (not TCP)"),
-                },
+                Some(info) => {
+                    let peer = info
+                        .peer_addr()
+                        .map_or_else(|| "none (not TCP)".to_owned(), |peer| peer.to_string());
+                    text(
+                        StatusCode::OK,
+                        format!("peer={peer} scheme={}", info.scheme()),
+                    )
+                }
                 None => text(StatusCode::INTERNAL_SERVER_ERROR, "no connection info"),
             },
             _ => match path.strip_prefix("/say/") {

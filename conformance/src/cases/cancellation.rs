@@ -80,7 +80,7 @@ fn dropped_on_disconnect(context: &mut Context<'_>, request: &[u8]) -> Result<()
 
 fn http2_reset(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let client = thread::spawn(move || {
         h2::send_then_reset(
             addr,
@@ -112,7 +112,7 @@ fn http2_reset(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn producer_stops(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get("/push?size=1073741824"))?;
     let head = connection.read_head()?;
     ensure!(head.status == 200, "status {}", head.status);
@@ -137,10 +137,11 @@ fn truncated_body(context: &mut Context<'_>) -> Result<(), Failure> {
         b"POST /inspect HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
     ] {
         let before = state.body_errors.load(Ordering::SeqCst);
-        let connection = h1::Connection::open(server.addr())?;
+        let connection = h1::Connection::open(server.endpoint())?;
         let mut connection = connection;
         connection.send(request)?;
-        connection.stream().shutdown(std::net::Shutdown::Write)?;
+        // Over TLS: close_notify, then the half-close.
+        connection.shutdown_write()?;
         let _ = connection.read_response(false);
         ensure!(
             eventually(Duration::from_secs(5), || state.body_errors.load(Ordering::SeqCst) > before),

@@ -47,7 +47,7 @@ fn thousand_connections(context: &mut Context<'_>) -> Result<(), Failure> {
     let started = Instant::now();
     let mut connections = Vec::with_capacity(CONNECTIONS);
     for i in 0..CONNECTIONS {
-        let mut connection = h1::Connection::open(server.addr())?;
+        let mut connection = h1::Connection::open(server.endpoint())?;
         connection.send(&h1::get(&format!("/slow?ms=1000&i={i}")))?;
         connections.push(connection);
     }
@@ -68,15 +68,15 @@ fn thousand_connections(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn stuck_handler(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut stuck = h1::Connection::open(server.addr())?;
+    let mut stuck = h1::Connection::open(server.endpoint())?;
     stuck.send(&h1::get("/pending"))?;
     for i in 0..20 {
-        let response = h1::exchange(server.addr(), &h1::get(&format!("/say/{i}")))?;
+        let response = h1::exchange(server.endpoint(), &h1::get(&format!("/say/{i}")))?;
         ensure_eq!(response.status(), 200, "request {i} beside a stuck one");
     }
     // Over HTTP/2, on the stuck stream's own connection.
-    let mut raw = RawConnection::open(server.addr())?;
-    let authority = server.addr().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let authority = server.endpoint().to_string();
     raw.send_get(1, &authority, "/pending", &[])?;
     raw.send_get(3, &authority, "/hello", &[])?;
     let outcome = raw.outcome(3, Duration::from_secs(10))?;
@@ -92,7 +92,7 @@ fn stuck_handler(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn http2_100_streams(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let requests = (0..100)
         .map(|i| h2::get(addr, &format!("/slow?ms={}", 200 + i % 3)))
         .collect();

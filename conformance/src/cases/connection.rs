@@ -89,7 +89,7 @@ pub(super) const CASES: &[Case] = &[
 
 fn keep_alive(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     for i in 0..1000 {
         connection.send(&h1::get(&format!("/say/{i}")))?;
         let response = connection.read_response(false)?;
@@ -106,7 +106,7 @@ fn keep_alive(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn pipelining_order(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     let mut requests = h1::get("/slow?ms=200");
     requests.extend(h1::get("/say/two"));
     requests.extend(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nthree");
@@ -156,7 +156,7 @@ fn http10_closes(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn http10_never_chunked(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(b"GET /download?size=100000 HTTP/1.0\r\n\r\n")?;
     let response = connection.read_response(false)?;
     ensure_eq!(
@@ -176,7 +176,7 @@ fn http10_never_chunked(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn http10_keep_alive(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     for word in ["one", "two"] {
         connection.send(
             format!("GET /say/{word} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").as_bytes(),
@@ -193,7 +193,7 @@ fn http10_keep_alive(context: &mut Context<'_>) -> Result<(), Failure> {
 /// never be served.
 fn unread_body(context: &mut Context<'_>, request: &[u8]) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(request)?;
     let response = connection.read_response(false)?;
     ensure_eq!(response.body, b"Hello, world!".to_vec(), "first response");

@@ -72,7 +72,7 @@ pub(super) const CASES: &[Case] = &[
 
 fn panic_before_head(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get("/panic"))?;
     let response = connection.read_response(false)?;
     ensure_eq!(response.status(), 500, "status");
@@ -83,10 +83,10 @@ fn panic_before_head(context: &mut Context<'_>) -> Result<(), Failure> {
         "next request on the connection"
     );
     let responses = h2::send_all(
-        server.addr(),
+        server.endpoint(),
         vec![
-            h2::get(server.addr(), "/panic"),
-            h2::get(server.addr(), "/hello"),
+            h2::get(server.endpoint(), "/panic"),
+            h2::get(server.endpoint(), "/hello"),
         ],
     )?;
     ensure_eq!(responses[0].status.as_u16(), 500, "HTTP/2 status");
@@ -99,12 +99,12 @@ fn panic_isolated(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     for _ in 0..50 {
         for path in ["/panic", "/body-panic"] {
-            let mut connection = h1::Connection::open(server.addr())?;
+            let mut connection = h1::Connection::open(server.endpoint())?;
             connection.send(&h1::get(path))?;
             let _ = connection.read_response(false);
         }
     }
-    let response = h1::exchange(server.addr(), &h1::get("/hello"))?;
+    let response = h1::exchange(server.endpoint(), &h1::get("/hello"))?;
     ensure_eq!(response.status(), 200, "after 100 panics");
     server.shutdown()?;
     Ok(())
@@ -112,7 +112,7 @@ fn panic_isolated(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn aborted_http1(context: &mut Context<'_>, path: &str) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get(path))?;
     let response = connection.read_response(false)?;
     ensure_eq!(response.status(), 200, "status");
@@ -140,7 +140,7 @@ fn body_panic_http1(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn body_error_http2(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let responses = h2::send_all(
         addr,
         vec![
@@ -168,7 +168,7 @@ fn body_error_http2(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn short_body_http1(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get("/short-length"))?;
     // The server may close before writing anything, or after a head and
     // part of the body; never with a complete response.
@@ -190,7 +190,7 @@ fn short_body_http1(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn long_body_http1(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get("/long-length"))?;
     let response = connection.read_response(false)?;
     ensure_eq!(
@@ -216,7 +216,10 @@ fn long_body_http1(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn short_body_http2(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/short-length")])?;
+    let responses = h2::send_all(
+        server.endpoint(),
+        vec![h2::get(server.endpoint(), "/short-length")],
+    )?;
     ensure!(
         responses[0].body.is_err(),
         "a 5-byte body ended normally under content-length: 10 ({:?})",

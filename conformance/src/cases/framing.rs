@@ -337,7 +337,7 @@ fn te_and_cl(context: &mut Context<'_>) -> Result<(), Failure> {
 /// response and the bytes after the chunked body are never a request.
 fn both_lengths(context: &mut Context<'_>, request: &[u8]) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(request)?;
     let response = connection.read_response(false)?;
     match response.status() {

@@ -117,23 +117,42 @@ pub(super) const CASES: &[Case] = &[
 
 fn prior_knowledge(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/hello")])?;
+    let responses = h2::send_all(
+        server.endpoint(),
+        vec![h2::get(server.endpoint(), "/hello")],
+    )?;
     ensure_eq!(responses[0].status.as_u16(), 200, "status");
     ensure_eq!(
         responses[0].body.as_deref().ok(),
         Some(&b"Hello, world!"[..]),
         "body"
     );
+    if server.is_tls() {
+        // Over TLS the client above chose h2 by ALPN; prior knowledge is a
+        // client that sends no ALPN and the preface at once (spec TLS-2).
+        let mut raw = RawConnection::open_without_alpn(server.endpoint())?;
+        let authority = server.endpoint().to_string();
+        raw.send_get(1, &authority, "/hello", &[])?;
+        ensure_eq!(
+            raw.outcome(1, Duration::from_secs(10))?,
+            StreamOutcome::Response(Some(200)),
+            "prior knowledge over TLS, without ALPN"
+        );
+        drop(raw);
+    }
     server.shutdown()?;
     Ok(())
 }
 
 fn request_uri(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/inspect?q=1")])?;
+    let responses = h2::send_all(
+        server.endpoint(),
+        vec![h2::get(server.endpoint(), "/inspect?q=1")],
+    )?;
     let body =
         String::from_utf8_lossy(responses[0].body.as_deref().unwrap_or_default()).into_owned();
-    let expected = format!("uri: http://{}/inspect?q=1", server.addr());
+    let expected = format!("uri: {}", server.endpoint().url("/inspect?q=1"));
     ensure!(
         body.lines().any(|l| l == expected),
         "{expected:?} not in {body:?}"
@@ -148,7 +167,7 @@ fn request_uri(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn max_concurrent_streams(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start_with(|s| s.http2_max_concurrent_streams = 7)?;
-    let mut raw = RawConnection::open(server.addr())?;
+    let mut raw = RawConnection::open(server.endpoint())?;
     let mut advertised = None;
     for _ in 0..10 {
         let Some(frame) = raw.read_frame()? else {
@@ -177,8 +196,8 @@ fn max_concurrent_streams(context: &mut Context<'_>) -> Result<(), Failure> {
 /// application.
 fn expect_reset(context: &mut Context<'_>, extra: &[(&str, &str)]) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut raw = RawConnection::open(server.addr())?;
-    let authority = server.addr().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let authority = server.endpoint().to_string();
     raw.send_get(1, &authority, "/hello", extra)?;
     let outcome = raw.outcome(1, Duration::from_secs(10))?;
     ensure!(
@@ -213,8 +232,8 @@ fn uppercase_name_rejected(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn te_trailers_allowed(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut raw = RawConnection::open(server.addr())?;
-    let authority = server.addr().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let authority = server.endpoint().to_string();
     raw.send_get(1, &authority, "/hello", &[("te", "trailers")])?;
     ensure_eq!(
         raw.outcome(1, Duration::from_secs(10))?,
@@ -229,13 +248,13 @@ fn te_trailers_allowed(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn content_length_mismatch(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut raw = RawConnection::open(server.addr())?;
-    let authority = server.addr().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let authority = server.endpoint().to_string();
     raw.send_headers(
         1,
         &[
             (":method", "POST"),
-            (":scheme", "http"),
+            (":scheme", raw.scheme()),
             (":authority", &authority),
             (":path", "/inspect"),
             ("content-length", "10"),
@@ -256,8 +275,8 @@ fn content_length_mismatch(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn no_content(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
-    let head = http::Request::head(format!("http://{addr}/hello"))
+    let addr = server.endpoint();
+    let head = http::Request::head(addr.url("/hello"))
         .body(Bytes::new())
         .expect("a request");
     let responses = h2::send_all(
@@ -297,7 +316,7 @@ fn no_content(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn no_101(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let responses = h2::send_all(
         addr,
         vec![h2::get(addr, "/bare-101"), h2::get(addr, "/early-hints")],
@@ -310,7 +329,10 @@ fn no_101(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn hop_by_hop_removed(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/hop-by-hop")])?;
+    let responses = h2::send_all(
+        server.endpoint(),
+        vec![h2::get(server.endpoint(), "/hop-by-hop")],
+    )?;
     let response = &responses[0];
     ensure_eq!(response.status.as_u16(), 200, "status");
     for name in [
@@ -338,7 +360,7 @@ fn hop_by_hop_removed(context: &mut Context<'_>) -> Result<(), Failure> {
 fn h2c_upgrade_ignored(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let response = h1::exchange(
-        server.addr(),
+        server.endpoint(),
         b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
     )?;
     ensure_eq!(response.status(), 200, "status");

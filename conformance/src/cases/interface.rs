@@ -17,7 +17,7 @@ pub(super) const CASES: &[Case] = &[
     case!("interface.extensions", Must, ["EXT-1", "EXT-2", "EXT-3", "EXT-4", "EXT-12"], [],
         "runtime, connection info and shutdown signal in every request; OnUpgrade only when upgradable", extensions),
     case!("interface.connection-info", Must, ["EXT-2", "ADAPT-4"], [],
-        "ConnectionInfo's peer address is the client's address", connection_info),
+        "ConnectionInfo's peer address is the client's address; its scheme is http, or https over TLS", connection_info),
     case!("interface.forwarded-untrusted", Must, ["EXT-13"], ["RFC 7239 §8.3"],
         "Forwarded and X-Forwarded-* from a peer that is not trusted (the default) change nothing", forwarded_untrusted),
     case!("interface.forwarded-trusted", Must, ["EXT-13"], ["RFC 7239 §4", "RFC 7239 §5.2"],
@@ -36,7 +36,7 @@ pub(super) const CASES: &[Case] = &[
 
 fn upgrade(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(
         b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
     )?;
@@ -54,7 +54,7 @@ fn upgrade(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn upgrade_early_bytes(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly bytes")?;
     let head = connection.read_head()?;
     ensure_eq!(head.status, 101, "status");
@@ -69,7 +69,7 @@ fn upgrade_early_bytes(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn upgrade_declined(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(
         b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
     )?;
@@ -86,7 +86,7 @@ fn upgrade_declined(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn extensions(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let plain = h1::exchange(addr, &h1::get("/inspect"))?;
     ensure_eq!(
         inspected(&plain, "extensions"),
@@ -121,21 +121,21 @@ fn extensions(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn connection_info(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     let local = connection.stream().local_addr()?;
     connection.send(&h1::get("/info"))?;
     let response = connection.read_response(false)?;
     ensure_eq!(
         String::from_utf8_lossy(&response.body),
-        format!("peer={local}"),
-        "peer address"
+        format!("peer={local} scheme={}", server.endpoint().scheme()),
+        "peer address and scheme (https over TLS)"
     );
     server.shutdown()?;
     Ok(())
 }
 
 /// `GET /client` with `fields`; the application's answer.
-fn client_seen(addr: std::net::SocketAddr, fields: &str) -> Result<String, Failure> {
+fn client_seen(addr: crate::Endpoint, fields: &str) -> Result<String, Failure> {
     let request = format!("GET /client HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n");
     let response = h1::exchange(addr, request.as_bytes())?;
     Ok(String::from_utf8_lossy(&response.body).into_owned())
@@ -148,7 +148,7 @@ fn forwarded_untrusted(context: &mut Context<'_>) -> Result<(), Failure> {
     for trusted in [vec!["10.0.0.0/8".parse().expect("a network")], vec![]] {
         let (server, _) = context.start_with(|settings| settings.trusted_proxies = trusted)?;
         ensure_eq!(
-            client_seen(server.addr(), SPOOFED)?,
+            client_seen(server.endpoint(), SPOOFED)?,
             "client=127.0.0.1 forwarded=false proto=- host=-",
             "a spoofed client"
         );
@@ -164,7 +164,7 @@ fn forwarded_trusted(context: &mut Context<'_>) -> Result<(), Failure> {
             "10.0.0.0/8".parse().expect("a network"),
         ];
     })?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     // RFC 7239: the element of the first untrusted hop from the right.
     ensure_eq!(
         client_seen(addr, "Forwarded: for=192.0.2.1, for=\"[2001:db8::17]:4711\";proto=HTTPS;host=example.com, for=10.1.2.3\r\n")?,
@@ -189,7 +189,7 @@ fn forwarded_trusted(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn runtime(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let response = h1::exchange(server.addr(), &h1::get("/runtime"))?;
+    let response = h1::exchange(server.endpoint(), &h1::get("/runtime"))?;
     ensure_eq!(
         String::from_utf8_lossy(&response.body),
         "sleep spawn spawn_blocking timeout",
@@ -201,7 +201,7 @@ fn runtime(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn blocking(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let response = h1::exchange(
         addr,
         b"POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
@@ -211,7 +211,7 @@ fn blocking(context: &mut Context<'_>) -> Result<(), Failure> {
     ensure!(body.starts_with("5 bytes on "), "{body}");
     let requests = (0..20)
         .map(|_| {
-            http::Request::post(format!("http://{addr}/blocking"))
+            http::Request::post(addr.url("/blocking"))
                 .body(Bytes::from_static(b"abc"))
                 .expect("a request")
         })
@@ -240,7 +240,7 @@ fn blocking_limit(context: &mut Context<'_>) -> Result<(), Failure> {
         "z".repeat(size)
     );
     ensure_eq!(
-        h1::exchange(server.addr(), request.as_bytes())?.status(),
+        h1::exchange(server.endpoint(), request.as_bytes())?.status(),
         413,
         "status"
     );
@@ -251,7 +251,7 @@ fn blocking_limit(context: &mut Context<'_>) -> Result<(), Failure> {
 fn blocking_body_error(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let response = h1::exchange(
-        server.addr(),
+        server.endpoint(),
         b"POST /blocking HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
     )?;
     ensure_eq!(response.status(), 400, "status");
@@ -262,12 +262,12 @@ fn blocking_body_error(context: &mut Context<'_>) -> Result<(), Failure> {
 fn blocking_panic(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     ensure_eq!(
-        h1::exchange(server.addr(), &h1::get("/blocking-panic"))?.status(),
+        h1::exchange(server.endpoint(), &h1::get("/blocking-panic"))?.status(),
         500,
         "status"
     );
     ensure_eq!(
-        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
         200,
         "afterwards"
     );

@@ -103,7 +103,7 @@ struct Silent(
 );
 
 /// `GET target` on a new connection; the response.
-fn get(addr: SocketAddr, target: &str) -> Result<h1::Response, Failure> {
+fn get(addr: crate::Endpoint, target: &str) -> Result<h1::Response, Failure> {
     Ok(h1::exchange(addr, &h1::get(target))?)
 }
 
@@ -140,7 +140,10 @@ fn round_trip(
 ) -> Result<(String, SocketAddr), Failure> {
     let (server, _) = context.start()?;
     let (upstream, peer) = upstream(reply.as_bytes())?;
-    let response = get(server.addr(), &format!("{route}?to={upstream}&send={send}"))?;
+    let response = get(
+        server.endpoint(),
+        &format!("{route}?to={upstream}&send={send}"),
+    )?;
     let received = peer.join().unwrap_or_default();
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
@@ -177,7 +180,7 @@ fn connect_name(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let (upstream, peer) = upstream(b"pong")?;
     let target = format!("/io/connect?to=localhost:{}&send=ping", upstream.port());
-    let response = get(server.addr(), &target)?;
+    let response = get(server.endpoint(), &target)?;
     let _ = peer.join();
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
@@ -193,7 +196,7 @@ fn connect_in_order(context: &mut Context<'_>) -> Result<(), Failure> {
     let (upstream, peer) = upstream(b"third time lucky")?;
     let started = Instant::now();
     let response = get(
-        server.addr(),
+        server.endpoint(),
         &format!("/io/connect?to={refused},{silent},{upstream}&send=x&attempt_ms=300"),
     )?;
     let elapsed = started.elapsed();
@@ -224,7 +227,7 @@ fn expect_failure(
     let (server, _) = context.start()?;
     for target in targets {
         let started = Instant::now();
-        let response = get(server.addr(), target)?;
+        let response = get(server.endpoint(), target)?;
         let elapsed = started.elapsed();
         expect_error(&response, kinds)?;
         ensure!(
@@ -294,7 +297,7 @@ fn unix(context: &mut Context<'_>) -> Result<(), Failure> {
         received
     });
     let response = get(
-        server.addr(),
+        server.endpoint(),
         &format!("/io/unix?path={}&send=hello", path.display()),
     )?;
     let received = peer.join().unwrap_or_default();
@@ -316,7 +319,7 @@ fn unix(_context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn process(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let response = get(server.addr(), "/io/process?send=through-the-pipe")?;
+    let response = get(server.endpoint(), "/io/process?send=through-the-pipe")?;
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
     ensure_eq!(line(&body, "stdout"), Some("through-the-pipe"), "stdout");
@@ -329,7 +332,7 @@ fn process(context: &mut Context<'_>) -> Result<(), Failure> {
 fn process_kill(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let started = Instant::now();
-    let response = get(server.addr(), "/io/process-kill")?;
+    let response = get(server.endpoint(), "/io/process-kill")?;
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
     ensure_eq!(line(&body, "signal"), Some("9"), "the signal that ended it");
@@ -349,7 +352,7 @@ fn process_missing(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn listener(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let response = get(server.addr(), "/io/listen")?;
+    let response = get(server.endpoint(), "/io/listen")?;
     let body = body(&response);
     ensure_eq!(response.status(), 200, "status (body {body:?})");
     let port: u16 = line(&body, "port")
@@ -373,7 +376,7 @@ fn cancel_closes_connection(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let upstream = listener.local_addr()?;
-    let mut client = h1::Connection::open(server.addr())?;
+    let mut client = h1::Connection::open(server.endpoint())?;
     client.send(&h1::get(&format!("/io/hold?to={upstream}")))?;
     listener.set_nonblocking(false)?;
     let (mut held, _) = accept_within(&listener, PEER_WAIT)?;
@@ -437,7 +440,7 @@ fn cancel_kills_child(context: &mut Context<'_>) -> Result<(), Failure> {
         ));
     }
     let (server, state) = context.start()?;
-    let mut client = h1::Connection::open(server.addr())?;
+    let mut client = h1::Connection::open(server.endpoint())?;
     client.send(&h1::get("/io/child-hold"))?;
     ensure!(
         eventually(PEER_WAIT, || state.child_pid.load(Ordering::SeqCst) != 0),

@@ -142,7 +142,7 @@ fn uri_too_long(context: &mut Context<'_>) -> Result<(), Failure> {
         "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "a".repeat(70_000)
     );
-    let response = h1::exchange(server.addr(), request.as_bytes())?;
+    let response = h1::exchange(server.endpoint(), request.as_bytes())?;
     ensure_eq!(response.status(), 414, "status");
     ensure_eq!(state.calls(), 0, "application calls");
     server.shutdown()?;
@@ -169,7 +169,7 @@ fn head_limit_setting(context: &mut Context<'_>) -> Result<(), Failure> {
         "a".repeat(20 * 1024)
     );
     ensure_eq!(
-        h1::exchange(server.addr(), big.as_bytes())?.status(),
+        h1::exchange(server.endpoint(), big.as_bytes())?.status(),
         431,
         "20 KiB head"
     );
@@ -178,7 +178,7 @@ fn head_limit_setting(context: &mut Context<'_>) -> Result<(), Failure> {
         "a".repeat(10 * 1024)
     );
     ensure_eq!(
-        h1::exchange(server.addr(), fits.as_bytes())?.status(),
+        h1::exchange(server.endpoint(), fits.as_bytes())?.status(),
         200,
         "10 KiB head"
     );
@@ -194,7 +194,7 @@ fn too_many_fields(context: &mut Context<'_>) -> Result<(), Failure> {
     }
     request.push_str("\r\n");
     ensure_eq!(
-        h1::exchange(server.addr(), request.as_bytes())?.status(),
+        h1::exchange(server.endpoint(), request.as_bytes())?.status(),
         431,
         "101 field lines"
     );
@@ -223,12 +223,12 @@ fn body_too_large_while_read(context: &mut Context<'_>) -> Result<(), Failure> {
         let request = format!(
             "POST {path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
         );
-        let response = h1::exchange(server.addr(), request.as_bytes())?;
+        let response = h1::exchange(server.endpoint(), request.as_bytes())?;
         ensure_eq!(response.status(), 413, "{path} status");
     }
     let request = "POST /blocking HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
     ensure_eq!(
-        h1::exchange(server.addr(), request.as_bytes())?.status(),
+        h1::exchange(server.endpoint(), request.as_bytes())?.status(),
         200,
         "within the limit"
     );
@@ -246,7 +246,7 @@ fn start_with_short_timeout(context: &mut Context<'_>) -> Result<RunningServer, 
 /// Opens an HTTP/1.1 connection to `server` whose reads give up after 5 s
 /// (a server that wrongly closed it or never answers fails the case then).
 fn open_waiting_5s(server: &RunningServer) -> Result<h1::Connection, Failure> {
-    let connection = h1::Connection::open(server.addr())?;
+    let connection = h1::Connection::open(server.endpoint())?;
     connection
         .stream()
         .set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -260,7 +260,7 @@ fn closed_by_timeout(
     prepare: impl FnOnce(&mut h1::Connection) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let server = start_with_short_timeout(context)?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     prepare(&mut connection)?;
     let started = Instant::now();
     connection
@@ -285,7 +285,7 @@ fn closed_by_timeout(
     );
     // A prompt client is still served.
     ensure_eq!(
-        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
         200,
         "a prompt client"
     );
@@ -335,8 +335,8 @@ fn header_read_timeout_in_flight(context: &mut Context<'_>) -> Result<(), Failur
 /// 1.5 s, and answers another: over HTTP/2 the timeout covers the preface.
 fn header_read_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
     let server = start_with_short_timeout(context)?;
-    let authority = server.addr().to_string();
-    let mut connection = h2_frames::RawConnection::open(server.addr())?;
+    let authority = server.endpoint().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
     connection.send_get(1, &authority, "/hello", &[])?;
     ensure_eq!(
         connection.outcome(1, Duration::from_secs(5))?,
@@ -385,14 +385,15 @@ fn idle_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn max_connections(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start_with(|s| s.max_connections = 1)?;
-    let mut first = h1::Connection::open(server.addr())?;
+    let mut first = h1::Connection::open(server.endpoint())?;
     first.send(&h1::get("/hello"))?;
     ensure_eq!(
         first.read_response(false)?.status(),
         200,
         "first connection"
     );
-    let mut second = h1::Connection::open(server.addr())?;
+    // Over TLS the handshake itself waits for the server to accept.
+    let mut second = h1::Connection::open_deferred(server.endpoint())?;
     second.send(&h1::get("/say/second"))?;
     second
         .stream()
@@ -414,10 +415,13 @@ fn max_connections(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn http2_disabled(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start_with(|s| s.http2 = false)?;
-    let result = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/hello")]);
+    let result = h2::send_all(
+        server.endpoint(),
+        vec![h2::get(server.endpoint(), "/hello")],
+    );
     ensure!(result.is_err(), "HTTP/2 was served with http2 = false");
     ensure_eq!(
-        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
         200,
         "HTTP/1.1"
     );
@@ -427,13 +431,13 @@ fn http2_disabled(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start_with(|s| s.max_header_size = 16 * 1024)?;
-    let mut request = h2::get(server.addr(), "/hello");
+    let mut request = h2::get(server.endpoint(), "/hello");
     request.headers_mut().insert(
         "x-big",
         "a".repeat(20 * 1024).parse().expect("a valid value"),
     );
     // A reset of the stream or the connection is the other allowed answer.
-    if let Ok(responses) = h2::send_all(server.addr(), vec![request]) {
+    if let Ok(responses) = h2::send_all(server.endpoint(), vec![request]) {
         ensure_eq!(responses[0].status.as_u16(), 431, "status");
     }
     ensure_eq!(state.calls(), 0, "application calls");

@@ -59,7 +59,7 @@ fn expect_rejected(
     statuses: &[u16],
 ) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(request)?;
     let response = connection
         .read_response(false)
@@ -89,7 +89,7 @@ fn open_pending(
 ) -> Result<h1::Connection, Failure> {
     use std::sync::atomic::Ordering;
     let before = state.pending.load(Ordering::SeqCst);
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(request)?;
     ensure!(
         crate::eventually(Duration::from_secs(5), || state
@@ -107,7 +107,7 @@ fn response_then_close(
     server: &crate::RunningServer,
     request: &[u8],
 ) -> Result<h1::Response, Failure> {
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(request)?;
     let response = connection.read_response(false)?;
     ensure!(
@@ -124,7 +124,7 @@ fn response_then_close(
 /// connection closed, and that the second request was never served.
 fn expect_body_rejected(context: &mut Context<'_>, request: &[u8]) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     let mut bytes = request.to_vec();
     bytes.extend_from_slice(&h1::get("/say/smuggled"));
     connection.send(&bytes)?;
@@ -157,7 +157,7 @@ fn expect_body_rejected(context: &mut Context<'_>, request: &[u8]) -> Result<(),
 /// application was called.
 fn exchange(context: &mut Context<'_>, request: &[u8]) -> Result<(h1::Response, bool), Failure> {
     let (server, state) = context.start()?;
-    let response = h1::exchange(server.addr(), request)?;
+    let response = h1::exchange(server.endpoint(), request)?;
     let called = state.calls() > 0;
     server.shutdown()?;
     Ok((response, called))

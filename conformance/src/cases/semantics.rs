@@ -253,7 +253,7 @@ fn absolute_form(context: &mut Context<'_>) -> Result<(), Failure> {
 fn asterisk_form(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start()?;
     let response = h1::exchange(
-        server.addr(),
+        server.endpoint(),
         b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n",
     )?;
     ensure_eq!(response.status(), 204, "status");
@@ -332,7 +332,7 @@ fn fields_order_and_duplicates(context: &mut Context<'_>) -> Result<(), Failure>
 
 fn body_size_hints(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let response = h1::exchange(addr, &h1::get("/inspect"))?;
     ensure_eq!(
         inspected(&response, "size-hint"),
@@ -389,7 +389,7 @@ fn request_trailers(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn head(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(b"HEAD /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
     let response = connection.read_response(true)?;
     ensure_eq!(response.status(), 200, "status");
@@ -418,7 +418,7 @@ fn head(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn no_body_status(context: &mut Context<'_>, path: &str, status: u16) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get(path))?;
     let response = connection.read_response(false)?;
     ensure_eq!(response.status(), status, "status");
@@ -454,7 +454,7 @@ fn not_modified(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn expect_continue(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(
         b"POST /inspect HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )?;
@@ -474,7 +474,7 @@ fn expect_continue(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn expect_continue_answered_first(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(
         b"POST /hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )?;
@@ -509,7 +509,7 @@ fn is_imf_fixdate(value: &str) -> bool {
 fn date(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     for path in ["/hello", "/nowhere", "/download?size=10", "/panic"] {
-        let response = h1::exchange(server.addr(), &h1::get(path))?;
+        let response = h1::exchange(server.endpoint(), &h1::get(path))?;
         let date = response.header("date").unwrap_or("");
         ensure!(
             is_imf_fixdate(date),
@@ -580,13 +580,13 @@ fn final_1xx(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn response_version(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let response = h1::exchange(server.addr(), &h1::get("/http09"))?;
+    let response = h1::exchange(server.endpoint(), &h1::get("/http09"))?;
     ensure_eq!(response.status(), 200, "status");
     ensure_eq!(response.head.minor_version, 1, "HTTP/1.x minor version");
     ensure_eq!(response.body, b"version ignored".to_vec(), "body");
     let responses = crate::h2::send_all(
-        server.addr(),
-        vec![crate::h2::get(server.addr(), "/http09")],
+        server.endpoint(),
+        vec![crate::h2::get(server.endpoint(), "/http09")],
     )?;
     ensure_eq!(responses[0].status.as_u16(), 200, "HTTP/2 status");
     server.shutdown()?;

@@ -77,7 +77,7 @@ pub(super) const CASES: &[Case] = &[
 
 fn in_flight_completes(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut slow = h1::Connection::open(server.addr())?;
+    let mut slow = h1::Connection::open(server.endpoint())?;
     slow.send(&h1::get("/slow?ms=1000"))?;
     ensure!(
         eventually(Duration::from_secs(5), || state.calls() == 1),
@@ -92,7 +92,7 @@ fn in_flight_completes(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn listener_closes(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let addr = server.addr();
+    let addr = server.endpoint();
     let mut slow = h1::Connection::open(addr)?;
     slow.send(&h1::get("/slow?ms=1000"))?;
     ensure!(
@@ -101,7 +101,8 @@ fn listener_closes(context: &mut Context<'_>) -> Result<(), Failure> {
     );
     server.begin_shutdown();
     ensure!(
-        eventually(Duration::from_secs(2), || TcpStream::connect(addr).is_err()),
+        eventually(Duration::from_secs(2), || TcpStream::connect(addr.addr())
+            .is_err()),
         "new connections are still accepted during graceful shutdown"
     );
     let _ = slow.read_response(false)?;
@@ -111,10 +112,10 @@ fn listener_closes(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn idle_connections_close(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start()?;
-    let mut idle = h1::Connection::open(server.addr())?;
+    let mut idle = h1::Connection::open(server.endpoint())?;
     idle.send(&h1::get("/hello"))?;
     ensure_eq!(idle.read_response(false)?.status(), 200, "status");
-    let mut slow = h1::Connection::open(server.addr())?;
+    let mut slow = h1::Connection::open(server.endpoint())?;
     slow.send(&h1::get("/slow?ms=2000"))?;
     ensure!(
         eventually(Duration::from_secs(5), || state.calls() == 2),
@@ -138,7 +139,7 @@ fn idle_connections_close(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn signal(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get("/until-shutdown"))?;
     let head = connection.read_head()?;
     ensure_eq!(head.status, 200, "status");
@@ -185,8 +186,8 @@ fn deadline(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn http2_goaway(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut raw = RawConnection::open(server.addr())?;
-    let authority = server.addr().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let authority = server.endpoint().to_string();
     raw.send_get(1, &authority, "/hello", &[])?;
     ensure_eq!(
         raw.outcome(1, Duration::from_secs(10))?,
@@ -203,7 +204,7 @@ fn http2_goaway(context: &mut Context<'_>) -> Result<(), Failure> {
 fn serve_returns(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     ensure_eq!(
-        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
         200,
         "status"
     );
@@ -221,20 +222,20 @@ fn serve_returns(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, state) = context.start_with(|s| s.max_connections = 2)?;
-    let mut upgraded = h1::Connection::open(server.addr())?;
+    let mut upgraded = h1::Connection::open(server.endpoint())?;
     upgraded.send(
         b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
     )?;
     ensure_eq!(upgraded.read_head()?.status, 101, "status");
     // The upgraded connection no longer counts against max_connections = 2.
-    let mut slow = h1::Connection::open(server.addr())?;
+    let mut slow = h1::Connection::open(server.endpoint())?;
     slow.send(&h1::get("/slow?ms=1500"))?;
     ensure!(
         eventually(Duration::from_secs(5), || state.calls() == 2),
         "the second connection was not served"
     );
     ensure_eq!(
-        h1::exchange(server.addr(), &h1::get("/hello"))?.status(),
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
         200,
         "a third connection"
     );

@@ -104,7 +104,10 @@ pub(super) const CASES: &[Case] = &[
 fn download_64mib(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: usize = 64 * 1024 * 1024;
     let (server, _) = context.start()?;
-    let response = h1::exchange(server.addr(), &h1::get(&format!("/download?size={SIZE}")))?;
+    let response = h1::exchange(
+        server.endpoint(),
+        &h1::get(&format!("/download?size={SIZE}")),
+    )?;
     ensure_eq!(response.status(), 200, "status");
     ensure!(
         response.complete,
@@ -119,7 +122,7 @@ fn download_64mib(context: &mut Context<'_>) -> Result<(), Failure> {
 fn upload_16mib(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: usize = 16 * 1024 * 1024;
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection
         .send(b"POST /count HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n")?;
     let data = pattern(0, SIZE);
@@ -144,12 +147,12 @@ fn full_duplex_echo(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: usize = 8 * 1024 * 1024;
     const FIRST: usize = 1024 * 1024;
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(
         format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {SIZE}\r\n\r\n")
             .as_bytes(),
     )?;
-    let mut writer = connection.stream().try_clone()?;
+    let mut writer = connection.writer()?;
     let (echo_started, wait_for_echo) = std::sync::mpsc::channel::<()>();
     let body = pattern(0, SIZE);
     let upload = thread::spawn(move || -> Result<(), String> {
@@ -188,7 +191,7 @@ fn full_duplex_echo(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn response_timeliness(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     let sent = Instant::now();
     connection.send(&h1::get("/ticks?n=2&ms=3000"))?;
     let head = connection.read_head()?;
@@ -214,7 +217,7 @@ fn response_timeliness(context: &mut Context<'_>) -> Result<(), Failure> {
 fn request_timeliness(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     // Content-Length framing: 5 of 10 bytes sent.
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(
         b"POST /first-chunk HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello",
     )?;
@@ -225,7 +228,7 @@ fn request_timeliness(context: &mut Context<'_>) -> Result<(), Failure> {
         "first frame over Content-Length"
     );
     // Chunked framing: one chunk sent, no last chunk.
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(b"POST /first-chunk HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")?;
     let response = connection.read_response(false)?;
     ensure_eq!(response.body, b"3".to_vec(), "first frame over chunked");
@@ -236,7 +239,7 @@ fn request_timeliness(context: &mut Context<'_>) -> Result<(), Failure> {
 fn slow_reader_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: u64 = 64 * 1024 * 1024;
     let (server, state) = context.start()?;
-    let mut connection = h1::Connection::open(server.addr())?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
     connection.send(&h1::get(&format!("/push?size={SIZE}")))?;
     let head = connection.read_head()?;
     ensure_eq!(head.status, 200, "status");
@@ -265,20 +268,19 @@ fn slow_reader_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
 fn unread_upload_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: usize = 256 * 1024 * 1024;
     let (server, state) = context.start()?;
-    let connection = super::open_pending(
+    let mut connection = super::open_pending(
         &server,
         &state,
         format!("POST /pending HTTP/1.1\r\nHost: localhost\r\nContent-Length: {SIZE}\r\n\r\n")
             .as_bytes(),
     )?;
-    let stream = connection.stream();
-    stream.set_nonblocking(true)?;
+    connection.set_nonblocking(true)?;
     let chunk = vec![0u8; 64 * 1024];
     let mut written = 0usize;
     let mut blocked_since: Option<Instant> = None;
     let started = Instant::now();
     while written < SIZE && started.elapsed() < Duration::from_secs(30) {
-        match (&*stream).write(&chunk) {
+        match connection.write_some(&chunk) {
             Ok(n) => {
                 written += n;
                 blocked_since = None;
@@ -297,7 +299,7 @@ fn unread_upload_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
         written < 64 * 1024 * 1024,
         "the server took {written} bytes of a body the application never reads"
     );
-    stream.set_nonblocking(false)?;
+    connection.set_nonblocking(false)?;
     drop(connection);
     server.shutdown()?;
     Ok(())
@@ -306,7 +308,7 @@ fn unread_upload_bounded(context: &mut Context<'_>) -> Result<(), Failure> {
 fn trailers_http1(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
     let response = h1::exchange(
-        server.addr(),
+        server.endpoint(),
         b"GET /trailers HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\n\r\n",
     )?;
     ensure_eq!(
@@ -323,7 +325,7 @@ fn trailers_http1(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn trailers_need_te(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let response = h1::exchange(server.addr(), &h1::get("/trailers"))?;
+    let response = h1::exchange(server.endpoint(), &h1::get("/trailers"))?;
     ensure!(response.complete, "the body did not end normally");
     ensure_eq!(response.body, b"hello".to_vec(), "body");
     ensure!(
@@ -337,7 +339,10 @@ fn trailers_need_te(context: &mut Context<'_>) -> Result<(), Failure> {
 
 fn trailers_http2(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;
-    let responses = h2::send_all(server.addr(), vec![h2::get(server.addr(), "/trailers")])?;
+    let responses = h2::send_all(
+        server.endpoint(),
+        vec![h2::get(server.endpoint(), "/trailers")],
+    )?;
     ensure_eq!(
         responses[0].body.as_deref().ok(),
         Some(&b"hello"[..]),
@@ -357,8 +362,11 @@ fn download_http2(context: &mut Context<'_>) -> Result<(), Failure> {
     const SIZE: usize = 16 * 1024 * 1024;
     let (server, _) = context.start()?;
     let responses = h2::send_all(
-        server.addr(),
-        vec![h2::get(server.addr(), &format!("/download?size={SIZE}"))],
+        server.endpoint(),
+        vec![h2::get(
+            server.endpoint(),
+            &format!("/download?size={SIZE}"),
+        )],
     )?;
     let body = responses[0]
         .body

@@ -3,7 +3,8 @@
 //! a failure.
 //!
 //! Each entry goes on a new connection to a server of the target's own (one
-//! per worker thread). The outcome recorded is, for each response, the
+//! per worker thread), over TLS for a TLS target ([`crate::transport`]):
+//! plain and TLS targets can be compared with each other, and agree. The outcome recorded is, for each response, the
 //! status, how the body was framed, the header fields (without `Date`) and
 //! the body, and then whether the connection closed; plus the requests the
 //! application was called with (its [`AppState::seen`] list) and, for
@@ -141,7 +142,7 @@ fn run_target(target: &'static dyn Target, entries: &[Entry], jobs: usize) -> Ve
                         break;
                     };
                     let seen_before = state.calls();
-                    let mut outcome = send(server.addr(), entry);
+                    let mut outcome = send(server.endpoint(), entry);
                     // Let the application finish what the entry started.
                     thread::sleep(Duration::from_millis(5));
                     let seen = state.seen.lock().expect("seen")[seen_before..].join(", ");
@@ -156,7 +157,7 @@ fn run_target(target: &'static dyn Target, entries: &[Entry], jobs: usize) -> Ve
 }
 
 /// Sends one entry and describes what came back.
-fn send(addr: std::net::SocketAddr, entry: &Entry) -> String {
+fn send(addr: crate::Endpoint, entry: &Entry) -> String {
     let mut connection = match h1::Connection::open(addr) {
         Ok(connection) => connection,
         Err(error) => return format!("connect error: {}", error.kind()),

@@ -15,7 +15,7 @@ pub(super) fn render(report: &Report) -> String {
     let _ = writeln!(out, "# Albany conformance report\n");
     let _ = writeln!(
         out,
-        "Specification {}; {} cases on {} target(s). Produced by `cargo run -p albany-conformance -- --adapter all --format markdown`.\n",
+        "Specification {}; {} cases on {} target(s). Produced by `cargo run -p albany-conformance -- --adapter all,all-tls --format markdown` (the three adapters over TCP, then over TLS).\n",
         report.spec_version,
         report.cases.len(),
         report.targets.len()
