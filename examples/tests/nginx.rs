@@ -312,28 +312,31 @@ fn behind_nginx(adapter: &str, unix: bool) {
     }
 }
 
-#[test]
-fn each_adapter_behind_nginx_over_tcp() {
-    if !std::path::Path::new(NGINX).exists() {
+/// Whether nginx is installed; says the test is skipped when it is not.
+fn nginx_installed() -> bool {
+    let installed = std::path::Path::new(NGINX).exists();
+    if !installed {
         eprintln!(
             "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
         );
-        return;
     }
-    for adapter in ADAPTERS {
-        behind_nginx(adapter, false);
+    installed
+}
+
+#[test]
+fn each_adapter_behind_nginx_over_tcp() {
+    if nginx_installed() {
+        for adapter in ADAPTERS {
+            behind_nginx(adapter, false);
+        }
     }
 }
 
 #[test]
 fn each_adapter_behind_nginx_over_a_unix_socket() {
-    if !std::path::Path::new(NGINX).exists() {
-        eprintln!(
-            "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
-        );
-        return;
-    }
-    for adapter in ADAPTERS {
-        behind_nginx(adapter, true);
+    if nginx_installed() {
+        for adapter in ADAPTERS {
+            behind_nginx(adapter, true);
+        }
     }
 }
