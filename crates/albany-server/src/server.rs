@@ -457,7 +457,7 @@ fn connection_state<A: Application>(
 ) -> Arc<ConnectionState<A>> {
     Arc::new(ConnectionState {
         shared: shared.clone(),
-        requests: Requests::new(),
+        requests: Requests::new(shared.counters.requests()),
         span: tracing::debug_span!(
             target: "albany::connection",
             "connection",
