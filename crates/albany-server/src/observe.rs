@@ -1,10 +1,11 @@
 //! What the engine tells about each request: a `tracing` span with the
 //! OpenTelemetry HTTP server field names and the access log (spec OBS-1,
 //! OBS-2). One [`Observed`] per request travels from its head to the end
-//! of its response body, only when there is something to tell: with no
-//! subscriber interested in the span and the access log off, a request
-//! costs one check of tracing's level filter and nothing else (no field
-//! is computed, nothing is allocated, the body is not counted).
+//! of its response body, only when there is something to tell: with the
+//! access log off and no subscriber enabling DEBUG, a request costs one
+//! check of tracing's level filter and nothing else (no field is computed,
+//! nothing is allocated, the body is not counted); with a subscriber that
+//! enables DEBUG but not the span, the span's cached interest too.
 
 use std::net::IpAddr;
 use std::task::Poll;
