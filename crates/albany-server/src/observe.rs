@@ -111,13 +111,6 @@ impl Observed {
         }))
     }
 
-    /// Ends the observation (as dropping it does), in a function of its
-    /// own.
-    #[inline(never)]
-    pub(crate) fn end(self: Box<Self>) {
-        drop(self);
-    }
-
     /// The request's span, to enter while its futures are polled.
     pub(crate) fn span(&self) -> &Span {
         &self.span

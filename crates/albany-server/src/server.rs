@@ -347,6 +347,7 @@ impl<B: Binding> Server<B> {
             application,
             max_request_body_size: settings.max_request_body_size,
             access_log: settings.access_log,
+            access_log_or_proxies: settings.access_log || !settings.trusted_proxies.is_empty(),
             trusted_proxies: settings.trusted_proxies.clone(),
             counters: counters.clone(),
         });

@@ -25,6 +25,9 @@ pub(crate) struct Shared<A> {
     pub(crate) application: A,
     pub(crate) max_request_body_size: Option<u64>,
     pub(crate) access_log: bool,
+    /// `access_log`, or `trusted_proxies` not empty: one check per request
+    /// for both.
+    pub(crate) access_log_or_proxies: bool,
     pub(crate) counters: Counters,
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -49,18 +52,11 @@ pub(crate) async fn serve_request<A: Application>(
     state: Arc<ConnectionState<A>>,
     mut request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
-    // [EXT-13] Only from a trusted peer; nothing to do without any.
     // [OBS-1, OBS-2] `None` unless the span or the access log is on.
-    let observed = if state.shared.trusted_proxies.is_empty() {
-        Observed::start(
-            &request,
-            None,
-            &state.context,
-            &state.span,
-            state.shared.access_log,
-        )
+    let observed = if state.shared.access_log_or_proxies {
+        observed_request(&state, &mut request)
     } else {
-        forwarded_request(&state, &mut request)
+        Observed::start(&request, None, &state.context, &state.span, false)
     };
     let mut in_flight = state.requests.start(observed);
     let connect = request.method() == http::Method::CONNECT;
@@ -118,22 +114,28 @@ pub(crate) async fn serve_request<A: Application>(
     Ok(response)
 }
 
-/// From a peer among the trusted proxies: the `Forwarded` extension
-/// inserted into `request` (spec EXT-13), and the request observed with
-/// its client.
+/// The request observed with the access log on, or trusted proxies set:
+/// from a peer among them, with the `Forwarded` extension inserted into
+/// `request` (spec EXT-13) and its client.
 #[inline(never)]
-fn forwarded_request<A>(
+fn observed_request<A>(
     state: &ConnectionState<A>,
     request: &mut http::Request<Incoming>,
 ) -> Option<Box<Observed>> {
-    let peer = state.context.connection_info().peer_addr.ip();
-    let forwarded = forwarded(request.headers(), peer, &state.shared.trusted_proxies);
+    let shared = &state.shared;
+    // [EXT-13] Only from a trusted peer; nothing to do without any.
+    let forwarded = if shared.trusted_proxies.is_empty() {
+        None
+    } else {
+        let peer = state.context.connection_info().peer_addr.ip();
+        forwarded(request.headers(), peer, &shared.trusted_proxies)
+    };
     let observed = Observed::start(
         request,
         forwarded.as_ref(),
         &state.context,
         &state.span,
-        state.shared.access_log,
+        shared.access_log,
     );
     if let Some(forwarded) = forwarded {
         request.extensions_mut().insert(forwarded);

@@ -110,12 +110,18 @@ impl InFlight {
     pub(crate) fn observed_mut(&mut self) -> Option<&mut Observed> {
         self.observed.as_deref_mut()
     }
+
+    /// Ends the observation, out of line.
+    #[inline(never)]
+    fn end_observed(&mut self) {
+        drop(self.observed.take());
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some(observed) = self.observed.take() {
-            Observed::end(observed);
+        if self.observed.is_some() {
+            self.end_observed();
         }
         let requests = &*self.requests;
         requests.counts.end();
