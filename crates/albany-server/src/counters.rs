@@ -17,7 +17,7 @@ pub struct Counters {
     tracker: Tracker,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Inner {
     in_flight: AtomicUsize,
     upgraded: AtomicUsize,
@@ -56,11 +56,11 @@ impl Counters {
         &self.tracker
     }
 
-    /// Counts a request, in flight until the guard is dropped.
-    pub(crate) fn request(&self) -> InFlightRequest {
-        self.inner.total.fetch_add(1, Ordering::Relaxed);
-        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlightRequest {
+    /// The request counts, for a connection's requests to update: each
+    /// connection holds one (in its `Requests`), so that a request costs
+    /// no reference count of its own.
+    pub(crate) fn requests(&self) -> RequestCounts {
+        RequestCounts {
             inner: self.inner.clone(),
         }
     }
@@ -85,13 +85,23 @@ impl std::fmt::Debug for Counters {
     }
 }
 
-/// A request in flight; dropping it ends it.
-pub(crate) struct InFlightRequest {
+/// The total and in-flight request counts, held by each connection: the
+/// connection's in-flight guard (`connection::InFlight`) calls
+/// [`start`](Self::start) and [`end`](Self::end) once per request.
+#[derive(Debug)]
+pub(crate) struct RequestCounts {
     inner: Arc<Inner>,
 }
 
-impl Drop for InFlightRequest {
-    fn drop(&mut self) {
+impl RequestCounts {
+    /// Counts a request, in flight until [`end`](Self::end).
+    pub(crate) fn start(&self) {
+        self.inner.total.fetch_add(1, Ordering::Relaxed);
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends a request counted by [`start`](Self::start).
+    pub(crate) fn end(&self) {
         self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }

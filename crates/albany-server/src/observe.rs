@@ -1,29 +1,35 @@
 //! What the engine tells about each request: a `tracing` span with the
-//! OpenTelemetry HTTP server field names, the access log, and the
-//! in-flight count (spec OBS-1 to OBS-3). One [`Observed`] per request
-//! travels from its head to the end of its response body.
+//! OpenTelemetry HTTP server field names and the access log (spec OBS-1,
+//! OBS-2). One [`Observed`] per request travels from its head to the end
+//! of its response body, only when there is something to tell: with the
+//! access log off and no subscriber enabling DEBUG, a request costs one
+//! check of tracing's level filter and nothing else (no field is computed,
+//! nothing is allocated, the body is not counted); with a subscriber that
+//! enables DEBUG but not the span, the span's cached interest too.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
+use std::task::Poll;
 use std::time::Instant;
 
-use albany::{ConnectionInfo, Transport};
+use albany::{ConnectionContext, ConnectionInfo, Forwarded, Transport};
+use bytes::Bytes;
 use http::{Method, Version};
+use http_body::Frame;
 use tracing::field::Empty;
-use tracing::Span;
-
-use crate::counters::InFlightRequest;
+use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::{Level, Span};
 
 /// The target of the access log's events.
 pub(crate) const ACCESS_LOG_TARGET: &str = "albany::access";
 
-/// One request, observed.
+/// One request, observed: boxed, so that the futures and the response
+/// body that carry it grow by one pointer only.
 pub(crate) struct Observed {
     span: Span,
-    access: Option<Box<Access>>,
+    access: Option<Access>,
     /// Body bytes written so far.
     bytes: u64,
-    _in_flight: InFlightRequest,
 }
 
 /// What the access log line needs from the request head.
@@ -55,19 +61,40 @@ impl fmt::Display for Peer<'_> {
 }
 
 impl Observed {
-    /// Starts observing `request`, from `client` (the forwarded client, or
-    /// the peer) over a connection from `peer` (`None`: on a Unix domain
-    /// socket); the span is a child of `connection`'s.
+    /// Starts observing `request`, received over the connection of
+    /// `context` (`forwarded` by a trusted proxy, if so); the span is a
+    /// child of `connection`'s. `None` when the span is disabled and the
+    /// access log is off.
+    #[inline(always)]
     pub(crate) fn start(
         request: &http::Request<hyper::body::Incoming>,
-        client: Option<IpAddr>,
-        peer: Option<SocketAddr>,
+        forwarded: Option<&Forwarded>,
+        context: &ConnectionContext,
         connection: &Span,
         access_log: bool,
-        in_flight: InFlightRequest,
-    ) -> Self {
+    ) -> Option<Box<Self>> {
+        // The first check `debug_span!` makes (one load), here so that the
+        // rest is out of line: with no subscriber enabling DEBUG and the
+        // access log off, this is all a request costs.
+        if !access_log && (Level::DEBUG > STATIC_MAX_LEVEL || Level::DEBUG > LevelFilter::current())
+        {
+            return None;
+        }
+        Self::start_span(request, forwarded, context, connection, access_log)
+    }
+
+    /// [`start`](Self::start) past its first check.
+    #[inline(never)]
+    fn start_span(
+        request: &http::Request<hyper::body::Incoming>,
+        forwarded: Option<&Forwarded>,
+        context: &ConnectionContext,
+        connection: &Span,
+        access_log: bool,
+    ) -> Option<Box<Self>> {
         // [OBS-1] DEBUG, as tower-http's `TraceLayer`: nothing is built
-        // unless a subscriber wants it.
+        // unless a subscriber wants it (the field values are computed in
+        // the macro's enabled branch only).
         let span = tracing::debug_span!(
             target: "albany::request",
             parent: connection,
@@ -76,31 +103,31 @@ impl Observed {
             "url.path" = request.uri().path(),
             "url.query" = request.uri().query(),
             "network.protocol.version" = protocol_version(request.version()),
-            "client.address" = client.map(tracing::field::display),
-            "network.peer.address" = peer.map(|peer| tracing::field::display(peer.ip())),
-            "network.peer.port" = peer.map(|peer| peer.port()),
+            "client.address" = client(forwarded, context).map(tracing::field::display),
+            "network.peer.address" = context.connection_info().peer_addr().map(|peer| tracing::field::display(peer.ip())),
+            "network.peer.port" = context.connection_info().peer_addr().map(|peer| peer.port()),
             "http.response.status_code" = Empty,
             "http.response.body.size" = Empty,
         );
-        let access = access_log.then(|| {
-            Box::new(Access {
-                client,
-                method: request.method().clone(),
-                target: request
-                    .uri()
-                    .path_and_query()
-                    .map_or_else(|| request.uri().to_string(), ToString::to_string),
-                version: request.version(),
-                status: 0,
-                started: Instant::now(),
-            })
+        if span.is_disabled() && !access_log {
+            return None;
+        }
+        let access = access_log.then(|| Access {
+            client: client(forwarded, context),
+            method: request.method().clone(),
+            target: request
+                .uri()
+                .path_and_query()
+                .map_or_else(|| request.uri().to_string(), ToString::to_string),
+            version: request.version(),
+            status: 0,
+            started: Instant::now(),
         });
-        Observed {
+        Some(Box::new(Observed {
             span,
             access,
             bytes: 0,
-            _in_flight: in_flight,
-        }
+        }))
     }
 
     /// The request's span, to enter while its futures are polled.
@@ -109,6 +136,7 @@ impl Observed {
     }
 
     /// Records the response status.
+    #[inline(never)]
     pub(crate) fn status(&mut self, status: u16) {
         // `record` looks the field up by name even on a disabled span.
         if !self.span.is_disabled() {
@@ -119,9 +147,15 @@ impl Observed {
         }
     }
 
-    /// Counts `bytes` of response body written.
-    pub(crate) fn sent(&mut self, bytes: usize) {
-        self.bytes += bytes as u64;
+    /// Counts the bytes of a frame of the response body, if `polled` is
+    /// one with data.
+    #[inline(never)]
+    pub(crate) fn sent<E>(&mut self, polled: &Poll<Option<Result<Frame<Bytes>, E>>>) {
+        if let Poll::Ready(Some(Ok(frame))) = polled {
+            if let Some(data) = frame.data_ref() {
+                self.bytes += data.len() as u64;
+            }
+        }
     }
 }
 
@@ -136,6 +170,14 @@ impl Drop for Observed {
             log(&access, self.bytes);
         }
     }
+}
+
+/// `client.address`: the client a trusted proxy forwarded for, else the
+/// peer.
+fn client(forwarded: Option<&Forwarded>, context: &ConnectionContext) -> Option<IpAddr> {
+    forwarded
+        .and_then(|forwarded| forwarded.client)
+        .or_else(|| context.connection_info().peer_addr().map(|peer| peer.ip()))
 }
 
 /// `network.protocol.version`: `1.1`, `2`, as OpenTelemetry spells them.

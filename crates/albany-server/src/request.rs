@@ -27,7 +27,6 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare_request<A: Application>(
     state: &ConnectionState<A>,
     request: http::Request<Incoming>,
-    forwarded: Option<albany::Forwarded>,
 ) -> Result<Prepared, StatusCode> {
     let shared = &state.shared;
     let (mut parts, incoming) = request.into_parts();
@@ -83,9 +82,6 @@ pub(crate) fn prepare_request<A: Application>(
     // [EXT-1, EXT-2, EXT-3, EXT-12] One insert: the connection's
     // context is shared by its requests.
     parts.extensions.insert(state.context.clone());
-    if let Some(forwarded) = forwarded {
-        parts.extensions.insert(forwarded);
-    }
 
     Ok(Prepared {
         request: Request::from_parts(parts, body),

@@ -509,6 +509,7 @@ impl<B: Binding> Serving<B> {
             application,
             max_request_body_size: settings.max_request_body_size,
             access_log: settings.access_log,
+            access_log_or_proxies: settings.access_log || !Trusted::new(&settings).is_empty(),
             trusted_proxies: Trusted::new(&settings),
             counters: counters.clone(),
         });
@@ -624,7 +625,7 @@ fn connection_state<A: Application>(
     };
     Arc::new(ConnectionState {
         shared: shared.clone(),
-        requests: Requests::new(),
+        requests: Requests::new(shared.counters.requests()),
         span: tracing::debug_span!(
             target: "albany::connection",
             "connection",

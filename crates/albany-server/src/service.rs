@@ -25,6 +25,9 @@ pub(crate) struct Shared<A> {
     pub(crate) application: A,
     pub(crate) max_request_body_size: Option<u64>,
     pub(crate) access_log: bool,
+    /// `access_log`, or `trusted_proxies` not empty: one check per request
+    /// for both.
+    pub(crate) access_log_or_proxies: bool,
     pub(crate) counters: Counters,
     pub(crate) trusted_proxies: crate::forwarded::Trusted,
 }
@@ -47,40 +50,22 @@ pub(crate) struct ConnectionState<A> {
 /// response body is dropped, or this future is.
 pub(crate) async fn serve_request<A: Application>(
     state: Arc<ConnectionState<A>>,
-    request: http::Request<Incoming>,
+    mut request: http::Request<Incoming>,
 ) -> Result<http::Response<ResponseBody>, Infallible> {
-    let in_flight = state.requests.start();
-    // `None` on a Unix domain socket.
-    let peer = state.context.connection_info().peer_addr();
-    // [EXT-13] Only from a trusted peer; nothing to do without any.
-    let forwarded = if state.shared.trusted_proxies.is_empty() {
-        None
+    // [OBS-1, OBS-2] `None` unless the span or the access log is on.
+    let observed = if state.shared.access_log_or_proxies {
+        observed_request(&state, &mut request)
     } else {
-        forwarded(
-            request.headers(),
-            peer.map(|peer| peer.ip()),
-            &state.shared.trusted_proxies,
-        )
+        Observed::start(&request, None, &state.context, &state.span, false)
     };
-    let client = forwarded
-        .as_ref()
-        .and_then(|forwarded| forwarded.client)
-        .or(peer.map(|peer| peer.ip()));
-    let mut observed = Observed::start(
-        &request,
-        client,
-        peer,
-        &state.span,
-        state.shared.access_log,
-        state.shared.counters.request(),
-    );
+    let mut in_flight = state.requests.start(observed);
     let connect = request.method() == http::Method::CONNECT;
     // One async function, not one that awaits another: each nested future
     // is a move of the request (measured with callgrind). The synchronous
     // part is a plain function: locals an async function borrows stay in
     // its state across every await, which would make this future
     // (allocated once per connection by hyper) hold the request twice.
-    let mut response = match prepare_request(&state, request, forwarded) {
+    let mut response = match prepare_request(&state, request) {
         Err(status) => status_response(status),
         Ok(Prepared {
             request,
@@ -94,7 +79,7 @@ pub(crate) async fn serve_request<A: Application>(
             // once: it is polled under `catch_unwind` and raced with the
             // client leaving.
             let called = poll_fn(|cx| {
-                let _entered = observed.span().enter();
+                let _entered = in_flight.observed().map(|observed| observed.span().enter());
                 match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
                     Ok(Poll::Ready(response)) => return Poll::Ready(Some(Ok(response))),
                     Err(payload) => return Poll::Ready(Some(Err(payload))),
@@ -122,7 +107,43 @@ pub(crate) async fn serve_request<A: Application>(
         // [LIMIT-3] An upgraded connection has no more request heads.
         state.requests.stop();
     }
-    observed.status(status.as_u16());
-    response.body_mut().set_in_flight(in_flight, observed);
+    if let Some(observed) = in_flight.observed_mut() {
+        observed.status(status.as_u16());
+    }
+    response.body_mut().set_in_flight(in_flight);
     Ok(response)
+}
+
+/// The request observed with the access log on, or trusted proxies set:
+/// from a peer among them, with the `Forwarded` extension inserted into
+/// `request` (spec EXT-13) and its client.
+#[inline(never)]
+fn observed_request<A>(
+    state: &ConnectionState<A>,
+    request: &mut http::Request<Incoming>,
+) -> Option<Box<Observed>> {
+    let shared = &state.shared;
+    // [EXT-13] Only from a trusted peer; nothing to do without any.
+    let forwarded = if shared.trusted_proxies.is_empty() {
+        None
+    } else {
+        // `None` on a Unix domain socket.
+        let peer = state.context.connection_info().peer_addr();
+        forwarded(
+            request.headers(),
+            peer.map(|peer| peer.ip()),
+            &shared.trusted_proxies,
+        )
+    };
+    let observed = Observed::start(
+        request,
+        forwarded.as_ref(),
+        &state.context,
+        &state.span,
+        shared.access_log,
+    );
+    if let Some(forwarded) = forwarded {
+        request.extensions_mut().insert(forwarded);
+    }
+    observed
 }

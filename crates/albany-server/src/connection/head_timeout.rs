@@ -12,7 +12,8 @@
 //!   and the [`InFlight`] guard it returns travels in the response body,
 //!   dropped once hyper has written the body (or given up on it). Over
 //!   HTTP/2, and once a connection is upgraded, [`Requests::stop`] ends the
-//!   timeout.
+//!   timeout. The same guard keeps the server's request counts (spec
+//!   OBS-3): one reference count per request for both.
 //! - [`HeadTimer`], polled by the connection task whenever hyper's
 //!   connection is pending, decides that the wait is over.
 //!
@@ -25,12 +26,15 @@
 //! per request.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
+use crate::counters::RequestCounts;
+use crate::observe::Observed;
 use crate::rt::deadline_after;
 use crate::Binding;
 
@@ -44,30 +48,36 @@ pub(crate) struct Requests {
     started: AtomicU64,
     finished: AtomicU64,
     timed: AtomicBool,
+    /// The server's total and in-flight request counts.
+    counts: RequestCounts,
 }
 
 impl Requests {
-    /// The requests of a new connection: none yet, timeout on.
-    pub(crate) fn new() -> Arc<Self> {
+    /// The requests of a new connection: none yet, timeout on; each is
+    /// also counted in `counts`.
+    pub(crate) fn new(counts: RequestCounts) -> Arc<Self> {
         Arc::new(Requests {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             timed: AtomicBool::new(true),
+            counts,
         })
     }
 
     /// Records that a request head is complete. The request counts as in
-    /// flight, and its body and response as not timed, until the returned
-    /// guard is dropped (with the response body, once written). `None`
-    /// once the timeout no longer applies.
-    pub(crate) fn start(self: &Arc<Self>) -> Option<InFlight> {
-        if !self.timed.load(Ordering::Relaxed) {
-            return None;
+    /// flight (in the server's counts, and while the timeout applies, for
+    /// it: its body and response are not timed) until the returned guard
+    /// is dropped (with the response body, once written); its
+    /// observation, if any, ends then too.
+    pub(crate) fn start(self: &Arc<Self>, observed: Option<Box<Observed>>) -> InFlight {
+        self.counts.start();
+        if self.timed.load(Ordering::Relaxed) {
+            self.started.fetch_add(1, Ordering::Relaxed);
         }
-        self.started.fetch_add(1, Ordering::Relaxed);
-        Some(InFlight {
+        InFlight {
             requests: self.clone(),
-        })
+            observed: ManuallyDrop::new(observed),
+        }
     }
 
     /// Ends the timeout for the rest of the connection: over HTTP/2 (whose
@@ -80,14 +90,47 @@ impl Requests {
 
 /// A request in flight, from its complete head to the end of its response;
 /// see [`Requests::start`].
-#[derive(Debug)]
 pub(crate) struct InFlight {
     requests: Arc<Requests>,
+    /// The request's span, size and access log line (spec OBS-1, OBS-2),
+    /// ended first; `None` when neither is on. Taken by `drop`:
+    /// `ManuallyDrop` adds no drop glue, not even a call that finds `None`.
+    observed: ManuallyDrop<Option<Box<Observed>>>,
+}
+
+impl InFlight {
+    /// The request's observation, if any.
+    #[inline]
+    pub(crate) fn observed(&self) -> Option<&Observed> {
+        self.observed.as_deref()
+    }
+
+    /// The request's observation, if any.
+    #[inline]
+    pub(crate) fn observed_mut(&mut self) -> Option<&mut Observed> {
+        self.observed.as_deref_mut()
+    }
+
+    /// Ends the observation, out of line.
+    #[inline(never)]
+    fn end_observed(&mut self) {
+        drop(self.observed.take());
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.requests.finished.fetch_add(1, Ordering::Relaxed);
+        if self.observed.is_some() {
+            self.end_observed();
+        }
+        let requests = &*self.requests;
+        requests.counts.end();
+        // `timed` only ever turns off: a request started while it was on
+        // and ending after `stop` leaves `started` and `finished` apart,
+        // but nothing reads them any more.
+        if requests.timed.load(Ordering::Relaxed) {
+            requests.finished.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
