@@ -441,28 +441,19 @@ impl<B: Binding> Server<B> {
     /// cannot register the listener. Errors while accepting or serving a
     /// connection are logged (`tracing`) and do not stop the server.
     pub async fn serve<A: Application>(self, application: A) -> io::Result<()> {
-        let Server {
-            listener,
-            binding,
-            settings,
-            shutdown,
-            tls,
-            counters,
-        } = self;
-        settings
+        self.settings
             .validate()
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-        listener.set_nonblocking()?;
-        listener.set_backlog(settings.backlog)?;
-        let binding = binding.current()?;
+        self.listener.set_nonblocking()?;
+        self.listener.set_backlog(self.settings.backlog)?;
         let serving = Serving {
-            binding,
-            settings,
-            shutdown,
-            tls,
-            counters,
+            binding: self.binding.current()?,
+            settings: self.settings,
+            shutdown: self.shutdown,
+            tls: self.tls,
+            counters: self.counters,
         };
-        match listener {
+        match self.listener {
             Listener::Tcp(listener) => {
                 let listener = accept::Tcp(serving.binding.listen(listener)?);
                 serving.accept_loop(listener, || {}, application).await
