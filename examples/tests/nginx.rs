@@ -167,7 +167,19 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// Stops nginx with SIGTERM, which makes the master stop its workers:
+    /// killing the master (SIGKILL) leaves the workers running. SIGKILL
+    /// only if it has not exited within 10 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None))
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
