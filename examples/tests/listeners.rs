@@ -104,10 +104,15 @@ fn command(adapter: &str, default: &str) -> Command {
     command
 }
 
-/// `GET /` on a new connection; the body.
+/// `GET /` on a new connection; the response.
 fn get(addr: SocketAddr) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
+    let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    get_on(stream)
+}
+
+/// `GET /` with `Connection: close` on `stream`; the response.
+fn get_on(mut stream: impl Read + Write) -> std::io::Result<String> {
     stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
@@ -188,12 +193,9 @@ fn an_inherited_listener_is_served_and_readiness_told(adapter: &'static str) {
 /// `GET /` on a new connection to the Unix domain socket at `path`; the
 /// response.
 fn get_unix(path: &Path) -> std::io::Result<String> {
-    let mut stream = UnixStream::connect(path)?;
+    let stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
+    get_on(stream)
 }
 
 /// A Unix domain socket listener passed as descriptor 3 (systemd's

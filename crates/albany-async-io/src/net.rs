@@ -95,10 +95,7 @@ pub fn poll_accept_unix(
             Ok((stream, peer)) => {
                 return Poll::Ready((|| {
                     let local = stream.local_addr()?;
-                    let info = ConnectionInfo::unix(
-                        peer.as_pathname().map(Into::into),
-                        local.as_pathname().map(Into::into),
-                    );
+                    let info = ConnectionInfo::from_unix_addrs(&peer, &local);
                     Ok((AsyncIoStream::new(Async::new(stream)?), info))
                 })());
             }

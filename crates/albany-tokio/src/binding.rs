@@ -187,10 +187,7 @@ impl albany_server::Binding for TokioBinding {
         listener.poll_accept(cx).map(|accepted| {
             let (stream, peer) = accepted?;
             let local = stream.local_addr()?;
-            let info = ConnectionInfo::unix(
-                peer.as_pathname().map(Into::into),
-                local.as_pathname().map(Into::into),
-            );
+            let info = ConnectionInfo::from_unix_addrs(&peer.into(), &local.into());
             Ok((TokioIo::new(stream), info))
         })
     }

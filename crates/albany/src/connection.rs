@@ -63,6 +63,21 @@ impl ConnectionInfo {
         }
     }
 
+    /// Describes a connection accepted on a Unix domain socket from the
+    /// peer's address (from `accept(2)`) and the connection's own
+    /// (`getsockname(2)`): their paths, where the sockets are named. For
+    /// adapters' `poll_accept_unix` (spec ADAPT-4). Unix only.
+    #[cfg(unix)]
+    pub fn from_unix_addrs(
+        peer: &std::os::unix::net::SocketAddr,
+        local: &std::os::unix::net::SocketAddr,
+    ) -> Self {
+        ConnectionInfo::unix(
+            peer.as_pathname().map(std::path::Path::to_path_buf),
+            local.as_pathname().map(std::path::Path::to_path_buf),
+        )
+    }
+
     /// Adds TLS parameters.
     pub fn with_tls(mut self, tls: TlsInfo) -> Self {
         self.tls = Some(tls);
