@@ -30,7 +30,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("BODY-2", "an API contract of albany::Body and its consumers, tested by crates/albany/tests/clauses.rs"),
     ("BODY-4", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
     ("BODY-7", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
-    ("BODY-8", "an API contract of Body::new, tested by crates/albany/tests/clauses.rs except a hint that changes between polls (spec §23, open items)"),
+    ("BODY-8", "an API contract of Body::new, tested by crates/albany/tests/clauses.rs except a hint that changes between polls (spec §27, open items)"),
     ("BODY-9", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
     ("BODY-10", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
     ("BODY-11", "an API contract of albany::Body, tested by crates/albany/tests/clauses.rs"),
@@ -42,7 +42,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("BODY-19", "an API contract of Body::collect, tested by crates/albany/tests/clauses.rs"),
     ("BODY-20", "an API contract of Body::collect, tested by crates/albany/tests/clauses.rs"),
     ("BODY-21", "an API contract of Body::collect, tested by crates/albany/tests/clauses.rs"),
-    ("BODY-22", "an API contract of Body::limit, tested by crates/albany/tests/clauses.rs except a hint that grows after the first frame (spec §23, open items)"),
+    ("BODY-22", "an API contract of Body::limit, tested by crates/albany/tests/clauses.rs except a hint that grows after the first frame (spec §27, open items)"),
     ("RT-1", "an API contract of albany::rt::Runtime, enforced by the compiler"),
     ("RT-5", "a requirement on Runtime implementations, not observable from the wire"),
     ("RT-7", "an API contract of the albany crate, tested by crates/albany/tests/clauses.rs"),
@@ -51,7 +51,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("RT-11", "an API contract of JoinHandle, tested by crates/albany/tests/clauses.rs"),
     ("BLOCK-6", "albany::blocking without a runtime: only reachable from a request built by hand"),
     ("BLOCK-8", "a cancelled blocking job: not reachable from the wire"),
-    ("UPG-6", "an API contract of OnUpgrade; crates/albany/tests/clauses.rs shows concurrent clones are not all woken (spec §23, open items)"),
+    ("UPG-6", "an API contract of OnUpgrade; crates/albany/tests/clauses.rs shows concurrent clones are not all woken (spec §27, open items)"),
     // Adapter and process behaviour outside a server run.
     ("ADAPT-1", "the adapters' public API, checked by their compile-only doc tests"),
     ("ADAPT-2", "checked by the differential run (tests/differential.rs) rather than by one case"),
@@ -85,6 +85,10 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("VER-2", "a rule for conformance claims"),
     ("VER-3", "a rule for this specification's clause ids"),
     ("VER-4", "a rule for versions of this specification"),
-    // Not verified in this version: spec §23, "Open items".
-    ("UPG-7", "CONNECT over HTTP/2 has no case yet (spec §23, open items)"),
+    // Tower interoperability (spec chapter 23).
+    // WebSockets (spec chapter 24).
+    // Testing without sockets (spec chapter 25).
+    // tokio compatibility (spec chapter 26).
+    // Not verified in this version: spec §27, "Open items".
+    ("UPG-7", "CONNECT over HTTP/2 has no case yet (spec §27, open items)"),
 ];

@@ -67,7 +67,10 @@ pub(crate) fn prepare_request<A: Application>(
         }
     };
 
-    if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+    // hyper's own `OnUpgrade` stays in the extensions (a clone shares the
+    // connection): tower applications hosted through `albany::from_tower`,
+    // such as axum's `WebSocketUpgrade`, take it from there (spec TOWER-n).
+    if let Some(on_upgrade) = parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned() {
         let counters = shared.counters.clone();
         parts.extensions.insert(OnUpgrade::new(async move {
             match on_upgrade.await {

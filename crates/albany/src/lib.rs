@@ -12,6 +12,9 @@ pub mod net;
 pub mod process;
 pub mod rt;
 pub mod shutdown;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 pub mod upgrade;
 
 pub use application::{from_fn, Application, BoxApplication, FromFn};

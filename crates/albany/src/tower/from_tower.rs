@@ -1,0 +1,1 @@
+//! A `tower::Service` served as an `Application`.

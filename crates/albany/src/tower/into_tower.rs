@@ -1,0 +1,1 @@
+//! An `Application` served as a `tower::Service`.

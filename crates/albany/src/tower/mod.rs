@@ -1,0 +1,6 @@
+//! tower interoperability (feature `tower`): an [`Application`](crate::Application)
+//! from a `tower::Service`, and a `tower::Service` from an `Application`
+//! (spec chapter 23).
+
+mod from_tower;
+mod into_tower;
