@@ -23,6 +23,13 @@ pub struct AsyncStdBinding;
 /// which lives as long as the process.
 static REAPER: Once = Once::new();
 
+/// The runtime service on async-std's global runtime, as a request served
+/// by this adapter gets it: for code that runs outside a request, such as
+/// an [`Application`](albany::Application) hosted by another server.
+pub fn handle() -> albany::rt::Handle {
+    albany_server::handle(AsyncStdBinding)
+}
+
 impl albany_server::Binding for AsyncStdBinding {
     // Timers, connections, the listener and the transport: the async-io
     // reactor's, the same for every runtime on it.

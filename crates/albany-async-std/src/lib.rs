@@ -4,5 +4,5 @@ mod binding;
 mod server;
 
 pub use albany_server::Settings;
-pub use binding::AsyncStdBinding;
+pub use binding::{handle, AsyncStdBinding};
 pub use server::{run, Server};

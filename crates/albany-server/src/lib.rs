@@ -30,6 +30,7 @@ pub use counters::Counters;
 /// An IP network (`10.0.0.0/8`, `::1/128`), from the `ipnet` crate: the
 /// type of [`Settings::trusted_proxies`].
 pub use ipnet::IpNet;
+pub use rt::handle;
 pub use server::Server;
 pub use settings::{InvalidSetting, Settings};
 pub use signal::shutdown_on_signal;

@@ -18,8 +18,10 @@ use futures_util::FutureExt;
 
 use crate::Binding;
 
-/// The [`Handle`] of a binding, as every request of a server gets it.
-pub(crate) fn handle<B: Binding>(binding: B) -> Handle {
+/// The [`Handle`] of `binding`: the runtime service every request of a
+/// server on it gets (spec EXT-1), for code that runs outside a request
+/// (a tower bridge, a test client, a task started before serving).
+pub fn handle<B: Binding>(binding: B) -> Handle {
     Handle::from_arc(Arc::new(Erased(binding)))
 }
 

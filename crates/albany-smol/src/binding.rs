@@ -71,6 +71,14 @@ impl SmolBinding {
     }
 }
 
+/// The runtime service on smol's global executor
+/// ([`SmolBinding::global`]), as a request served by this adapter gets it:
+/// for code that runs outside a request, such as an
+/// [`Application`](albany::Application) hosted by another server.
+pub fn handle() -> albany::rt::Handle {
+    albany_server::handle(SmolBinding::global())
+}
+
 impl albany_server::Binding for SmolBinding {
     // Timers, connections, the listener and the transport: the async-io
     // reactor's, the same for every runtime on it.

@@ -4,5 +4,5 @@ mod binding;
 mod server;
 
 pub use albany_server::Settings;
-pub use binding::SmolBinding;
+pub use binding::{handle, SmolBinding};
 pub use server::{run, Server};

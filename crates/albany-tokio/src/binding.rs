@@ -37,6 +37,18 @@ pub struct TokioBinding {
     handle: Option<tokio::runtime::Handle>,
 }
 
+/// The runtime service of the tokio runtime this is called in, as a
+/// request served by this adapter gets it: for code that runs outside a
+/// request, such as an [`Application`](albany::Application) hosted by
+/// another server through tower.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::runtime::Handle::current` does.
+pub fn handle() -> albany::rt::Handle {
+    albany_server::handle(TokioBinding::new(tokio::runtime::Handle::current()))
+}
+
 impl TokioBinding {
     /// Binds to the runtime of `handle`; from inside a runtime,
     /// `TokioBinding::new(tokio::runtime::Handle::current())`.

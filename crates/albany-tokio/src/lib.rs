@@ -4,5 +4,5 @@ mod binding;
 mod server;
 
 pub use albany_server::Settings;
-pub use binding::TokioBinding;
+pub use binding::{handle, TokioBinding};
 pub use server::{run, Server};
