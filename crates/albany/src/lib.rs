@@ -24,6 +24,9 @@ pub use connection::{ConnectionInfo, Forwarded, TlsInfo, Transport};
 pub use error::{BoxError, Error};
 pub use ext::{ConnectionContext, RequestExt};
 pub use shutdown::ShutdownSignal;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use tower::{from_tower, FromTower};
 
 pub use bytes;
 pub use http;

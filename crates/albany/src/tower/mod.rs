@@ -4,3 +4,5 @@
 
 mod from_tower;
 mod into_tower;
+
+pub use from_tower::{from_tower, FromTower, ServiceError};
