@@ -1,0 +1,303 @@
+//! The axum example's router (`examples/axum.rs`) served through
+//! `albany::from_tower` and `albany_compat::compat` on each adapter, and
+//! checked from clients that share no runtime with it: `std` sockets
+//! speaking HTTP/1.1 and tungstenite's blocking WebSocket client.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use albany_examples::testing::{exchange, get, h1, serve, TARGETS};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+#[allow(dead_code)] // `main` and its `Args`: the tests serve `app()` themselves.
+#[path = "../axum.rs"]
+mod example;
+
+fn post_json(target: &str, json: &str) -> Vec<u8> {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+        json.len()
+    )
+    .into_bytes()
+}
+
+fn body_text(response: &h1::Response) -> String {
+    String::from_utf8(response.body.clone()).expect("a UTF-8 body")
+}
+
+#[test]
+fn extractors_json_and_state_on_every_runtime() {
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let addr = server.addr();
+
+        // Path and query extractors.
+        let hello = get(addr, "/hello/world?greeting=Bonjour");
+        assert_eq!(hello.status(), 200, "{name}");
+        assert_eq!(body_text(&hello), "Bonjour, world!", "{name}");
+        assert_eq!(body_text(&get(addr, "/hello/you")), "Hello, you!", "{name}");
+
+        // JSON in and out; axum's own rejections for bad JSON.
+        let shout = exchange(addr, &post_json("/shout", r#"{"text":"quiet please"}"#));
+        assert_eq!(shout.status(), 200, "{name}");
+        assert_eq!(shout.header("content-type"), Some("application/json"), "{name}");
+        let value: serde_json::Value = serde_json::from_slice(&shout.body).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"text": "quiet please", "loud": "QUIET PLEASE"}),
+            "{name}"
+        );
+        let missing = exchange(addr, &post_json("/shout", r#"{"words":1}"#));
+        assert_eq!(missing.status(), 422, "{name}");
+        let malformed = exchange(addr, &post_json("/shout", "{not json"));
+        assert_eq!(malformed.status(), 400, "{name}");
+
+        // State: one counter for every request and connection.
+        for expected in 1..=3 {
+            let count = exchange(addr, &post_json("/count", ""));
+            assert_eq!(count.status(), 200, "{name}");
+            let value: serde_json::Value = serde_json::from_slice(&count.body).unwrap();
+            assert_eq!(value, serde_json::json!({ "count": expected }), "{name}");
+        }
+
+        // Unknown routes are axum's 404.
+        assert_eq!(get(addr, "/nope").status(), 404, "{name}");
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn connect_info_is_the_clients_address() {
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let mut connection = h1::Connection::open(server.addr()).unwrap();
+        let local = connection.stream().local_addr().unwrap();
+        connection.send(&h1::get("/whoami")).unwrap();
+        let response = connection.read_response(false).unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({ "client": local.to_string() }),
+            "{name}"
+        );
+        drop(connection);
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn compression_layer_gzips_for_clients_that_accept_it() {
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let addr = server.addr();
+        let gzipped = exchange(
+            addr,
+            b"GET /lorem HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n",
+        );
+        assert_eq!(gzipped.status(), 200, "{name}");
+        assert_eq!(gzipped.header("content-encoding"), Some("gzip"), "{name}");
+        assert!(
+            gzipped.body.len() < example::lorem_text().len() / 4,
+            "{name}: {} bytes compressed",
+            gzipped.body.len()
+        );
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&gzipped.body[..])
+            .read_to_string(&mut text)
+            .expect("a gzip body");
+        assert_eq!(text, example::lorem_text(), "{name}");
+
+        // Without `Accept-Encoding`, the text as it is.
+        let plain = get(addr, "/lorem");
+        assert_eq!(plain.header("content-encoding"), None, "{name}");
+        assert_eq!(body_text(&plain), example::lorem_text(), "{name}");
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn timeout_layer_answers_408_on_tokios_timer_on_every_runtime() {
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let addr = server.addr();
+        // tokio::time::sleep in the handler: works under compat.
+        let quick = get(addr, "/slow?ms=10");
+        assert_eq!(quick.status(), 200, "{name}");
+        assert_eq!(body_text(&quick), "slept 10 ms", "{name}");
+
+        let started = Instant::now();
+        let slow = get(addr, "/slow?ms=10000");
+        let waited = started.elapsed();
+        assert_eq!(slow.status(), 408, "{name}");
+        assert!(
+            waited >= example::TIMEOUT && waited < example::TIMEOUT + Duration::from_secs(3),
+            "{name}: answered after {waited:?}"
+        );
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
+fn websocket_route_echoes_text_and_binary_and_closes_cleanly() {
+    use tungstenite::{Error, Message};
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let addr = server.addr();
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (mut socket, response) =
+            tungstenite::client(format!("ws://{addr}/ws"), stream).expect("the handshake");
+        assert_eq!(response.status(), 101, "{name}");
+
+        socket.send(Message::text("hello, axum")).unwrap();
+        assert_eq!(
+            socket.read().unwrap(),
+            Message::text("hello, axum"),
+            "{name}"
+        );
+        let bytes = vec![0u8, 1, 2, 254, 255];
+        socket.send(Message::binary(bytes.clone())).unwrap();
+        assert_eq!(socket.read().unwrap(), Message::binary(bytes), "{name}");
+
+        // A clean close: our Close frame, the server's Close reply, then
+        // the end of the connection.
+        socket.close(None).unwrap();
+        let mut replied = false;
+        let closed = loop {
+            match socket.read() {
+                Ok(Message::Close(_)) => replied = true,
+                Ok(other) => panic!("{name}: {other:?} after Close"),
+                Err(error) => break error,
+            }
+        };
+        assert!(replied, "{name}: no Close reply");
+        assert!(matches!(closed, Error::ConnectionClosed), "{name}: {closed:?}");
+        server.shutdown().unwrap();
+    }
+}
+
+/// What tower-http's `TraceLayer` records: its `request` spans' fields (by
+/// span id) and, per span, the messages of the events inside it.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Traces>>);
+
+#[derive(Default)]
+struct Traces {
+    spans: HashMap<u64, HashMap<String, String>>,
+    events: HashMap<u64, Vec<HashMap<String, String>>>,
+}
+
+struct Fields<'a>(&'a mut HashMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        let metadata = attrs.metadata();
+        if metadata.name() == "request" && metadata.target().starts_with("tower_http::trace") {
+            let mut fields = HashMap::new();
+            attrs.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().spans.insert(id.into_u64(), fields);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, context: Context<'_, S>) {
+        if !event.metadata().target().starts_with("tower_http::trace") {
+            return;
+        }
+        let Some(span) = context.event_span(event) else {
+            return;
+        };
+        let mut fields = HashMap::new();
+        event.record(&mut Fields(&mut fields));
+        let mut traces = self.0.lock().unwrap();
+        traces
+            .events
+            .entry(span.id().into_u64())
+            .or_default()
+            .push(fields);
+    }
+}
+
+impl Recorder {
+    /// The global recorder (the servers' worker threads log into the
+    /// global subscriber).
+    fn global() -> &'static Recorder {
+        static RECORDER: OnceLock<Recorder> = OnceLock::new();
+        RECORDER.get_or_init(|| {
+            let recorder = Recorder::default();
+            let subscriber = tracing_subscriber::registry().with(recorder.clone());
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this test binary");
+            recorder
+        })
+    }
+
+    /// The fields of the span whose `uri` is `uri`, and its events'.
+    fn request(&self, uri: &str) -> (HashMap<String, String>, Vec<HashMap<String, String>>) {
+        let traces = self.0.lock().unwrap();
+        let (id, fields) = traces
+            .spans
+            .iter()
+            .find(|(_, fields)| fields.get("uri").map(String::as_str) == Some(uri))
+            .unwrap_or_else(|| panic!("no TraceLayer span for {uri}"));
+        let events = traces.events.get(id).cloned().unwrap_or_default();
+        (fields.clone(), events)
+    }
+}
+
+#[test]
+fn trace_layer_emits_its_span_and_events_on_every_runtime() {
+    let recorder = Recorder::global();
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let uri = format!("/hello/{name}?greeting=traced");
+        let response = get(server.addr(), &uri);
+        assert_eq!(response.status(), 200, "{name}");
+        // The response event comes when the head is ready, before the
+        // client has it; the span is complete by the time it reads it.
+        let (span, events) = recorder.request(&uri);
+        assert_eq!(span.get("method").map(String::as_str), Some("GET"), "{name}");
+        assert_eq!(
+            span.get("version").map(String::as_str),
+            Some("HTTP/1.1"),
+            "{name}"
+        );
+        let messages: Vec<&str> = events
+            .iter()
+            .filter_map(|event| event.get("message").map(String::as_str))
+            .collect();
+        assert!(
+            messages.contains(&"started processing request"),
+            "{name}: {messages:?}"
+        );
+        let finished = events
+            .iter()
+            .find(|event| {
+                event.get("message").map(String::as_str) == Some("finished processing request")
+            })
+            .unwrap_or_else(|| panic!("{name}: no response event: {messages:?}"));
+        assert_eq!(finished.get("status").map(String::as_str), Some("200"), "{name}");
+        server.shutdown().unwrap();
+    }
+}
