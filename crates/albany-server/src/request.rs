@@ -69,7 +69,7 @@ pub(crate) fn prepare_request<A: Application>(
 
     // hyper's own `OnUpgrade` stays in the extensions (a clone shares the
     // connection): tower applications hosted through `albany::from_tower`,
-    // such as axum's `WebSocketUpgrade`, take it from there (spec TOWER-n).
+    // such as axum's `WebSocketUpgrade`, take it from there (spec TOWER-6).
     if let Some(on_upgrade) = parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned() {
         let counters = shared.counters.clone();
         parts.extensions.insert(OnUpgrade::new(async move {
