@@ -48,7 +48,11 @@ fn extractors_json_and_state_on_every_runtime() {
         // JSON in and out; axum's own rejections for bad JSON.
         let shout = exchange(addr, &post_json("/shout", r#"{"text":"quiet please"}"#));
         assert_eq!(shout.status(), 200, "{name}");
-        assert_eq!(shout.header("content-type"), Some("application/json"), "{name}");
+        assert_eq!(
+            shout.header("content-type"),
+            Some("application/json"),
+            "{name}"
+        );
         let value: serde_json::Value = serde_json::from_slice(&shout.body).unwrap();
         assert_eq!(
             value,
@@ -186,7 +190,10 @@ fn websocket_route_echoes_text_and_binary_and_closes_cleanly() {
             }
         };
         assert!(replied, "{name}: no Close reply");
-        assert!(matches!(closed, Error::ConnectionClosed), "{name}: {closed:?}");
+        assert!(
+            matches!(closed, Error::ConnectionClosed),
+            "{name}: {closed:?}"
+        );
         server.shutdown().unwrap();
     }
 }
@@ -277,7 +284,11 @@ fn trace_layer_emits_its_span_and_events_on_every_runtime() {
         // The response event comes when the head is ready, before the
         // client has it; the span is complete by the time it reads it.
         let (span, events) = recorder.request(&uri);
-        assert_eq!(span.get("method").map(String::as_str), Some("GET"), "{name}");
+        assert_eq!(
+            span.get("method").map(String::as_str),
+            Some("GET"),
+            "{name}"
+        );
         assert_eq!(
             span.get("version").map(String::as_str),
             Some("HTTP/1.1"),
@@ -297,7 +308,11 @@ fn trace_layer_emits_its_span_and_events_on_every_runtime() {
                 event.get("message").map(String::as_str) == Some("finished processing request")
             })
             .unwrap_or_else(|| panic!("{name}: no response event: {messages:?}"));
-        assert_eq!(finished.get("status").map(String::as_str), Some("200"), "{name}");
+        assert_eq!(
+            finished.get("status").map(String::as_str),
+            Some("200"),
+            "{name}"
+        );
         server.shutdown().unwrap();
     }
 }

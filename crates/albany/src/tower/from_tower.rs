@@ -469,7 +469,9 @@ mod tests {
     #[test]
     fn the_request_keeps_its_extensions_and_body() {
         let app = from_tower(Inspect);
-        let mut request = http::Request::post("/").body(Body::from("payload")).unwrap();
+        let mut request = http::Request::post("/")
+            .body(Body::from("payload"))
+            .unwrap();
         let info = ConnectionInfo::new(
             "127.0.0.1:4000".parse().unwrap(),
             "127.0.0.1:80".parse().unwrap(),
