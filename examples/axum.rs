@@ -9,6 +9,7 @@
 //! | `POST /shout` | `Json` in and out | `{"text": "...", "loud": "..."}` for `{"text": "..."}`; 400/415/422 from axum for bad input |
 //! | `POST /count` | `State` shared by every request | `{"count": N}`, one more each time |
 //! | `GET /whoami` | `ConnectInfo<SocketAddr>` | `{"client": "IP:PORT"}`, the client's address |
+//! | `GET /albany` | Albany's `ConnectionContext` through axum's `Extension` | `{"local_addr": ..., "blocking_thread": ...}`: the server's address, and a name from the adapter's blocking pool |
 //! | `GET /lorem` | tower-http's `CompressionLayer` | a long text, gzip-compressed for `Accept-Encoding: gzip` |
 //! | `GET /slow?ms=N` | tower-http's `TimeoutLayer` (tokio's timer) | `slept N ms`, or `408 Request Timeout` after 1 s |
 //! | `GET /ws` | axum's `WebSocketUpgrade` | a WebSocket that echoes text and binary messages |
@@ -38,7 +39,9 @@
 //!   ([`connect_info`]) inserts it from Albany's [`ConnectionInfo`]
 //!   (`RequestExt::connection_info`), which every adapter provides. Routes
 //!   may also read Albany's extensions directly
-//!   (`request.extensions().get::<albany::ConnectionContext>()`).
+//!   (`/albany` takes `Extension<albany::ConnectionContext>`: the runtime
+//!   `Handle`, `ConnectionInfo` and shutdown signal of the adapter serving
+//!   it).
 //!
 //! ```text
 //! cargo run --example axum -- --runtime smol --addr 127.0.0.1:3000
@@ -58,14 +61,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use albany::RequestExt;
+use albany::{ConnectionContext, RequestExt};
 use albany_examples::{Runtime, Serve};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
@@ -88,6 +91,7 @@ pub(crate) fn router() -> Router {
         .route("/shout", post(shout))
         .route("/count", post(count))
         .route("/whoami", get(whoami))
+        .route("/albany", get(albany_context))
         .route("/lorem", get(lorem))
         .route("/slow", get(slow))
         .route("/ws", get(ws))
@@ -157,6 +161,25 @@ async fn count(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn whoami(ConnectInfo(client): ConnectInfo<SocketAddr>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "client": client.to_string() }))
+}
+
+/// Albany's own extension, reached from axum: the connection's
+/// information and the adapter's runtime service (here its blocking pool,
+/// which runs the closure on a thread of the adapter's, not tokio's).
+async fn albany_context(
+    Extension(context): Extension<ConnectionContext>,
+) -> Result<Json<serde_json::Value>, StatusCode> {
+    let local_addr = context.connection_info().local_addr();
+    let blocking_thread = context
+        .runtime()
+        .spawn_blocking(|| std::thread::current().name().map(str::to_owned))
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok(Json(serde_json::json!({
+        "local_addr": local_addr.map(|addr| addr.to_string()),
+        "blocking_thread": blocking_thread,
+        "shutting_down": context.shutdown_signal().is_triggered(),
+    })))
 }
 
 /// A text long enough for `CompressionLayer` (it leaves bodies under 32

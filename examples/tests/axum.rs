@@ -100,6 +100,34 @@ fn connect_info_is_the_clients_address() {
 }
 
 #[test]
+fn albanys_connection_context_reaches_axum_handlers() {
+    for target in TARGETS {
+        let name = target.name();
+        let server = serve(target, example::app());
+        let response = get(server.addr(), "/albany");
+        assert_eq!(response.status(), 200, "{name}");
+        let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(
+            value["local_addr"],
+            serde_json::json!(server.addr().to_string()),
+            "{name}"
+        );
+        assert_eq!(value["shutting_down"], serde_json::json!(false), "{name}");
+        // The closure ran on the adapter's blocking pool: tokio's threads
+        // under albany-tokio, the `blocking` crate's (`blocking-N`) under
+        // smol and async-std; not on async-compat's tokio runtime.
+        let thread = value["blocking_thread"].as_str().unwrap_or("(unnamed)");
+        let expected = if name == "tokio" {
+            "tokio-"
+        } else {
+            "blocking-"
+        };
+        assert!(thread.starts_with(expected), "{name}: {thread}");
+        server.shutdown().unwrap();
+    }
+}
+
+#[test]
 fn compression_layer_gzips_for_clients_that_accept_it() {
     for target in TARGETS {
         let name = target.name();
