@@ -90,7 +90,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("TOWER-2", "an API contract of albany::from_tower, tested by crates/albany/src/tower/from_tower.rs (each_request_is_served_by_a_clone_made_ready_first)"),
     ("TOWER-3", "an API contract of albany::from_tower, tested by crates/albany/src/tower/from_tower.rs (the_request_keeps_its_extensions_and_body) and, with an axum Router on every adapter, examples/tests/axum.rs"),
     ("TOWER-4", "an API contract of albany::from_tower, tested by crates/albany/src/tower/from_tower.rs (response_bodies_are_converted_with_their_size_hint_trailers_and_errors)"),
-    ("TOWER-5", "an API contract of albany::from_tower, tested by crates/albany/src/tower/from_tower.rs (a_readiness_error_is_a_500_and_the_service_is_not_called, a_call_error_is_a_500)"),
+    ("TOWER-5", "an API contract of albany::from_tower, tested by crates/albany/src/tower/from_tower.rs (a_readiness_error_is_a_500_and_the_service_is_not_called, a_call_error_is_a_500) and on every adapter by examples/tests/axum.rs (service_errors_are_500s_on_every_runtime)"),
     ("TOWER-6", "tested on every adapter by examples/tests/axum.rs (websocket_route_echoes_text_and_binary_and_closes_cleanly: axum's WebSocketUpgrade takes hyper's OnUpgrade)"),
     // WebSockets (spec chapter 24).
     // Testing without sockets (spec chapter 25).

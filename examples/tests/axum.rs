@@ -226,6 +226,55 @@ fn websocket_route_echoes_text_and_binary_and_closes_cleanly() {
     }
 }
 
+/// A tower service that fails: in `poll_ready` when `ready` is false, in
+/// the call otherwise.
+#[derive(Clone)]
+struct Failing {
+    ready: bool,
+}
+
+impl tower_service::Service<albany::Request> for Failing {
+    type Response = albany::Response;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<albany::Response, std::io::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::io::Error>> {
+        std::task::Poll::Ready(match self.ready {
+            true => Ok(()),
+            false => Err(std::io::Error::other("not ready: secret detail")),
+        })
+    }
+
+    fn call(&mut self, _: albany::Request) -> Self::Future {
+        std::future::ready(Err(std::io::Error::other("failed: secret detail")))
+    }
+}
+
+#[test]
+fn service_errors_are_500s_on_every_runtime() {
+    for target in TARGETS {
+        let name = target.name();
+        for ready in [false, true] {
+            let server = serve(target, albany::from_tower(Failing { ready }));
+            let addr = server.addr();
+            // Twice: the server keeps serving after an error.
+            for _ in 0..2 {
+                let response = get(addr, "/");
+                assert_eq!(response.status(), 500, "{name} ready={ready}");
+                assert_eq!(
+                    body_text(&response),
+                    "Internal Server Error\n",
+                    "{name} ready={ready}"
+                );
+            }
+            server.shutdown().unwrap();
+        }
+    }
+}
+
 /// What tower-http's `TraceLayer` records: its `request` spans' fields (by
 /// span id) and, per span, the messages of the events inside it.
 #[derive(Clone, Default)]

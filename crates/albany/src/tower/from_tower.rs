@@ -35,10 +35,10 @@ use crate::{Application, Body, BoxError, Request, Response};
 /// [`ServiceError`] in the response's extensions for middleware around it
 /// (logging, tests) to read.
 ///
-/// The service does not name a runtime here, but what it calls may: a
-/// service that uses tokio's timer or `tokio::spawn` (tower-http's
-/// `TimeoutLayer`, axum's `WebSocketUpgrade`) needs a tokio context, which
-/// `albany-tokio` has and `albany-compat` gives on the other adapters.
+/// `FromTower` itself needs no runtime, but the service may: one that
+/// uses tokio's timer or `tokio::spawn` (tower-http's `TimeoutLayer`,
+/// axum's `WebSocketUpgrade`) needs a tokio context, which `albany-tokio`
+/// has and `albany_compat::compat` gives on the other adapters.
 ///
 /// `FromTower` is an `Application`, so it needs a `Sync` service; to erase
 /// a service's type, use tower's `BoxCloneSyncService` (the plain
