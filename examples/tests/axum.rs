@@ -28,6 +28,25 @@ fn post_json(target: &str, json: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// `curl --http2-prior-knowledge --compressed URL`: the body, a newline,
+/// the HTTP version and the status. One URL per call: curl 7.88 fails the
+/// second request on a reused prior-knowledge connection ("Error in the
+/// HTTP2 framing layer", curl/curl#10634, fixed in curl 8.0).
+fn curl_h2(url: &str) -> String {
+    let output = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(["--http2-prior-knowledge", "--compressed"])
+        .args(["--write-out", "\n%{http_version} %{response_code}", url])
+        .output()
+        .expect("curl (Debian's curl package; .ci/run installs it)");
+    assert!(
+        output.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("a UTF-8 answer")
+}
+
 fn body_text(response: &h1::Response) -> String {
     String::from_utf8(response.body.clone()).expect("a UTF-8 body")
 }
@@ -71,6 +90,18 @@ fn extractors_json_and_state_on_every_runtime() {
             let value: serde_json::Value = serde_json::from_slice(&count.body).unwrap();
             assert_eq!(value, serde_json::json!({ "count": expected }), "{name}");
         }
+
+        // The same router over HTTP/2 (curl, prior knowledge), gzip too.
+        assert_eq!(
+            curl_h2(&format!("http://{addr}/hello/h2?greeting=Hi")),
+            "Hi, h2!\n2 200",
+            "{name}"
+        );
+        assert_eq!(
+            curl_h2(&format!("http://{addr}/lorem")),
+            format!("{}\n2 200", example::lorem_text()),
+            "{name}"
+        );
 
         // Unknown routes are axum's 404.
         assert_eq!(get(addr, "/nope").status(), 404, "{name}");
