@@ -12,7 +12,7 @@ use albany::{Application, BoxApplication, ConnectionContext, ConnectionInfo, Req
 use http::{header, Method, StatusCode};
 
 use crate::duplex::{duplex, DUPLEX_CAPACITY};
-use crate::request::{Backend, BoxFuture, TestRequest, DEFAULT_TIMEOUT};
+use crate::request::{Backend, BoxFuture, Exchanged, TestRequest, DEFAULT_TIMEOUT};
 
 /// The peer address of the default [`ConnectionInfo`]: `127.0.0.1:49152`.
 pub const DEFAULT_PEER_ADDR: SocketAddr =
@@ -202,10 +202,7 @@ impl Backend for TestClient {
         self.timeout
     }
 
-    fn exchange(
-        &self,
-        mut request: Request,
-    ) -> BoxFuture<Result<(http::Response<albany::Body>, Option<Upgraded>), String>> {
+    fn exchange(&self, mut request: Request) -> BoxFuture<Exchanged> {
         let application = self.application.clone();
         request.extensions_mut().insert(ConnectionContext::new(
             self.handle.clone(),

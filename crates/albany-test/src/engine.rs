@@ -17,7 +17,7 @@ use http::{header, HeaderValue, Method, Uri, Version};
 
 use crate::client::{upgrades, DEFAULT_LOCAL_ADDR, DEFAULT_PEER_ADDR};
 use crate::duplex::{duplex, Duplex, FromHyper, DUPLEX_CAPACITY};
-use crate::request::{Backend, BoxFuture, TestRequest, DEFAULT_TIMEOUT};
+use crate::request::{Backend, BoxFuture, Exchanged, TestRequest, DEFAULT_TIMEOUT};
 
 /// Serves an application with the real engine, albany-server's connection
 /// code, over in-memory connections (spec TEST-5): every request made with
@@ -280,10 +280,7 @@ impl Backend for EngineBackend {
         self.timeout
     }
 
-    fn exchange(
-        &self,
-        mut request: Request,
-    ) -> BoxFuture<Result<(http::Response<Body>, Option<Upgraded>), String>> {
+    fn exchange(&self, mut request: Request) -> BoxFuture<Exchanged> {
         let io = (self.connect)();
         let handle = self.handle.clone();
         Box::pin(async move {

@@ -26,6 +26,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most body bytes [`TestRequest::send`] reads, by default: 16 MiB.
 pub const DEFAULT_BODY_LIMIT: u64 = 16 * 1024 * 1024;
 
+/// The response (body unread) and, after an upgrade, the client's end of
+/// the connection; or why there is none.
+pub(crate) type Exchanged = Result<(http::Response<Body>, Option<Upgraded>), String>;
+
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What a request is sent to: the application in memory, or the engine.
@@ -36,10 +40,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn timeout(&self) -> Duration;
     /// Sends `request`: the response (body unread) and, after an upgrade,
     /// the client's end of the connection.
-    fn exchange(
-        &self,
-        request: Request,
-    ) -> BoxFuture<Result<(http::Response<Body>, Option<Upgraded>), String>>;
+    fn exchange(&self, request: Request) -> BoxFuture<Exchanged>;
 }
 
 /// A request under construction; [`send`](TestRequest::send) it (or
@@ -205,8 +206,8 @@ impl TestRequest {
             .unwrap_or_else(|_| {
                 panic!("albany-test: no response to {method} {uri} within {timeout:?}")
             });
-        let (response, upgraded) = exchanged
-            .unwrap_or_else(|error| panic!("albany-test: {method} {uri} failed: {error}"));
+        let (response, upgraded) =
+            exchanged.unwrap_or_else(|error| panic!("albany-test: {method} {uri} failed: {error}"));
         let (head, body) = response.into_parts();
         StreamingResponse {
             head,
