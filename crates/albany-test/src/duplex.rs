@@ -182,3 +182,57 @@ impl<T: hyper::rt::Write + Unpin> AsyncWrite for FromHyper<T> {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_full_direction_waits_for_the_reader() {
+        let (mut a, mut b) = duplex(8);
+        crate::block_on(async {
+            a.write_all(b"12345678").await.unwrap();
+            {
+                let mut write = pin!(a.write_all(b"9"));
+                assert!(poll_once(write.as_mut()).is_pending(), "the buffer is full");
+                let mut buf = [0; 8];
+                b.read_exact(&mut buf).await.unwrap();
+                assert_eq!(&buf, b"12345678");
+                write.await.unwrap();
+            }
+            let mut buf = [0; 1];
+            b.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"9");
+        });
+    }
+
+    #[test]
+    fn closing_or_dropping_an_end_ends_the_peers_stream() {
+        let (mut a, mut b) = duplex(64);
+        crate::block_on(async {
+            a.write_all(b"last").await.unwrap();
+            a.close().await.unwrap();
+            let mut read = Vec::new();
+            b.read_to_end(&mut read).await.unwrap();
+            assert_eq!(read, b"last");
+            // The other direction is still open.
+            b.write_all(b"back").await.unwrap();
+            let mut buf = [0; 4];
+            a.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"back");
+            drop(a);
+            assert_eq!(b.write(b"x").await.unwrap(), 0, "the peer is gone");
+            assert!(b.write_all(b"x").await.is_err());
+        });
+    }
+}
