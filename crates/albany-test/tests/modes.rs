@@ -94,6 +94,17 @@ fn app() -> impl Application {
             ),
             "/upgrade" => upgrade(request),
             "/panic" => panic!("the application panicked on purpose"),
+            "/forever" => {
+                // A body that never ends, even on shutdown.
+                let (mut sender, body) = Body::channel(16);
+                let handle = request.runtime().unwrap().clone();
+                drop(handle.clone().spawn(async move {
+                    let _ = sender.send("started").await;
+                    handle.sleep(Duration::from_secs(3600)).await;
+                    drop(sender);
+                }));
+                Response::new(body)
+            }
             _ => {
                 let mut response = text("Not Found");
                 *response.status_mut() = StatusCode::NOT_FOUND;
@@ -421,4 +432,49 @@ fn both_modes_under_async_std() {
         common(&|method, uri| engine.request(method, uri), true).await;
         engine_only(&engine).await;
     });
+}
+
+#[test]
+fn the_shutdown_deadline_drops_a_connection_through_the_engine() {
+    let mut settings = albany_server::Settings::default();
+    settings.graceful_shutdown_timeout = Duration::from_millis(100);
+    let engine = Engine::new(app()).settings(settings);
+    albany_test::block_on(async {
+        let mut response = engine.get("/forever").send_streaming().await;
+        assert_eq!(response.next_chunk().await.unwrap().unwrap(), "started");
+        let started = Instant::now();
+        engine.shutdown();
+        let response = response.collect().await;
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(response.body_error().is_some(), "{response:?}");
+    });
+}
+
+#[test]
+fn an_upgrade_refused_in_memory_is_an_upgrade_error() {
+    let (sender, receiver) = async_channel::bounded(1);
+    let client = TestClient::new(from_fn(move |mut request: Request| {
+        let sender = sender.clone();
+        async move {
+            let on_upgrade = request.take_upgrade().expect("an OnUpgrade");
+            drop(request.runtime().unwrap().spawn(async move {
+                let _ = sender.send(on_upgrade.await.is_err()).await;
+            }));
+            Response::new(Body::from("no"))
+        }
+    }));
+    let mut response = client
+        .get("/")
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "echo")
+        .block();
+    response.assert_ok();
+    assert!(response.take_upgraded().is_none());
+    assert!(albany_test::block_on(receiver.recv()).unwrap());
+    // A request that does not ask for an upgrade has no OnUpgrade.
+    let plain = TestClient::new(from_fn(|mut request: Request| async move {
+        Response::new(Body::from(request.take_upgrade().is_some().to_string()))
+    }));
+    plain.get("/").block().assert_body("false");
 }
