@@ -191,15 +191,18 @@ impl<B: Binding> Engine<B> {
     fn backend(&self) -> Arc<dyn Backend> {
         Arc::new(EngineBackend {
             connect: {
-                let engine = self.clone_parts();
+                let engine = self.clone();
                 Box::new(move || engine.connect())
             },
             handle: self.handle.clone(),
             timeout: self.timeout,
         })
     }
+}
 
-    fn clone_parts(&self) -> Engine<B> {
+/// Clones share the application, the binding and the shutdown trigger.
+impl<B: Binding> Clone for Engine<B> {
+    fn clone(&self) -> Self {
         Engine {
             application: self.application.clone(),
             binding: self.binding.clone(),
@@ -210,7 +213,9 @@ impl<B: Binding> Engine<B> {
             timeout: self.timeout,
         }
     }
+}
 
+impl<B: Binding> Engine<B> {
     /// A request with `method` for `uri` (a path, or an absolute URI),
     /// sent on a new connection.
     pub fn request(&self, method: Method, uri: &str) -> TestRequest {
@@ -237,9 +242,19 @@ impl<B: Binding> Engine<B> {
         self.request(Method::PUT, uri)
     }
 
+    /// A `PATCH` request.
+    pub fn patch(&self, uri: &str) -> TestRequest {
+        self.request(Method::PATCH, uri)
+    }
+
     /// A `DELETE` request.
     pub fn delete(&self, uri: &str) -> TestRequest {
         self.request(Method::DELETE, uri)
+    }
+
+    /// An `OPTIONS` request.
+    pub fn options(&self, uri: &str) -> TestRequest {
+        self.request(Method::OPTIONS, uri)
     }
 }
 
