@@ -165,6 +165,41 @@ impl<B: Binding> Engine<B> {
         client
     }
 
+    /// Opens one connection for several requests: HTTP/2 with prior
+    /// knowledge for `Version::HTTP_2`, HTTP/1.1 otherwise.
+    ///
+    /// # Panics
+    ///
+    /// When hyper's client cannot start on it (the engine closed it at
+    /// once: after [`shutdown`](Engine::shutdown), say) within the timeout.
+    ///
+    /// ```
+    /// # use albany::{from_fn, Body, Response};
+    /// use albany::http::Version;
+    /// # let engine = albany_test::Engine::new(from_fn(|_| async { Response::new(Body::from("hi")) }));
+    /// albany_test::block_on(async {
+    ///     let connection = engine.connection(Version::HTTP_11).await;
+    ///     connection.get("/a").await.assert_body("hi");
+    ///     connection.get("/b").await.assert_body("hi"); // the same connection, kept alive
+    /// });
+    /// ```
+    pub async fn connection(&self, version: Version) -> EngineConnection {
+        let timeout = self.timeout;
+        let started = self
+            .handle
+            .timeout(timeout, handshake(self.connect(), version, &self.handle))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("albany-test: no {version:?} connection within {timeout:?}")
+            });
+        let sender = started.unwrap_or_else(|error| panic!("albany-test: no connection: {error}"));
+        EngineConnection {
+            sender: Arc::new(sender),
+            handle: self.handle.clone(),
+            timeout,
+        }
+    }
+
     /// Sends `bytes` on a new connection and reads what the engine answers
     /// until it closes the connection (as it does after the error
     /// responses it makes itself, or a `Connection: close` request), for
@@ -295,55 +330,165 @@ impl Backend for EngineBackend {
         self.timeout
     }
 
-    fn exchange(&self, mut request: Request) -> BoxFuture<Exchanged> {
+    fn exchange(&self, request: Request) -> BoxFuture<Exchanged> {
         let io = (self.connect)();
         let handle = self.handle.clone();
         Box::pin(async move {
-            let method = request.method().clone();
-            let mut response = if request.version() == Version::HTTP_2 {
-                // hyper's HTTP/2 client takes the target as an absolute URI.
-                if request.uri().scheme().is_none() {
-                    let path = request
-                        .uri()
-                        .path_and_query()
-                        .map_or("/", |path| path.as_str());
-                    *request.uri_mut() = Uri::try_from(format!("http://localhost{path}"))
-                        .map_err(|error| error.to_string())?;
-                }
-                let (mut sender, connection) =
-                    hyper::client::conn::http2::handshake(Executor(handle.clone()), io)
-                        .await
-                        .map_err(|error| format!("HTTP/2 handshake: {error}"))?;
-                drop(handle.spawn(connection));
-                sender
-                    .send_request(request)
-                    .await
-                    .map_err(|error| error.to_string())?
-            } else {
-                if !request.headers().contains_key(header::HOST) {
-                    request
-                        .headers_mut()
-                        .insert(header::HOST, HeaderValue::from_static("localhost"));
-                }
-                let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-                    .await
-                    .map_err(|error| format!("HTTP/1.1 handshake: {error}"))?;
-                drop(handle.spawn(connection.with_upgrades()));
-                sender
-                    .send_request(request)
-                    .await
-                    .map_err(|error| error.to_string())?
-            };
-            let upgraded = if upgrades(&method, response.status()) {
-                let upgraded = hyper::upgrade::on(&mut response)
-                    .await
-                    .map_err(|error| format!("upgrade: {error}"))?;
-                Some(Upgraded::new(FromHyper(upgraded)))
-            } else {
-                None
-            };
-            Ok((response.map(Body::new), upgraded))
+            let sender = handshake(io, request.version(), &handle).await?;
+            send(&sender, request).await
         })
+    }
+}
+
+/// hyper's client side of one connection.
+enum Sender {
+    /// HTTP/1.1: one request at a time.
+    Http1(async_lock::Mutex<hyper::client::conn::http1::SendRequest<Body>>),
+    /// HTTP/2: requests at once, each on its stream.
+    Http2(hyper::client::conn::http2::SendRequest<Body>),
+}
+
+/// Starts hyper's client on `io`: HTTP/2 with prior knowledge for
+/// `Version::HTTP_2`, HTTP/1.1 otherwise; its connection task runs on
+/// `handle`.
+async fn handshake(io: Duplex, version: Version, handle: &Handle) -> Result<Sender, String> {
+    if version == Version::HTTP_2 {
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(Executor(handle.clone()), io)
+                .await
+                .map_err(|error| format!("HTTP/2 handshake: {error}"))?;
+        drop(handle.spawn(connection));
+        Ok(Sender::Http2(sender))
+    } else {
+        let (sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|error| format!("HTTP/1.1 handshake: {error}"))?;
+        drop(handle.spawn(connection.with_upgrades()));
+        Ok(Sender::Http1(async_lock::Mutex::new(sender)))
+    }
+}
+
+/// Sends `request` on `sender`'s connection, in its protocol: an absolute
+/// URI over HTTP/2 (hyper's HTTP/2 client takes one), a `Host` over
+/// HTTP/1.1 unless the test set one.
+async fn send(sender: &Sender, mut request: Request) -> Exchanged {
+    let method = request.method().clone();
+    let mut response = match sender {
+        Sender::Http2(sender) => {
+            *request.version_mut() = Version::HTTP_2;
+            if request.uri().scheme().is_none() {
+                let path = request
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |path| path.as_str());
+                *request.uri_mut() = Uri::try_from(format!("http://localhost{path}"))
+                    .map_err(|error| error.to_string())?;
+            }
+            sender
+                .clone()
+                .send_request(request)
+                .await
+                .map_err(|error| error.to_string())?
+        }
+        Sender::Http1(sender) => {
+            if request.version() == Version::HTTP_2 {
+                *request.version_mut() = Version::HTTP_11;
+            }
+            if !request.headers().contains_key(header::HOST) {
+                request
+                    .headers_mut()
+                    .insert(header::HOST, HeaderValue::from_static("localhost"));
+            }
+            let sent = {
+                let mut sender = sender.lock().await;
+                // The previous response has been read (or dropped).
+                sender
+                    .ready()
+                    .await
+                    .map_err(|error| format!("the connection is closed: {error}"))?;
+                sender.send_request(request)
+            };
+            sent.await.map_err(|error| error.to_string())?
+        }
+    };
+    let upgraded = if upgrades(&method, response.status()) {
+        let upgraded = hyper::upgrade::on(&mut response)
+            .await
+            .map_err(|error| format!("upgrade: {error}"))?;
+        Some(Upgraded::new(FromHyper(upgraded)))
+    } else {
+        None
+    };
+    Ok((response.map(Body::new), upgraded))
+}
+
+/// One connection to the [`Engine`] for several requests, in turn over
+/// HTTP/1.1 (keep-alive: each waits until the previous response has been
+/// read) or at once over HTTP/2 (one stream each). Made by
+/// [`Engine::connection`]; requests take the connection's HTTP version.
+/// A request after the engine closed the connection (an error response,
+/// `Connection: close`, the header read timeout, shutdown) fails.
+pub struct EngineConnection {
+    sender: Arc<Sender>,
+    handle: Handle,
+    timeout: Duration,
+}
+
+impl EngineConnection {
+    /// A request with `method` for `uri` on this connection.
+    pub fn request(&self, method: Method, uri: &str) -> TestRequest {
+        TestRequest::new(
+            Arc::new(ConnectionBackend {
+                sender: self.sender.clone(),
+                handle: self.handle.clone(),
+                timeout: self.timeout,
+            }),
+            method,
+            uri,
+        )
+    }
+
+    /// A `GET` request on this connection.
+    pub fn get(&self, uri: &str) -> TestRequest {
+        self.request(Method::GET, uri)
+    }
+
+    /// A `POST` request on this connection.
+    pub fn post(&self, uri: &str) -> TestRequest {
+        self.request(Method::POST, uri)
+    }
+}
+
+impl fmt::Debug for EngineConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let protocol = match &*self.sender {
+            Sender::Http1(_) => "HTTP/1.1",
+            Sender::Http2(_) => "HTTP/2",
+        };
+        f.debug_struct("EngineConnection")
+            .field("protocol", &protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+struct ConnectionBackend {
+    sender: Arc<Sender>,
+    handle: Handle,
+    timeout: Duration,
+}
+
+impl Backend for ConnectionBackend {
+    fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn exchange(&self, request: Request) -> BoxFuture<Exchanged> {
+        let sender = self.sender.clone();
+        Box::pin(async move { send(&sender, request).await })
     }
 }
 

@@ -8,7 +8,7 @@ mod response;
 
 pub use client::{TestClient, DEFAULT_LOCAL_ADDR, DEFAULT_PEER_ADDR};
 pub use duplex::{duplex, Duplex, DUPLEX_CAPACITY};
-pub use engine::{Engine, RawExchange, RawResponse};
+pub use engine::{Engine, EngineConnection, RawExchange, RawResponse};
 pub use request::{TestRequest, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT};
 pub use response::{StreamingResponse, TestResponse};
 

@@ -478,3 +478,33 @@ fn an_upgrade_refused_in_memory_is_an_upgrade_error() {
     }));
     plain.get("/").block().assert_body("false");
 }
+
+#[test]
+fn one_connection_for_several_requests() {
+    use futures_lite::FutureExt;
+
+    let engine = Engine::new(app());
+    albany_test::block_on(async {
+        let http1 = engine.connection(Version::HTTP_11).await;
+        http1.get("/text").await.assert_ok();
+        http1.post("/echo").body("again").await.assert_body("again");
+        http1
+            .get("/text")
+            .header(header::CONNECTION, "close")
+            .await
+            .assert_ok();
+        // The engine closed the connection after that response.
+        let next = std::panic::AssertUnwindSafe(http1.get("/text").send())
+            .catch_unwind()
+            .await;
+        assert!(next.is_err(), "a request on a closed connection fails");
+
+        // HTTP/2: two streams at once on one connection.
+        let http2 = engine.connection(Version::HTTP_2).await;
+        let (a, b) =
+            futures_lite::future::zip(http2.get("/stream").send(), http2.get("/json").send()).await;
+        assert_eq!(a.version(), Version::HTTP_2);
+        a.assert_body("event 0\nevent 1\nevent 2\n");
+        b.assert_body_contains(r#""version":"HTTP/2.0""#);
+    });
+}
