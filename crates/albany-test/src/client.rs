@@ -121,6 +121,31 @@ impl TestClient {
         self.shutdown.clone()
     }
 
+    /// Calls the application with a request built elsewhere (as axum's
+    /// `oneshot`), after inserting what every request of this client gets
+    /// (spec TEST-2), and returns its response as it is, body unread. The
+    /// request keeps extensions it has (a `Handle` or `ConnectionInfo` of
+    /// its own take precedence). Not bounded by the client's timeout; for an
+    /// upgrade use [`TestRequest`], which keeps the client's end.
+    ///
+    /// ```
+    /// use albany::{from_fn, Body, Request, Response};
+    ///
+    /// let client = albany_test::TestClient::new(from_fn(|request: Request| async move {
+    ///     Response::new(Body::from(request.uri().path().to_owned()))
+    /// }));
+    /// let request = Request::get("/direct").body(Body::empty()).unwrap();
+    /// let response = albany_test::block_on(client.call(request));
+    /// let body = albany_test::block_on(response.into_body().to_bytes(1024)).unwrap();
+    /// assert_eq!(body, "/direct");
+    /// ```
+    pub async fn call(&self, request: Request) -> http::Response<albany::Body> {
+        match self.exchange(request).await {
+            Ok((response, _)) => response,
+            Err(error) => unreachable!("calls in memory do not fail: {error}"),
+        }
+    }
+
     /// A request with `method` for `uri` (a path such as `/items?page=2`,
     /// or an absolute URI).
     pub fn request(&self, method: Method, uri: &str) -> TestRequest {
