@@ -102,6 +102,24 @@ mod tests {
         }
     }
 
+    /// The application alone, in memory: the handler runs on the test
+    /// client's blocking pool, and the body limit answers 413.
+    #[test]
+    fn hashes_in_memory() {
+        let client = albany_test::TestClient::new(super::app());
+        client
+            .post("/hash")
+            .body("foobar")
+            .block()
+            .assert_ok()
+            .assert_body_contains("POST /hash: 6 bytes, fnv1a-64 85944171f73967e8, on thread ");
+        client
+            .post("/")
+            .body(vec![0u8; 1024 * 1024 + 1])
+            .block()
+            .assert_status(413);
+    }
+
     #[test]
     fn fnv1a_known_values() {
         assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);

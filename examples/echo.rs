@@ -155,4 +155,42 @@ mod tests {
             server.shutdown().unwrap();
         }
     }
+
+    /// The application alone, in memory: bodies, content types and
+    /// trailers come back.
+    #[test]
+    fn echoes_in_memory() {
+        use albany::http::{HeaderMap, HeaderValue};
+        use albany_test::{assert_body, TestClient};
+
+        let client = TestClient::new(albany::from_fn(super::echo));
+        let echoed = client.post("/").text("hello").block();
+        assert_body!(echoed, "hello");
+        echoed.assert_header("content-type", "text/plain; charset=utf-8");
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-checksum", HeaderValue::from_static("42"));
+        client
+            .put("/")
+            .header("trailer", "x-checksum")
+            .body("with trailers")
+            .trailers(trailers)
+            .block()
+            .assert_body("with trailers")
+            .assert_header("trailer", "x-checksum")
+            .assert_trailer("x-checksum", "42");
+        client.get("/").block().assert_ok().assert_body("");
+    }
+
+    /// Through the engine: a known length stays known.
+    #[test]
+    fn keeps_the_length_through_the_engine() {
+        let engine = albany_test::Engine::new(albany::from_fn(super::echo));
+        let large: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        engine
+            .post("/")
+            .body(large.clone())
+            .block()
+            .assert_header("content-length", "300000")
+            .assert_body(&large);
+    }
 }

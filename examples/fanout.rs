@@ -239,4 +239,29 @@ mod tests {
         }
         upstream.shutdown().unwrap();
     }
+
+    /// The application in memory (its upstream on loopback): both calls
+    /// through the test client's runtime, under the deadline.
+    #[test]
+    fn combines_and_bounds_in_memory() {
+        let upstream = upstream();
+        let client = albany_test::TestClient::new(fanout(&upstream, "/b", Duration::from_secs(5)));
+        let response = client.get("/").block();
+        response
+            .assert_ok()
+            .assert_header("content-type", "application/json");
+        let answer: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(answer["first"]["body"], "answer of /a");
+        assert_eq!(answer["second"]["body"], "answer of /b");
+
+        let client =
+            albany_test::TestClient::new(fanout(&upstream, "/slow", Duration::from_millis(300)));
+        let started = Instant::now();
+        let response = client.get("/").block();
+        assert!(started.elapsed() < Duration::from_millis(1500));
+        response.assert_status(504);
+        let answer: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(answer["second"]["error"], "the deadline passed first");
+        upstream.shutdown().unwrap();
+    }
 }

@@ -125,4 +125,47 @@ mod tests {
             server.shutdown().unwrap();
         }
     }
+
+    /// The application alone, in memory: no socket, no runtime to choose.
+    #[test]
+    fn routes_in_memory() {
+        use albany_test::{assert_ok, TestClient};
+
+        let client = TestClient::new(super::Hello);
+        let hello = client.get("/").block();
+        assert_ok!(hello, "Hello, world!");
+        client
+            .get("/json")
+            .block()
+            .assert_ok()
+            .assert_header("content-type", "application/json")
+            .assert_body_contains(r#""peer_addr":"127.0.0.1:49152""#)
+            .assert_body_contains(r#""http_version":"HTTP/1.1""#);
+        client
+            .delete("/")
+            .block()
+            .assert_status(405)
+            .assert_header("allow", "GET, HEAD");
+        client.get("/nope").block().assert_status(404);
+    }
+
+    /// Through the engine, still without a socket: HEAD has no body but
+    /// the length GET has, and HTTP/2 says so in the JSON.
+    #[test]
+    fn head_and_http2_through_the_engine() {
+        use albany::http::Version;
+
+        let engine = albany_test::Engine::new(super::Hello);
+        engine
+            .head("/")
+            .block()
+            .assert_ok()
+            .assert_header("content-length", "13")
+            .assert_body("");
+        engine
+            .get("/json")
+            .version(Version::HTTP_2)
+            .block()
+            .assert_body_contains(r#""http_version":"HTTP/2.0""#);
+    }
 }

@@ -214,4 +214,27 @@ mod tests {
             server.shutdown().unwrap();
         }
     }
+
+    /// The application alone, in memory: the child process runs on the
+    /// test client's runtime (smol's, through async-process), and its
+    /// output comes back as the body.
+    #[test]
+    fn pipes_through_sha256sum_and_gzip_in_memory() {
+        let client = albany_test::TestClient::new(super::Pipe);
+        client
+            .post("/sha256")
+            .body("hello")
+            .block()
+            .assert_ok()
+            .assert_body("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824  -\n");
+        let large: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let gzipped = client.post("/gzip").body(large.clone()).block();
+        gzipped
+            .assert_ok()
+            .assert_header("content-type", "application/gzip");
+        assert_eq!(gzipped.body_error(), None);
+        assert!(gunzip(gzipped.body()) == large, "gzip round trip");
+        client.get("/gzip").block().assert_status(405);
+        client.post("/nope").block().assert_status(404);
+    }
 }

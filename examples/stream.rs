@@ -185,4 +185,42 @@ mod tests {
             server.shutdown().unwrap();
         }
     }
+
+    /// The application alone, in memory: the test fires the shutdown
+    /// signal and sees the goodbye event end the body.
+    #[test]
+    fn says_goodbye_on_the_tests_shutdown_signal() {
+        use albany_test::TestClient;
+
+        let client = TestClient::new(super::Clock);
+        albany_test::block_on(async {
+            let mut events = client.get("/").send_streaming().await;
+            assert_eq!(events.status(), 200);
+            assert_eq!(events.header("content-type"), Some("text/event-stream"));
+            let first = events.next_chunk().await.unwrap().unwrap();
+            assert!(first.starts_with(b"data: "), "{first:?}");
+            client.shutdown();
+            let mut rest = Vec::new();
+            while let Some(chunk) = events.next_chunk().await.unwrap() {
+                rest.extend_from_slice(&chunk);
+            }
+            let rest = String::from_utf8(rest).unwrap();
+            assert!(rest.ends_with("event: shutdown\ndata: bye\n\n"), "{rest}");
+        });
+        client.post("/").block().assert_status(405);
+    }
+
+    /// Through the engine: the same goodbye, chunked.
+    #[test]
+    fn says_goodbye_through_the_engine() {
+        let engine = albany_test::Engine::new(super::Clock);
+        albany_test::block_on(async {
+            let events = engine.get("/").send_streaming().await;
+            assert_eq!(events.header("transfer-encoding"), Some("chunked"));
+            engine.shutdown();
+            let events = events.collect().await;
+            events.assert_body_contains("event: shutdown\ndata: bye\n\n");
+            assert_eq!(events.body_error(), None);
+        });
+    }
 }

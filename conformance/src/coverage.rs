@@ -94,6 +94,16 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("TOWER-6", "tested on every adapter by examples/tests/axum.rs (websocket_route_echoes_text_and_binary_and_closes_cleanly: axum's WebSocketUpgrade takes hyper's OnUpgrade)"),
     // WebSockets (spec chapter 24).
     // Testing without sockets (spec chapter 25).
+    ("TEST-1", "an API contract of albany-test, no server involved; tested by crates/albany-test/tests/modes.rs (memory_mode_under_a_plain_test)"),
+    ("TEST-2", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (memory_mode_under_a_plain_test, connection_info_is_the_tests)"),
+    ("TEST-3", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (memory_only and engine_only: the long poll ends with the test's signal)"),
+    ("TEST-4", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (the upgrade echo in both modes)"),
+    ("TEST-5", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (engine_mode_under_a_plain_test, engine_mode_over_http2, one_connection_for_several_requests)"),
+    ("TEST-6", "the engine over an in-memory connection; tested by crates/albany-test/tests/modes.rs (engine_only: 400, 431, HEAD, 500; engine_settings_apply: 413, header read timeout)"),
+    ("TEST-7", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (the plain tests, both_modes_under_tokio, _tokio_multi_thread, _smol, _async_std)"),
+    ("TEST-8", "an API contract of albany_server::serve_io, which albany-test's Engine uses; tested by crates/albany-test/tests/modes.rs"),
+    ("TEST-9", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (an_application_that_does_not_answer_times_out, a_failed_assertion_shows_the_response)"),
+    ("TEST-10", "an API contract of albany_test::duplex; tested by crates/albany-test/src/duplex.rs (unit tests) and its doc example"),
     // tokio compatibility (spec chapter 26).
     // Not verified in this version: spec §27, "Open items".
     ("UPG-7", "CONNECT over HTTP/2 has no case yet (spec §27, open items)"),

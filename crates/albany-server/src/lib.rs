@@ -15,6 +15,7 @@ mod request_body;
 mod request_checks;
 mod response_checks;
 mod rt;
+mod serve_io;
 mod server;
 mod service;
 mod settings;
@@ -31,6 +32,7 @@ pub use counters::Counters;
 /// type of [`Settings::trusted_proxies`].
 pub use ipnet::IpNet;
 pub use rt::handle;
+pub use serve_io::serve_io;
 pub use server::Server;
 pub use settings::{InvalidSetting, Settings};
 pub use signal::shutdown_on_signal;

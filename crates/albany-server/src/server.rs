@@ -604,7 +604,7 @@ impl<B: Binding> fmt::Debug for Server<B> {
 }
 
 /// The state of a connection that `info` describes.
-fn connection_state<A: Application>(
+pub(crate) fn connection_state<A: Application>(
     shared: &Arc<Shared<A>>,
     handle: &albany::rt::Handle,
     info: albany::ConnectionInfo,
