@@ -324,6 +324,13 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::http2_extended_connect`] (default `false`): HTTP/2
+    /// extended `CONNECT` (RFC 8441), for WebSockets over HTTP/2.
+    pub fn http2_extended_connect(mut self, enabled: bool) -> Self {
+        self.settings.http2_extended_connect = enabled;
+        self
+    }
+
     /// Serves HTTPS: every connection starts with a TLS handshake with
     /// `tls`, bounded by [`Settings::tls_handshake_timeout`], and HTTP/2 or
     /// HTTP/1.1 follows as ALPN agreed (spec TLS-1 to TLS-8). Each
@@ -496,6 +503,7 @@ impl<B: Binding> Serving<B> {
         } = self;
         let handle = rt::handle(binding.clone());
         let protocols = Arc::new(Protocols::new(&settings, &binding));
+        let abort = ShutdownTrigger::new();
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
@@ -503,8 +511,8 @@ impl<B: Binding> Serving<B> {
             access_log_or_proxies: settings.access_log || !Trusted::new(&settings).is_empty(),
             trusted_proxies: Trusted::new(&settings),
             counters: counters.clone(),
+            shutdown_deadline: abort.signal(),
         });
-        let abort = ShutdownTrigger::new();
         let tracker = counters.tracker();
         let permits = Arc::new(Semaphore::new(settings.max_connections));
         let mut shutdown_signal = shutdown.signal();
