@@ -43,7 +43,9 @@ use albany::http::{header, HeaderValue, StatusCode};
 use albany::{Body, Response};
 use tracing_subscriber::EnvFilter;
 
+pub mod browser;
 pub mod testing;
+pub mod websocket_client;
 #[cfg(test)]
 mod tests;
 
