@@ -231,14 +231,15 @@ mod tests {
             let browser = albany_examples::browser::Browser::launch(&chromium);
             let mut first = browser.open(&url);
             let mut second = browser.open(&url);
-            let open = "document.body.dataset.state";
+            // `document.body` is null until the page has loaded.
+            let open = "document.body ? document.body.dataset.state : 'loading'";
             first.wait_for(open, "open");
             second.wait_for(open, "open");
             first.evaluate(
                 "document.getElementById('text').value = 'hello between tabs'; \
                  document.querySelector('button').click(); 'sent'",
             );
-            let log = "Array.from(document.querySelectorAll('#log li')).map(li => li.textContent).join('|')";
+            let log = "Array.from(document.querySelectorAll('#log li'), li => li.textContent).join('|')";
             second.wait_until(log, |log| log.contains(": hello between tabs"));
             first.wait_until(log, |log| log.contains(": hello between tabs"));
             drop((first, second, browser));
