@@ -87,8 +87,16 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("VER-4", "a rule for versions of this specification"),
     // Tower interoperability (spec chapter 23).
     // WebSockets (spec chapter 24).
+    ("WS-1", "the HTTP/1.1 handshake, tested on each adapter with tungstenite's client by examples/websocket.rs (echoes_over_http1_with_a_subprotocol_on_every_runtime) and by crates/albany-websocket's unit tests (RFC 6455's example key)"),
+    ("WS-2", "the HTTP/2 extended CONNECT handshake, tested on each adapter with hyper's client by examples/websocket.rs (echoes_over_http2_extended_connect_on_every_runtime)"),
+    ("WS-3", "a WebSocketStream on every adapter, tested by examples/websocket.rs and examples/chat.rs (also in Chromium)"),
+    ("WS-4", "version 13 only, tested on each adapter over HTTP/1.1 and HTTP/2 by examples/websocket.rs and by crates/albany-websocket's unit tests"),
+    ("WS-5", "the refused handshakes, tested on each adapter by examples/websocket.rs (refuses_bad_handshakes_on_every_runtime) and by crates/albany-websocket's unit tests"),
+    ("WS-6", "subprotocol negotiation, tested on each adapter by examples/websocket.rs and by crates/albany-websocket's unit tests"),
+    ("WS-7", "no extension accepted, tested by crates/albany-websocket's unit tests and Autobahn (scripts/autobahn.sh)"),
+    ("WS-8", "close 1001 on shutdown and the deadline, tested on each adapter over HTTP/1.1 and HTTP/2 by examples/websocket.rs (shutdown_closes_websockets_with_1001_on_every_runtime, shutdown_deadline_closes_websockets_that_ignore_it_on_every_runtime)"),
+    ("WS-9", "the Autobahn TestSuite on each adapter, run by scripts/autobahn.sh (in .ci/run), results in autobahn/RESULTS.md"),
     // Testing without sockets (spec chapter 25).
     // tokio compatibility (spec chapter 26).
     // Not verified in this version: spec §27, "Open items".
-    ("UPG-7", "CONNECT over HTTP/2 has no case yet (spec §27, open items)"),
 ];
