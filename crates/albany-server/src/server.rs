@@ -46,7 +46,9 @@ use ipnet::IpNet;
 ///
 /// What it does, per the specification in `spec/`:
 /// - HTTP/1.1 (RFC 9112) with keep-alive and pipelining, and HTTP/2 with
-///   prior knowledge (RFC 9113 §3.3) on the same port; upgrades (`101`).
+///   prior knowledge (RFC 9113 §3.3) on the same port; upgrades (`101`),
+///   HTTP/2 `CONNECT` and, with [`http2_extended_connect`](Server::http2_extended_connect),
+///   extended `CONNECT` (RFC 8441, WebSockets over HTTP/2).
 /// - Response framing from the body's size hint: `Content-Length` when exact,
 ///   chunked transfer coding otherwise.
 /// - A panic in the application before the response becomes a `500` and the
@@ -386,9 +388,12 @@ impl<B: Binding> Server<B> {
     /// 2. the [`ShutdownSignal`](albany::ShutdownSignal) in every request
     ///    resolves, so long-lived responses can end;
     /// 3. idle connections close, HTTP/2 connections get `GOAWAY`, requests
-    ///    in flight run to completion;
+    ///    in flight run to completion, upgraded connections (WebSockets)
+    ///    keep working: their applications end them on the signal of step 2
+    ///    (spec SHUT-7);
     /// 4. after [`Settings::graceful_shutdown_timeout`], connections still
-    ///    open are closed and their applications' futures dropped;
+    ///    open, upgraded ones included, are closed and their applications'
+    ///    futures dropped (spec SHUT-5, SHUT-8);
     /// 5. [`Server::serve`] returns.
     pub fn shutdown_trigger(&self) -> ShutdownTrigger {
         self.shutdown.clone()

@@ -43,8 +43,10 @@ pub struct Settings {
     /// `None`: no limit (applications bound what they buffer, see
     /// `albany::Body::collect`). Default: `None`.
     pub max_request_body_size: Option<u64>,
-    /// After graceful shutdown starts, how long requests in flight may take
-    /// to finish; then their connections are closed. Default: 30 seconds.
+    /// After graceful shutdown starts, how long requests in flight and
+    /// upgraded connections (WebSockets) may take to finish; then their
+    /// connections are closed and `serve` returns (spec SHUT-5, SHUT-8).
+    /// Default: 30 seconds.
     pub graceful_shutdown_timeout: Duration,
     /// Whether HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) is served on
     /// the same port as HTTP/1.1. Default: `true`.
