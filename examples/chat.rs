@@ -211,7 +211,10 @@ mod tests {
                 .unwrap();
             let to_second = read_text(&mut second);
             let to_first = read_text(&mut first);
-            assert!(to_second.ends_with(": hello from the first"), "{adapter}: {to_second}");
+            assert!(
+                to_second.ends_with(": hello from the first"),
+                "{adapter}: {to_second}"
+            );
             assert_eq!(to_first, to_second, "{adapter}");
             drop((first, second));
             server.stop().unwrap();
@@ -239,7 +242,8 @@ mod tests {
                 "document.getElementById('text').value = 'hello between tabs'; \
                  document.querySelector('button').click(); 'sent'",
             );
-            let log = "Array.from(document.querySelectorAll('#log li'), li => li.textContent).join('|')";
+            let log =
+                "Array.from(document.querySelectorAll('#log li'), li => li.textContent).join('|')";
             second.wait_until(log, |log| log.contains(": hello between tabs"));
             first.wait_until(log, |log| log.contains(": hello between tabs"));
             drop((first, second, browser));

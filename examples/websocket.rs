@@ -206,7 +206,10 @@ mod tests {
                 head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
                 "{adapter}: {head}"
             );
-            assert!(!head.contains("sec-websocket-protocol"), "{adapter}: {head}");
+            assert!(
+                !head.contains("sec-websocket-protocol"),
+                "{adapter}: {head}"
+            );
             client.close(None).unwrap();
             drop((client, raw));
             server.stop().unwrap();
@@ -237,14 +240,23 @@ mod tests {
             );
             let post = exchange(
                 addr,
-                handshake("POST", "1.1", &format!("{good}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"))
-                    .as_bytes(),
+                handshake(
+                    "POST",
+                    "1.1",
+                    &format!("{good}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"),
+                )
+                .as_bytes(),
             );
             assert_eq!(post.status(), 405, "{adapter}");
             assert_eq!(post.header("allow"), Some("GET"), "{adapter}");
             let http10 = exchange(
                 addr,
-                handshake("GET", "1.0", &format!("{good}Sec-WebSocket-Version: 13\r\n")).as_bytes(),
+                handshake(
+                    "GET",
+                    "1.0",
+                    &format!("{good}Sec-WebSocket-Version: 13\r\n"),
+                )
+                .as_bytes(),
             );
             assert_eq!(http10.status(), 400, "{adapter}");
             let plain = exchange(addr, handshake("GET", "1.1", "").as_bytes());
@@ -278,7 +290,10 @@ mod tests {
             );
             assert!(tunnel.extended_connect_enabled, "{adapter}");
             assert_eq!(tunnel.status, 200, "{adapter}");
-            assert_eq!(tunnel.headers["sec-websocket-protocol"], "echo", "{adapter}");
+            assert_eq!(
+                tunnel.headers["sec-websocket-protocol"], "echo",
+                "{adapter}"
+            );
             assert!(
                 tunnel.headers.get("sec-websocket-accept").is_none(),
                 "{adapter}"
@@ -295,8 +310,7 @@ mod tests {
             let version_8 = h2_handshake(addr, &[("sec-websocket-version", "8")]);
             assert_eq!(version_8.status, 426, "{adapter}");
             assert_eq!(
-                version_8.headers["sec-websocket-version"],
-                "13",
+                version_8.headers["sec-websocket-version"], "13",
                 "{adapter}"
             );
             drop((tunnel, version_8));

@@ -170,8 +170,7 @@ impl Application for Reference {
             .push(format!("{} {}", request.method(), request.uri()));
         // [UPG-7, UPG-8] Over HTTP/2 a CONNECT goes to the `/upgrade`
         // route (a plain CONNECT has no path).
-        if request.method() == http::Method::CONNECT && request.version() == http::Version::HTTP_2
-        {
+        if request.method() == http::Method::CONNECT && request.version() == http::Version::HTTP_2 {
             return upgrade(request);
         }
         if request.method() == http::Method::CONNECT {

@@ -91,9 +91,7 @@ pub(crate) fn prepare_request<A: Application>(
     }
     // [UPG-8] RFC 8441's `:protocol`, as Albany's type (hyper's stays too).
     if let Some(protocol) = parts.extensions.get::<hyper::ext::Protocol>() {
-        parts
-            .extensions
-            .insert(Protocol::new(protocol.as_str()));
+        parts.extensions.insert(Protocol::new(protocol.as_str()));
     }
     // [EXT-1, EXT-2, EXT-3, EXT-12] One insert: the connection's
     // context is shared by its requests.

@@ -258,8 +258,7 @@ impl WebSocketUpgrade {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
                 headers.insert(
                     header::SEC_WEBSOCKET_ACCEPT,
-                    HeaderValue::try_from(accept.as_str())
-                        .expect("base64 is a valid header value"),
+                    HeaderValue::try_from(accept.as_str()).expect("base64 is a valid header value"),
                 );
             }
             Handshake::Http2 => {}
@@ -354,7 +353,11 @@ impl Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WebSocket handshake refused ({}): {}", self.status, self.reason)
+        write!(
+            f,
+            "WebSocket handshake refused ({}): {}",
+            self.status, self.reason
+        )
     }
 }
 
