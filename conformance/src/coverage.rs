@@ -93,6 +93,15 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("TOWER-5", "an API contract of albany::from_tower, tested by crates/albany/src/tower/from_tower.rs (a_readiness_error_is_a_500_and_the_service_is_not_called, a_call_error_is_a_500) and on every adapter by examples/tests/axum.rs (service_errors_are_500s_on_every_runtime)"),
     ("TOWER-6", "tested on every adapter by examples/tests/axum.rs (websocket_route_echoes_text_and_binary_and_closes_cleanly: axum's WebSocketUpgrade takes hyper's OnUpgrade)"),
     // WebSockets (spec chapter 24).
+    ("WS-1", "the HTTP/1.1 handshake, tested on each adapter with tungstenite's client by examples/websocket.rs (echoes_over_http1_with_a_subprotocol_on_every_runtime) and by crates/albany-websocket's unit tests (RFC 6455's example key)"),
+    ("WS-2", "the HTTP/2 extended CONNECT handshake, tested on each adapter with hyper's client by examples/websocket.rs (echoes_over_http2_extended_connect_on_every_runtime)"),
+    ("WS-3", "a WebSocketStream on every adapter, tested by examples/websocket.rs and examples/chat.rs (also in Chromium)"),
+    ("WS-4", "version 13 only, tested on each adapter over HTTP/1.1 and HTTP/2 by examples/websocket.rs and by crates/albany-websocket's unit tests"),
+    ("WS-5", "the refused handshakes, tested on each adapter by examples/websocket.rs (refuses_bad_handshakes_on_every_runtime) and by crates/albany-websocket's unit tests"),
+    ("WS-6", "subprotocol negotiation, tested on each adapter by examples/websocket.rs and by crates/albany-websocket's unit tests"),
+    ("WS-7", "no extension accepted, tested by crates/albany-websocket's unit tests and Autobahn (scripts/autobahn.sh)"),
+    ("WS-8", "close 1001 on shutdown and the deadline, tested on each adapter over HTTP/1.1 and HTTP/2 by examples/websocket.rs (shutdown_closes_websockets_with_1001_on_every_runtime, shutdown_deadline_closes_websockets_that_ignore_it_on_every_runtime)"),
+    ("WS-9", "the Autobahn TestSuite on each adapter, run by scripts/autobahn.sh (in .ci/run), results in autobahn/RESULTS.md"),
     // Testing without sockets (spec chapter 25).
     ("TEST-1", "an API contract of albany-test, no server involved; tested by crates/albany-test/tests/modes.rs (memory_mode_under_a_plain_test)"),
     ("TEST-2", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (memory_mode_under_a_plain_test, connection_info_is_the_tests)"),
@@ -106,5 +115,4 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("TEST-10", "an API contract of albany_test::duplex; tested by crates/albany-test/src/duplex.rs (unit tests) and its doc example"),
     // tokio compatibility (spec chapter 26).
     // Not verified in this version: spec §27, "Open items".
-    ("UPG-7", "CONNECT over HTTP/2 has no case yet (spec §27, open items)"),
 ];

@@ -43,9 +43,11 @@ use albany::http::{header, HeaderValue, StatusCode};
 use albany::{Body, Response};
 use tracing_subscriber::EnvFilter;
 
+pub mod browser;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod websocket_client;
 
 /// The address examples listen on when `--addr` is not given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";

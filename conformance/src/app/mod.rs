@@ -94,7 +94,7 @@ impl AppState {
 /// | `/body-error` | `partial`, then a body error |
 /// | `/body-panic` | `partial`, then a panic in the body |
 /// | `/pending` | never answers; counts its drop in [`AppState::dropped`] |
-/// | `/upgrade` | `101`, then echoes the upgraded connection |
+/// | `/upgrade` | `101` (over HTTP/2 a `CONNECT`: `200` and a first line naming its `:protocol`, or `-`), then echoes the upgraded connection |
 /// | `/runtime` | uses sleep, spawn, spawn_blocking, timeout; answers what worked |
 /// | `/info` | the peer address and the scheme from `ConnectionInfo` |
 /// | `/blocking` | `albany::blocking`: `N bytes on THREAD`; 413 past 64 KiB |
@@ -115,7 +115,7 @@ impl AppState {
 /// | `/blocking-panic` | `albany::blocking` whose function panics |
 /// | `/io/…` | the runtime's I/O: connections, listeners, child processes; see [`io`] |
 /// | `OPTIONS *` | `204` with `Allow` |
-/// | `CONNECT host:port` | `403` naming the authority |
+/// | `CONNECT host:port` | `403` naming the authority (over HTTP/2: as `/upgrade`) |
 pub fn application(state: Arc<AppState>) -> BoxApplication {
     let blocking = albany::blocking(|request: Request<Bytes>| {
         // Blocking work, as a synchronous handler may do.
@@ -168,6 +168,11 @@ impl Application for Reference {
             .lock()
             .expect("the list of requests")
             .push(format!("{} {}", request.method(), request.uri()));
+        // [UPG-7, UPG-8] Over HTTP/2 a CONNECT goes to the `/upgrade`
+        // route (a plain CONNECT has no path).
+        if request.method() == http::Method::CONNECT && request.version() == http::Version::HTTP_2 {
+            return upgrade(request);
+        }
         if request.method() == http::Method::CONNECT {
             let authority = request.uri().authority().map(|a| a.to_string());
             return text(
@@ -442,12 +447,30 @@ fn upgrade(mut request: Request) -> Response {
     else {
         return text(StatusCode::UPGRADE_REQUIRED, "upgrade required");
     };
+    // [UPG-7, UPG-8] Over HTTP/2 a CONNECT is answered 200 and its stream
+    // is the connection; the first line tells the `:protocol` the
+    // application saw (`-` for a plain CONNECT).
+    let connect = request.method() == albany::http::Method::CONNECT;
+    let greeting = connect.then(|| {
+        let protocol = request.extensions().get::<albany::upgrade::Protocol>();
+        format!("{}\n", protocol.map_or("-", |protocol| protocol.as_str()))
+    });
     handle.spawn(async move {
-        if let Ok(connection) = on_upgrade.await {
+        if let Ok(mut connection) = on_upgrade.await {
+            if let Some(greeting) = greeting {
+                use futures_lite::AsyncWriteExt;
+                if connection.write_all(greeting.as_bytes()).await.is_err() {
+                    return;
+                }
+                let _ = connection.flush().await;
+            }
             let (mut reader, mut writer) = futures_lite::io::split(connection);
             let _ = futures_lite::io::copy(&mut reader, &mut writer).await;
         }
     });
+    if connect {
+        return text(StatusCode::OK, Body::empty());
+    }
     let mut response = text(StatusCode::SWITCHING_PROTOCOLS, Body::empty());
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

@@ -113,7 +113,148 @@ pub(super) const CASES: &[Case] = &[
         "Upgrade: h2c is answered over HTTP/1.1",
         h2c_upgrade_ignored
     ),
+    case!(
+        "http2.connect",
+        Must,
+        ["UPG-7"],
+        ["RFC 9113 §8.5"],
+        "a CONNECT answered 200 hands the stream to the application, both ways",
+        connect
+    ),
+    case!(
+        "http2.extended-connect",
+        Must,
+        ["UPG-8"],
+        ["RFC 8441 §3", "RFC 8441 §4"],
+        "with http2_extended_connect: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, :protocol reaches the application, 200 opens the stream",
+        extended_connect
+    ),
+    case!(
+        "http2.extended-connect-off",
+        Must,
+        ["UPG-8"],
+        ["RFC 8441 §3", "RFC 9113 §8.3.1"],
+        "by default: no SETTINGS_ENABLE_CONNECT_PROTOCOL, and a :protocol request is reset",
+        extended_connect_off
+    ),
 ];
+
+/// The settings of the server's first SETTINGS frame on `raw`, as
+/// (identifier, value) pairs.
+fn server_settings(raw: &mut RawConnection) -> Result<Vec<(u16, u32)>, Failure> {
+    for _ in 0..10 {
+        let Some(frame) = raw.read_frame()? else {
+            break;
+        };
+        if frame.kind == h2_frames::kind::SETTINGS && frame.flags & h2_frames::ACK == 0 {
+            return Ok(frame
+                .payload
+                .chunks_exact(6)
+                .map(|s| {
+                    (
+                        u16::from_be_bytes([s[0], s[1]]),
+                        u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+                    )
+                })
+                .collect());
+        }
+    }
+    Err(Failure::Fail("no SETTINGS frame from the server".into()))
+}
+
+/// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3).
+const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
+
+/// Over an open tunnel: the application's first line, then an echo.
+fn tunnel_echoes(tunnel: &mut h2::Tunnel, greeting: &str) -> Result<(), Failure> {
+    let wait = Duration::from_secs(10);
+    let line = tunnel.read_exact(greeting.len(), wait)?;
+    ensure_eq!(
+        String::from_utf8_lossy(&line),
+        greeting,
+        "the application's first line"
+    );
+    tunnel.write_all(b"ping over the stream")?;
+    ensure_eq!(
+        tunnel.read_exact(20, wait)?,
+        b"ping over the stream".to_vec(),
+        "echoed bytes"
+    );
+    Ok(())
+}
+
+fn connect(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let endpoint = server.endpoint();
+    let request = http::Request::connect(endpoint.to_string())
+        .body(Bytes::new())
+        .map_err(|error| Failure::Fail(error.to_string()))?;
+    // A CONNECT has no path: the suite's application answers every one
+    // with its `/upgrade` route.
+    let mut tunnel = h2::connect_tunnel(endpoint, request)?;
+    ensure_eq!(tunnel.status.as_u16(), 200, "status");
+    tunnel_echoes(&mut tunnel, "-\n")?;
+    drop(tunnel);
+    server.shutdown()?;
+    Ok(())
+}
+
+fn extended_connect(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.http2_extended_connect = true)?;
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let settings = server_settings(&mut raw)?;
+    ensure!(
+        settings.contains(&(ENABLE_CONNECT_PROTOCOL, 1)),
+        "SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 not in the server's SETTINGS {settings:?}"
+    );
+    drop(raw);
+    let request = h2::extended_connect(server.endpoint(), "/upgrade", "echo-test", &[]);
+    let mut tunnel = h2::connect_tunnel(server.endpoint(), request)?;
+    ensure!(
+        tunnel.extended_connect_enabled,
+        "the client saw no SETTINGS_ENABLE_CONNECT_PROTOCOL"
+    );
+    ensure_eq!(tunnel.status.as_u16(), 200, "status");
+    tunnel_echoes(&mut tunnel, "echo-test\n")?;
+    drop(tunnel);
+    server.shutdown()?;
+    Ok(())
+}
+
+fn extended_connect_off(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| s.http2_extended_connect = false)?;
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let settings = server_settings(&mut raw)?;
+    ensure!(
+        !settings.contains(&(ENABLE_CONNECT_PROTOCOL, 1)),
+        "SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 advertised while off: {settings:?}"
+    );
+    let authority = server.endpoint().to_string();
+    let scheme = raw.scheme();
+    raw.send_headers(
+        1,
+        &[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", scheme),
+            (":authority", &authority),
+            (":path", "/upgrade"),
+        ],
+        false,
+    )?;
+    let outcome = raw.outcome(1, Duration::from_secs(10))?;
+    ensure!(
+        matches!(
+            outcome,
+            StreamOutcome::Reset(PROTOCOL_ERROR) | StreamOutcome::GoAway(PROTOCOL_ERROR)
+        ),
+        "expected a PROTOCOL_ERROR reset, got {outcome:?}"
+    );
+    ensure_eq!(state.calls(), 0, "application calls");
+    drop(raw);
+    server.shutdown()?;
+    Ok(())
+}
 
 fn prior_knowledge(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = context.start()?;

@@ -66,12 +66,12 @@ pub(super) const CASES: &[Case] = &[
         serve_returns
     ),
     case!(
-        "shutdown.upgraded-untouched",
+        "shutdown.upgraded-deadline",
         Must,
         ["SHUT-8", "UPG-9"],
         [],
-        "upgraded connections leave the connection limit and outlive graceful shutdown",
-        upgraded_untouched
+        "upgraded connections leave the connection limit, work during graceful shutdown, and close at its deadline, before serve returns",
+        upgraded_deadline
     ),
 ];
 
@@ -220,8 +220,11 @@ fn serve_returns(context: &mut Context<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, state) = context.start_with(|s| s.max_connections = 2)?;
+fn upgraded_deadline(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| {
+        s.max_connections = 2;
+        s.graceful_shutdown_timeout = Duration::from_secs(2);
+    })?;
     let mut upgraded = h1::Connection::open(server.endpoint())?;
     upgraded.send(
         b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
@@ -229,7 +232,7 @@ fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
     ensure_eq!(upgraded.read_head()?.status, 101, "status");
     // The upgraded connection no longer counts against max_connections = 2.
     let mut slow = h1::Connection::open(server.endpoint())?;
-    slow.send(&h1::get("/slow?ms=1500"))?;
+    slow.send(&h1::get("/slow?ms=1000"))?;
     ensure!(
         eventually(Duration::from_secs(5), || state.calls() == 2),
         "the second connection was not served"
@@ -239,15 +242,15 @@ fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
         200,
         "a third connection"
     );
-    // While graceful shutdown waits for /slow, the upgraded connection
-    // still works.
+    // During graceful shutdown, before its deadline, the upgraded
+    // connection still works (the suite's echo ignores the signal).
     let started = Instant::now();
     server.begin_shutdown();
     std::thread::sleep(Duration::from_millis(200));
     upgraded.send(b"still here")?;
     let echoed = upgraded.read_exactly(10).map_err(|e| {
         Failure::Fail(format!(
-            "graceful shutdown closed the upgraded connection: {e}"
+            "graceful shutdown closed the upgraded connection before its deadline: {e}"
         ))
     })?;
     ensure_eq!(echoed, b"still here".to_vec(), "echo during shutdown");
@@ -256,10 +259,19 @@ fn upgraded_untouched(context: &mut Context<'_>) -> Result<(), Failure> {
         b"slow".to_vec(),
         "the request in flight"
     );
-    // Shutdown completes without waiting for the upgraded connection.
+    // At the deadline the server closes it, and serve returns after.
+    ensure!(
+        upgraded.is_closed_within(Duration::from_secs(5)),
+        "the upgraded connection stayed open past the deadline"
+    );
+    let closed = started.elapsed();
+    ensure!(
+        closed >= Duration::from_millis(1800),
+        "the upgraded connection closed after {closed:?}, before the 2 s deadline"
+    );
     server.shutdown()?;
     ensure!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < Duration::from_secs(6),
         "shutdown took {:?}",
         started.elapsed()
     );

@@ -38,7 +38,9 @@ impl Counters {
     }
 
     /// Connections handed to the application by an upgrade (`101`, or a
-    /// successful `CONNECT`) whose upgraded stream is still open.
+    /// successful `CONNECT`) whose upgraded stream is still open: from the
+    /// moment the application's `OnUpgrade` resolves until it drops the
+    /// `Upgraded`, or the shutdown deadline closes it (spec UPG-9).
     pub fn upgraded_connections(&self) -> usize {
         self.inner.upgraded.load(Ordering::Relaxed)
     }

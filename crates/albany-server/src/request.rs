@@ -1,7 +1,7 @@
 //! Request adaptation: hyper's request checked and turned into the
 //! application's, with its body and extensions.
 
-use albany::upgrade::{OnUpgrade, UpgradeError, Upgraded};
+use albany::upgrade::{OnUpgrade, Protocol, UpgradeError, Upgraded};
 use albany::{Application, Body, Request};
 use http::{header, StatusCode};
 use http_body::Body as _;
@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use crate::request_body::{read_ahead, ClientGone};
 use crate::request_checks;
 use crate::service::ConnectionState;
-use crate::upgrade_io::FromHyper;
+use crate::upgrade_io::Held;
 
 /// A request ready for the application.
 pub(crate) struct Prepared {
@@ -72,15 +72,26 @@ pub(crate) fn prepare_request<A: Application>(
     // such as axum's `WebSocketUpgrade`, take it from there (spec TOWER-6).
     if let Some(on_upgrade) = parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned() {
         let counters = shared.counters.clone();
+        let deadline = shared.shutdown_deadline.clone();
+        let runtime = state.context.runtime().clone();
         parts.extensions.insert(OnUpgrade::new(async move {
             match on_upgrade.await {
-                Ok(upgraded) => Ok(Upgraded::new(FromHyper::counted(
+                // [SHUT-8, UPG-9] Counted, waited for by graceful shutdown,
+                // closed at its deadline.
+                Ok(upgraded) => Ok(Upgraded::new(Held::new(
                     upgraded,
                     counters.upgrade(),
+                    counters.tracker().track(),
+                    deadline,
+                    |closer| drop(runtime.spawn(closer)),
                 ))),
                 Err(error) => Err(UpgradeError::new(error)),
             }
         }));
+    }
+    // [UPG-8] RFC 8441's `:protocol`, as Albany's type (hyper's stays too).
+    if let Some(protocol) = parts.extensions.get::<hyper::ext::Protocol>() {
+        parts.extensions.insert(Protocol::new(protocol.as_str()));
     }
     // [EXT-1, EXT-2, EXT-3, EXT-12] One insert: the connection's
     // context is shared by its requests.

@@ -71,6 +71,7 @@ where
     let handle = rt::handle(binding.clone());
     let protocols = Arc::new(Protocols::new(settings, &binding));
     let trusted_proxies = Trusted::new(settings);
+    let deadline_passed = ShutdownTrigger::new();
     let shared = Arc::new(Shared {
         application,
         max_request_body_size: settings.max_request_body_size,
@@ -78,6 +79,9 @@ where
         access_log_or_proxies: settings.access_log || !trusted_proxies.is_empty(),
         trusted_proxies,
         counters: Counters::default(),
+        // An upgraded connection is closed when the deadline passes while
+        // this call runs (SHUT-8); after it returns, it is the caller's.
+        shutdown_deadline: deadline_passed.signal(),
     });
     // The requests' signal fires with the caller's: one trigger per
     // connection, fired by the loop below.
@@ -110,6 +114,7 @@ where
         if let Some(sleep) = deadline.as_mut().as_pin_mut() {
             if sleep.poll(cx).is_ready() {
                 tracing::debug!("closed by the graceful shutdown deadline");
+                deadline_passed.trigger();
                 return Poll::Ready(());
             }
         }

@@ -46,7 +46,9 @@ use ipnet::IpNet;
 ///
 /// What it does, per the specification in `spec/`:
 /// - HTTP/1.1 (RFC 9112) with keep-alive and pipelining, and HTTP/2 with
-///   prior knowledge (RFC 9113 §3.3) on the same port; upgrades (`101`).
+///   prior knowledge (RFC 9113 §3.3) on the same port; upgrades (`101`),
+///   HTTP/2 `CONNECT` and, with [`http2_extended_connect`](Server::http2_extended_connect),
+///   extended `CONNECT` (RFC 8441, WebSockets over HTTP/2).
 /// - Response framing from the body's size hint: `Content-Length` when exact,
 ///   chunked transfer coding otherwise.
 /// - A panic in the application before the response becomes a `500` and the
@@ -324,6 +326,13 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::http2_extended_connect`] (default `false`): HTTP/2
+    /// extended `CONNECT` (RFC 8441), for WebSockets over HTTP/2.
+    pub fn http2_extended_connect(mut self, enabled: bool) -> Self {
+        self.settings.http2_extended_connect = enabled;
+        self
+    }
+
     /// Serves HTTPS: every connection starts with a TLS handshake with
     /// `tls`, bounded by [`Settings::tls_handshake_timeout`], and HTTP/2 or
     /// HTTP/1.1 follows as ALPN agreed (spec TLS-1 to TLS-8). Each
@@ -379,9 +388,12 @@ impl<B: Binding> Server<B> {
     /// 2. the [`ShutdownSignal`](albany::ShutdownSignal) in every request
     ///    resolves, so long-lived responses can end;
     /// 3. idle connections close, HTTP/2 connections get `GOAWAY`, requests
-    ///    in flight run to completion;
+    ///    in flight run to completion, upgraded connections (WebSockets)
+    ///    keep working: their applications end them on the signal of step 2
+    ///    (spec SHUT-7);
     /// 4. after [`Settings::graceful_shutdown_timeout`], connections still
-    ///    open are closed and their applications' futures dropped;
+    ///    open, upgraded ones included, are closed and their applications'
+    ///    futures dropped (spec SHUT-5, SHUT-8);
     /// 5. [`Server::serve`] returns.
     pub fn shutdown_trigger(&self) -> ShutdownTrigger {
         self.shutdown.clone()
@@ -496,6 +508,7 @@ impl<B: Binding> Serving<B> {
         } = self;
         let handle = rt::handle(binding.clone());
         let protocols = Arc::new(Protocols::new(&settings, &binding));
+        let abort = ShutdownTrigger::new();
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
@@ -503,8 +516,8 @@ impl<B: Binding> Serving<B> {
             access_log_or_proxies: settings.access_log || !Trusted::new(&settings).is_empty(),
             trusted_proxies: Trusted::new(&settings),
             counters: counters.clone(),
+            shutdown_deadline: abort.signal(),
         });
-        let abort = ShutdownTrigger::new();
         let tracker = counters.tracker();
         let permits = Arc::new(Semaphore::new(settings.max_connections));
         let mut shutdown_signal = shutdown.signal();

@@ -29,6 +29,9 @@ pub(crate) struct Shared<A> {
     /// for both.
     pub(crate) access_log_or_proxies: bool,
     pub(crate) counters: Counters,
+    /// Resolves when the graceful shutdown deadline passes: upgraded
+    /// connections still open are closed then (SHUT-8).
+    pub(crate) shutdown_deadline: albany::ShutdownSignal,
     pub(crate) trusted_proxies: crate::forwarded::Trusted,
 }
 

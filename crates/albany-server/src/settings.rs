@@ -43,12 +43,30 @@ pub struct Settings {
     /// `None`: no limit (applications bound what they buffer, see
     /// `albany::Body::collect`). Default: `None`.
     pub max_request_body_size: Option<u64>,
-    /// After graceful shutdown starts, how long requests in flight may take
-    /// to finish; then their connections are closed. Default: 30 seconds.
+    /// After graceful shutdown starts, how long requests in flight and
+    /// upgraded connections (WebSockets) may take to finish; then their
+    /// connections are closed and `serve` returns (spec SHUT-5, SHUT-8).
+    /// Default: 30 seconds.
     pub graceful_shutdown_timeout: Duration,
     /// Whether HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) is served on
     /// the same port as HTTP/1.1. Default: `true`.
     pub http2: bool,
+    /// Whether HTTP/2 connections offer extended `CONNECT` (RFC 8441): the
+    /// server's SETTINGS carry `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`, and a
+    /// `CONNECT` request with a `:protocol` pseudo-header (WebSockets over
+    /// HTTP/2: `websocket`) reaches the application with an
+    /// `albany::upgrade::Protocol` extension and an `OnUpgrade`; a `2xx`
+    /// answer hands it the stream (spec UPG-8). Off, such a request is
+    /// refused by the HTTP/2 layer (`RST_STREAM` with `PROTOCOL_ERROR`) and
+    /// the setting is not advertised.
+    ///
+    /// Off by default: browsers read the setting as a promise that
+    /// WebSockets over HTTP/2 work on every path of the server and no
+    /// longer fall back to HTTP/1.1 (Go turned it off by default for that
+    /// reason, golang/go#71128). Turn it on when the application answers
+    /// WebSocket handshakes over HTTP/2 (`albany-websocket` does). Has no
+    /// effect when [`http2`](Settings::http2) is off. Default: `false`.
+    pub http2_extended_connect: bool,
     /// The most concurrent streams per HTTP/2 connection (RFC 9113 §5.1.2).
     /// At least 1. Default: 200.
     pub http2_max_concurrent_streams: u32,
@@ -89,6 +107,7 @@ impl Default for Settings {
             max_request_body_size: None,
             graceful_shutdown_timeout: Duration::from_secs(30),
             http2: true,
+            http2_extended_connect: false,
             http2_max_concurrent_streams: 200,
             backlog: 1024,
             tls_handshake_timeout: Duration::from_secs(10),

@@ -8,6 +8,13 @@
 //! AsyncWrite`. Runtime-neutral protocol libraries (async-tungstenite, for
 //! WebSockets) work on it on every adapter.
 //!
+//! Over HTTP/2 the same handle comes with a `CONNECT` request (spec UPG-7)
+//! and with an extended `CONNECT` (RFC 8441, spec UPG-8), whose
+//! `:protocol` pseudo-header the server gives as a [`Protocol`] extension
+//! (`websocket` for a WebSocket). A `2xx` answer to either hands over the
+//! stream. Servers offer extended `CONNECT` only when configured to
+//! (`albany_server::Settings::http2_extended_connect`).
+//!
 //! ```
 //! use albany::{Body, Request, RequestExt, Response};
 //! use albany::http::{header, StatusCode};
@@ -88,6 +95,58 @@ impl Future for OnUpgrade {
 impl fmt::Debug for OnUpgrade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnUpgrade").finish_non_exhaustive()
+    }
+}
+
+/// The `:protocol` pseudo-header of an HTTP/2 extended `CONNECT` request
+/// (RFC 8441 §4): the protocol the client wants the stream to carry, such
+/// as `websocket` (RFC 8441 §5).
+///
+/// The server inserts it in the request's extensions (spec UPG-8); it is
+/// absent from every other request. Read it with
+/// `request.extensions().get::<Protocol>()`.
+///
+/// ```
+/// use albany::upgrade::Protocol;
+///
+/// let protocol = Protocol::new("websocket");
+/// assert_eq!(protocol.as_str(), "websocket");
+/// assert_eq!(protocol, "websocket");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Protocol {
+    name: Box<str>,
+}
+
+impl Protocol {
+    /// A protocol named `name`, as the client sent it (compare it
+    /// case-sensitively: RFC 8441 takes the values of the HTTP Upgrade
+    /// Token registry, which are).
+    pub fn new(name: impl Into<Box<str>>) -> Self {
+        Protocol { name: name.into() }
+    }
+
+    /// The protocol's name.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl PartialEq<str> for Protocol {
+    fn eq(&self, other: &str) -> bool {
+        &*self.name == other
+    }
+}
+
+impl PartialEq<&str> for Protocol {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.name == *other
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
     }
 }
 

@@ -55,6 +55,11 @@ impl<B: Binding> Protocols<B> {
                 .timer(HyperTimer(binding.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
                 .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
+            // [UPG-8] RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL, only when
+            // asked for (see the setting's documentation).
+            if settings.http2_extended_connect {
+                http2.enable_connect_protocol();
+            }
             http2
         });
         Protocols {
