@@ -4,3 +4,5 @@
 
 mod from_tower;
 mod into_tower;
+
+pub use into_tower::{ApplicationService, ResponseFuture};
