@@ -23,20 +23,21 @@ pub(super) fn render(report: &Report) -> String {
     let _ = writeln!(out, "## Totals\n");
     let _ = writeln!(
         out,
-        "| target | pass | fail | waived | unsupported | MUST pass | SHOULD pass |"
+        "| target | pass | fail | waived | unsupported | expected fail | MUST pass | SHOULD pass |"
     );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (column, target) in report.targets.iter().enumerate() {
         let totals = report.totals(column);
         let must = report.totals_at(column, Level::Must);
         let should = report.totals_at(column, Level::Should);
         let _ = writeln!(
             out,
-            "| {target} | {} | {} | {} | {} | {}/{} | {}/{} |",
+            "| {target} | {} | {} | {} | {} | {} | {}/{} | {}/{} |",
             totals.pass,
             totals.fail,
             totals.waived,
             totals.unsupported,
+            totals.expected_fail,
             must.pass,
             must.total(),
             should.pass,
