@@ -44,6 +44,13 @@ pub trait Target: Send + Sync + 'static {
     fn expected_failures(&self) -> &'static [crate::ExpectedFailure] {
         &[]
     }
+
+    /// Whether this is a reference target: a server that is not Albany's
+    /// engine, compared in the differential run with Albany's targets
+    /// without its differences failing the run. Default: `false`.
+    fn is_reference(&self) -> bool {
+        false
+    }
 }
 
 type Stop = Box<dyn FnOnce() -> io::Result<()> + Send>;

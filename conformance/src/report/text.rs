@@ -58,6 +58,13 @@ pub(super) fn render(report: &Report) -> String {
                 let _ = writeln!(out, "    {target}: {}", shorten(outcome, 300));
             }
         }
+        if !summary.reference_differences.is_empty() {
+            let _ = writeln!(
+                out,
+                "reference targets: {} request(s) answered otherwise than by Albany (expected)",
+                summary.reference_differences.len()
+            );
+        }
     }
     let notes = notes(report);
     if !notes.is_empty() {
