@@ -9,6 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::thread;
+use std::time::Duration;
 
 use albany::tower::ApplicationService;
 use albany::{BoxApplication, ConnectionInfo};
@@ -82,8 +83,9 @@ impl Target for HyperUtilTower {
             .spawn(move || {
                 runtime.block_on(serve(listener, service, settings));
                 // Connections still open past the graceful deadline are
-                // dropped with the runtime.
-                runtime.shutdown_background();
+                // dropped with the runtime's tasks; wait (a bounded time)
+                // for the workers to have dropped them.
+                runtime.shutdown_timeout(Duration::from_secs(1));
                 Ok(())
             })?;
         let stop = trigger.clone();
