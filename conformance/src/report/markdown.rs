@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{cell, notes, shorten};
-use crate::verdict::Report;
+use crate::verdict::{Report, Verdict};
 use crate::{Group, Level};
 
 fn escape(text: &str) -> String {
@@ -117,7 +117,39 @@ pub(super) fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
-    let notes = notes(report);
+    let expected: Vec<_> = report
+        .results
+        .iter()
+        .flatten()
+        .filter_map(|result| match &result.verdict {
+            Verdict::ExpectedFail { reason, detail } => Some((result, *reason, detail)),
+            _ => None,
+        })
+        .collect();
+    if !expected.is_empty() {
+        let _ = writeln!(out, "\n## Expected failures of reference targets\n");
+        let _ = writeln!(
+            out,
+            "Failures (`XFAIL` above) of targets that are not Albany's engine, which each target lists with the reason; they do not fail the run. Albany's own targets list none.\n"
+        );
+        let _ = writeln!(out, "| case | clauses | target | why | what happened |");
+        let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
+        for (result, reason, detail) in expected {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                result.case.id,
+                result.case.clauses.join(", "),
+                result.target,
+                escape(reason),
+                escape(&shorten(detail, 200))
+            );
+        }
+    }
+    let notes: Vec<_> = notes(report)
+        .into_iter()
+        .filter(|(_, _, note)| !note.starts_with("expected-fail:"))
+        .collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "\n## Notes\n");
         for (id, target, note) in notes {

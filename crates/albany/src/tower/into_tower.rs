@@ -26,7 +26,8 @@ use crate::{Application, Body, BoxError, ConnectionContext, ConnectionInfo, Requ
 ///
 /// - Request bodies of any [`http_body::Body`] type `B` (hyper's
 ///   `Incoming`, axum's `Body`) become an [`albany::Body`](Body) without
-///   being read ([`Body::new`]; an `albany::Body` is passed as it is).
+///   being read ([`Body::new`]; an `albany::Body` is passed as it is;
+///   TOWER-17).
 /// - The response is the application's [`Response`], whose
 ///   [`Body`] is an `http_body::Body<Data = Bytes>`; the error type is
 ///   [`Infallible`], since an application answers every request (APP-4).
@@ -45,7 +46,7 @@ use crate::{Application, Body, BoxError, ConnectionContext, ConnectionInfo, Requ
 ///
 /// The host server is the HTTP implementation: parsing, framing, limits,
 /// timeouts, keep-alive, HTTP/2 and graceful shutdown are its own, not
-/// Albany's engine's (TOWER-17). In particular:
+/// Albany's engine's (TOWER-18). In particular:
 ///
 /// - **Panics** in the application propagate to the host, as a tower
 ///   service's panic does (hyper-util's connection task ends and the client
@@ -82,7 +83,6 @@ use crate::{Application, Body, BoxError, ConnectionContext, ConnectionInfo, Requ
 /// use albany::tower::ApplicationService;
 /// use albany::{from_fn, Body, ConnectionInfo, RequestExt, Response};
 /// use tower_service::Service;
-/// # fn handle() -> albany::rt::Handle { unimplemented!() }
 /// # fn example(handle: albany::rt::Handle) {
 /// let app = from_fn(|request: albany::Request| async move {
 ///     let peer = request.connection_info().and_then(|info| info.peer_addr());
