@@ -184,7 +184,8 @@ mod why {
     pub(super) const SILENT_TIMEOUT: &str = "hyper's header_read_timeout starts with the first byte of a request: a connection that sends nothing stays open; Albany's engine times it from accept (LIMIT-3)";
     pub(super) const HTTP2_OFF: &str = "hyper-util's serve_connection_with_upgrades serves HTTP/2 although the builder is http1_only (H2-2, spec §27's note)";
     pub(super) const SETTINGS: &str = "Settings are Albany's engine's: this host maps some to hyper-util's builder and rejects none (LIMIT-12)";
-    pub(super) const FORWARDED: &str = "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
+    pub(super) const FORWARDED: &str =
+        "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
 }
 
 /// The cases the [`HyperUtilTower`] target fails, each with the reason: 28

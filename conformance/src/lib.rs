@@ -18,11 +18,11 @@ pub mod validate;
 mod verdict;
 
 pub use case::{eventually, suite_settings, Case, Context, Failure, Group, Level};
+pub use hosted::{HyperUtilTower, HYPER_UTIL_TOWER, HYPER_UTIL_TOWER_EXPECTED};
 pub use runner::{Runner, CASE_TIMEOUT};
 pub use target::{
     AlbanyTarget, RunningServer, Target, ASYNC_STD, ASYNC_STD_TLS, SMOL, SMOL_TLS, TOKIO, TOKIO_TLS,
 };
-pub use hosted::{HyperUtilTower, HYPER_UTIL_TOWER, HYPER_UTIL_TOWER_EXPECTED};
 pub use transport::Endpoint;
 pub use verdict::{CaseResult, ExpectedFailure, Report, Totals, Verdict, Waiver, WAIVERS};
 

@@ -176,8 +176,10 @@ fn axum_serve_hosts_an_albany_application_behind_a_tower_http_layer() {
                 // application reads it as a ConnectionInfo.
                 .layer(MapRequestLayer::new(
                     move |mut request: axum::extract::Request| {
-                        if let Some(ConnectInfo(peer)) =
-                            request.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+                        if let Some(ConnectInfo(peer)) = request
+                            .extensions()
+                            .get::<ConnectInfo<SocketAddr>>()
+                            .copied()
                         {
                             request
                                 .extensions_mut()
@@ -216,5 +218,7 @@ fn axum_serve_hosts_an_albany_application_behind_a_tower_http_layer() {
         thread::sleep(Duration::from_millis(10));
     }
     assert!(host.is_finished(), "axum::serve did not stop");
-    host.join().unwrap().expect("axum::serve ends without an error");
+    host.join()
+        .unwrap()
+        .expect("axum::serve ends without an error");
 }

@@ -25,7 +25,10 @@ pub(super) fn render(report: &Report) -> String {
         out,
         "| target | pass | fail | waived | unsupported | expected fail | MUST pass | SHOULD pass |"
     );
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for (column, target) in report.targets.iter().enumerate() {
         let totals = report.totals(column);
         let must = report.totals_at(column, Level::Must);
