@@ -20,16 +20,17 @@ pub(super) fn render(report: &Report) -> String {
         "Albany conformance: specification {}",
         report.spec_version
     );
+    let widths: Vec<usize> = report.targets.iter().map(|t| t.len().max(10)).collect();
     let _ = write!(out, "{:id_width$}  {:6}", "case", "level");
-    for target in &report.targets {
-        let _ = write!(out, "  {target:>10}");
+    for (target, width) in report.targets.iter().zip(&widths) {
+        let _ = write!(out, "  {target:>width$}");
     }
     out.push('\n');
     for row in &report.results {
         let case = row[0].case;
         let _ = write!(out, "{:id_width$}  {:6}", case.id, case.level.as_str());
-        for result in row {
-            let _ = write!(out, "  {:>10}", cell(result));
+        for (result, width) in row.iter().zip(&widths) {
+            let _ = write!(out, "  {:>width$}", cell(result));
         }
         out.push('\n');
     }
