@@ -87,7 +87,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("VER-4", "a rule for versions of this specification"),
     // Tower interoperability (spec chapter 23).
     ("TOWER-11", "albany::tower::ApplicationService's Service impl, tested by crates/albany/src/tower/into_tower.rs's unit tests and, on hyper-util and axum::serve, by examples/tests/tower_host.rs"),
-    ("TOWER-12", "for_connection's ConnectionContext, tested by crates/albany/src/tower/into_tower.rs (a_connection_service_gives_each_request_one_context) and over sockets by examples/tests/tower_host.rs; the hyper-util-tower target passes interface.extensions' other checks"),
+    ("TOWER-12", "for_connection's ConnectionContext, tested by crates/albany/src/tower/into_tower.rs (a_connection_service_gives_each_request_one_context) and over sockets, HTTP/1.1 and HTTP/2, by examples/tests/tower_host.rs; the hyper-util-tower target passes interface.connection-info"),
     ("TOWER-13", "a service without connection data, tested by crates/albany/src/tower/into_tower.rs (without_connection_data_the_handle_and_the_signal_are_inserted) and with axum's ConnectInfo by examples/tests/tower_host.rs"),
     ("TOWER-14", "what the request carries is kept, tested by crates/albany/src/tower/into_tower.rs (what_the_request_carries_is_kept)"),
     ("TOWER-15", "the host's shutdown trigger, tested by crates/albany/src/tower/into_tower.rs and with hyper-util's and axum's graceful shutdown by examples/tests/tower_host.rs"),

@@ -5,7 +5,8 @@
 //! `for_connection`; the conformance suite's `hyper-util-tower` target), and
 //! by `axum::serve` with the application as a `Router`'s fallback behind a
 //! tower-http layer. Both on tokio (hyper-util's and axum's runtime), tested
-//! over loopback with a `std` client: the runtime `Handle` works inside
+//! over loopback with a `std` client (and HTTP/2 with prior knowledge from
+//! a hyper client on a runtime of its own): the runtime `Handle` works inside
 //! (`sleep`, `spawn_blocking`), `ConnectionInfo` has the client's address,
 //! request bodies arrive, and the shutdown signal resolves when the host
 //! starts its graceful shutdown.
@@ -20,6 +21,7 @@ use albany::shutdown::ShutdownTrigger;
 use albany::tower::ApplicationService;
 use albany::{from_fn, Body, BoxApplication, ConnectionInfo, Request, RequestExt, Response};
 use albany_conformance::h1::{self, Connection};
+use albany_conformance::h2;
 use albany_conformance::{suite_settings, Target, HYPER_UTIL_TOWER};
 
 /// The application both hosts serve.
@@ -99,6 +101,23 @@ fn check_host(addr: SocketAddr, shutdown: impl FnOnce()) {
 
     let (response, _) = get(addr, "/work");
     assert_eq!(text(&response), "slept=true blocking-thread=Ok(true)");
+
+    // HTTP/2 with prior knowledge, from a client on a tokio runtime of its
+    // own: two streams of one connection, the same ConnectionInfo.
+    let responses = h2::send_all(addr, vec![h2::get(addr, "/info"), h2::get(addr, "/work")])
+        .expect("HTTP/2 responses");
+    let info = String::from_utf8_lossy(responses[0].body.as_ref().expect("a body")).into_owned();
+    assert!(
+        info.starts_with("peer=Some(127.0.0.1:")
+            && info.ends_with(&format!(
+                "local=Some({addr}) runtime=true shutdown=Some(false)"
+            )),
+        "{info}"
+    );
+    assert_eq!(
+        responses[1].body.as_deref().expect("a body"),
+        b"slept=true blocking-thread=Ok(true)"
+    );
 
     let body = "a request body through tower".repeat(1000);
     let request = format!(
