@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use albany_conformance::report::{self, Format};
-use albany_conformance::{cases, differential, Runner, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS};
+use albany_conformance::{
+    cases, differential, Runner, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS, REFERENCE_TARGETS,
+};
 
 const USAGE: &str = "usage: albany-conformance [--adapter NAME]... [--filter TEXT]...
                           [--format text|markdown|json|junit|html] [--output FILE]
@@ -21,7 +23,10 @@ const USAGE: &str = "usage: albany-conformance [--adapter NAME]... [--filter TEX
   --adapter    the targets to test, repeatable or comma-separated (default: all):
                tokio, async-std, smol (plain TCP), tokio-tls, async-std-tls,
                smol-tls (TLS with a certificate made at start), all (the
-               three over TCP), all-tls (the three over TLS)
+               three over TCP), all-tls (the three over TLS), and the
+               reference target hyper-util-tower (the same application on
+               plain hyper-util through albany::tower, no Albany engine:
+               its known failures are reported as XFAIL)
   --filter     run only the cases whose id contains TEXT (repeatable)
   --format     the report format (default: text)
   --output     write the report to FILE instead of standard output
@@ -30,8 +35,9 @@ const USAGE: &str = "usage: albany-conformance [--adapter NAME]... [--filter TEX
   --list       list the cases with their clauses and exit
   --quiet      no progress lines on standard error
 
-Exit status: 0 when every case passes or is waived or unsupported and the
-differential run finds no disagreement; 1 otherwise; 2 for a usage error.";
+Exit status: 0 when every case passes or is waived, unsupported or an
+expected failure of a reference target, and the differential run finds no
+disagreement among Albany's targets; 1 otherwise; 2 for a usage error.";
 
 struct Options {
     targets: Vec<&'static dyn Target>,
@@ -68,11 +74,13 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                             *ALBANY_TARGETS
                                 .iter()
                                 .chain(&ALBANY_TLS_TARGETS)
+                                .chain(&REFERENCE_TARGETS)
                                 .find(|t| t.name() == name)
                                 .ok_or_else(|| {
                                     format!(
                                         "unknown adapter {name:?}: tokio, async-std, smol, \
-                                         tokio-tls, async-std-tls, smol-tls, all or all-tls"
+                                         tokio-tls, async-std-tls, smol-tls, all, all-tls \
+                                         or hyper-util-tower"
                                     )
                                 })?,
                         ),

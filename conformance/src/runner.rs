@@ -114,8 +114,16 @@ impl<'a> Runner<'a> {
         let verdict = match run_isolated(case, target) {
             Ok(()) => Verdict::Pass,
             Err(Failure::Unsupported(reason)) => Verdict::Unsupported(reason),
-            Err(Failure::Fail(message)) => {
-                match self
+            Err(Failure::Fail(message)) => match target
+                .expected_failures()
+                .iter()
+                .find(|expected| expected.case == case.id)
+            {
+                Some(expected) => Verdict::ExpectedFail {
+                    reason: expected.reason,
+                    detail: message,
+                },
+                None => match self
                     .waivers
                     .iter()
                     .find(|waiver| waiver.covers(case.id, target.name()))
@@ -126,8 +134,8 @@ impl<'a> Runner<'a> {
                         detail: message,
                     },
                     None => Verdict::Fail(message),
-                }
-            }
+                },
+            },
         };
         let result = CaseResult {
             case,

@@ -33,6 +33,24 @@ pub trait Target: Send + Sync + 'static {
     ///
     /// The error if the server cannot start.
     fn start(&self, application: BoxApplication, settings: Settings) -> io::Result<RunningServer>;
+
+    /// The cases this target is known to fail, each with the reason: for a
+    /// *reference* target, a server that is not Albany's engine (such as
+    /// [`HYPER_UTIL_TOWER`](crate::HYPER_UTIL_TOWER)), run beside Albany's
+    /// adapters to show what they guarantee and it does not. Such a failure
+    /// is reported as [`Verdict::ExpectedFail`](crate::Verdict::ExpectedFail)
+    /// and does not fail the run; a failure not listed does. Default: none,
+    /// as for every adapter that claims conformance.
+    fn expected_failures(&self) -> &'static [crate::ExpectedFailure] {
+        &[]
+    }
+
+    /// Whether this is a reference target: a server that is not Albany's
+    /// engine, compared in the differential run with Albany's targets
+    /// without its differences failing the run. Default: `false`.
+    fn is_reference(&self) -> bool {
+        false
+    }
 }
 
 type Stop = Box<dyn FnOnce() -> io::Result<()> + Send>;

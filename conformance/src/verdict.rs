@@ -23,16 +23,29 @@ pub enum Verdict {
     },
     /// The target does not offer what the case needs.
     Unsupported(String),
+    /// The case failed on a reference target (a server that is not Albany's
+    /// engine, such as `hyper-util-tower`) that is known to fail it: a
+    /// failure, reported as one, which the target lists with the reason
+    /// ([`Target::expected_failures`](crate::Target::expected_failures)). It
+    /// does not fail the run; Albany's own targets list none.
+    ExpectedFail {
+        /// Why the target fails the case.
+        reason: &'static str,
+        /// The failure message.
+        detail: String,
+    },
 }
 
 impl Verdict {
-    /// `"pass"`, `"fail"`, `"waived"` or `"unsupported"`.
+    /// `"pass"`, `"fail"`, `"waived"`, `"unsupported"` or
+    /// `"expected-fail"`.
     pub fn label(&self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail(_) => "fail",
             Verdict::Waived { .. } => "waived",
             Verdict::Unsupported(_) => "unsupported",
+            Verdict::ExpectedFail { .. } => "expected-fail",
         }
     }
 
@@ -47,6 +60,7 @@ impl Verdict {
                 link,
                 detail,
             } => format!("{reason} ({link}); {detail}"),
+            Verdict::ExpectedFail { reason, detail } => format!("{reason}; {detail}"),
         }
     }
 }
@@ -78,6 +92,18 @@ impl Waiver {
     }
 }
 
+/// A case that a reference target is known to fail, with the reason: its
+/// failure is reported as [`Verdict::ExpectedFail`] and does not fail the
+/// run. A reference target is a server that is not Albany's engine, run to
+/// show what Albany guarantees that it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedFailure {
+    /// The case id.
+    pub case: &'static str,
+    /// Why the target fails it.
+    pub reason: &'static str,
+}
+
 /// The waivers of Albany's own adapters. Empty: every case passes.
 pub const WAIVERS: &[Waiver] = &[];
 
@@ -105,6 +131,8 @@ pub struct Totals {
     pub waived: usize,
     /// Not applicable to the target.
     pub unsupported: usize,
+    /// Failed as the (reference) target said it would.
+    pub expected_fail: usize,
 }
 
 impl Totals {
@@ -115,12 +143,13 @@ impl Totals {
             Verdict::Fail(_) => self.fail += 1,
             Verdict::Waived { .. } => self.waived += 1,
             Verdict::Unsupported(_) => self.unsupported += 1,
+            Verdict::ExpectedFail { .. } => self.expected_fail += 1,
         }
     }
 
     /// All verdicts counted.
     pub fn total(&self) -> usize {
-        self.pass + self.fail + self.waived + self.unsupported
+        self.pass + self.fail + self.waived + self.unsupported + self.expected_fail
     }
 }
 
@@ -130,7 +159,11 @@ impl fmt::Display for Totals {
             f,
             "{} pass, {} fail, {} waived, {} unsupported",
             self.pass, self.fail, self.waived, self.unsupported
-        )
+        )?;
+        if self.expected_fail > 0 {
+            write!(f, ", {} expected fail", self.expected_fail)?;
+        }
+        Ok(())
     }
 }
 
@@ -172,7 +205,23 @@ impl Report {
         totals
     }
 
-    /// Every failure (not waived), as `(case id, target, message)`.
+    /// Every expected failure of a reference target, as `(case id, target,
+    /// reason)`.
+    pub fn expected_failures(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        self.results
+            .iter()
+            .flatten()
+            .filter_map(|result| match &result.verdict {
+                Verdict::ExpectedFail { reason, .. } => {
+                    Some((result.case.id, result.target, *reason))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every failure (not waived, not expected), as `(case id, target,
+    /// message)`.
     pub fn failures(&self) -> Vec<(&'static str, &'static str, String)> {
         self.results
             .iter()
@@ -184,8 +233,9 @@ impl Report {
             .collect()
     }
 
-    /// `true` when no case failed unwaived and the differential run, if
-    /// any, found no disagreement.
+    /// `true` when no case failed unwaived (expected failures of reference
+    /// targets do not count) and the differential run, if any, found no
+    /// disagreement.
     pub fn is_success(&self) -> bool {
         self.failures().is_empty()
             && self

@@ -1,12 +1,16 @@
 //! `cargo test` runs the whole server suite on tokio, async-std and smol,
-//! over plain TCP and over TLS (tokio-tls, async-std-tls, smol-tls), and
-//! fails on any failure that is not waived. A positional argument filters
+//! over plain TCP and over TLS (tokio-tls, async-std-tls, smol-tls), and on
+//! the reference target hyper-util-tower (plain hyper-util through
+//! `albany::tower`), and fails on any failure that is not waived or, on the
+//! reference target, listed as expected. A positional argument filters
 //! cases by id: `cargo test -p albany-conformance --test suite -- framing.`.
 
 use std::process::ExitCode;
 
 use albany_conformance::report::{render, Format};
-use albany_conformance::{cases, Runner, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS};
+use albany_conformance::{
+    cases, Runner, Target, ALBANY_TARGETS, ALBANY_TLS_TARGETS, REFERENCE_TARGETS,
+};
 
 fn main() -> ExitCode {
     // Arguments that libtest would take (`--nocapture`, `--test-threads=2`)
@@ -19,9 +23,10 @@ fn main() -> ExitCode {
     let targets: Vec<&'static dyn Target> = ALBANY_TARGETS
         .into_iter()
         .chain(ALBANY_TLS_TARGETS)
+        .chain(REFERENCE_TARGETS)
         .collect();
     println!(
-        "running {} cases on {} targets (3 adapters, over TCP and over TLS)",
+        "running {} cases on {} targets (3 adapters, over TCP and over TLS, and the reference target)",
         cases.len(),
         targets.len()
     );

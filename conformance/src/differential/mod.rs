@@ -47,8 +47,14 @@ pub struct Summary {
     /// How many entries got at least one response with a 4xx or 5xx status,
     /// or none, on the first target (malformed input, handled).
     pub rejected: usize,
-    /// The entries whose outcomes differ.
+    /// The entries whose outcomes differ between Albany's targets (every
+    /// target that is not a [reference](crate::Target::is_reference) one).
     pub disagreements: Vec<Disagreement>,
+    /// The entries a reference target answered otherwise than the first of
+    /// Albany's targets: expected differences, shown and not failing the
+    /// run. Each lists the first Albany target's outcome, then the
+    /// reference targets'.
+    pub reference_differences: Vec<Disagreement>,
 }
 
 /// Stops the panic hook from printing the reference application's
@@ -85,19 +91,41 @@ pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> S
             })
             .collect()
     });
+    // Albany's targets are compared with each other; reference targets
+    // with the first of them (or, without any, with each other).
+    let (albany, reference): (Vec<_>, Vec<_>) = targets
+        .iter()
+        .zip(&outcomes)
+        .partition(|(target, _)| !target.is_reference());
+    let (albany, reference) = if albany.is_empty() {
+        (reference, Vec::new())
+    } else {
+        (albany, reference)
+    };
     let mut disagreements = Vec::new();
+    let mut reference_differences = Vec::new();
     let mut rejected = 0;
     for (index, entry) in entries.iter().enumerate() {
-        let first = outcomes.first().map(|o| o[index].as_str()).unwrap_or("");
+        let first = albany.first().map(|(_, o)| o[index].as_str()).unwrap_or("");
         if first.contains("status 4") || first.contains("status 5") || !first.contains("status") {
             rejected += 1;
         }
-        if outcomes.iter().any(|o| o[index] != first) {
+        if albany.iter().any(|(_, o)| o[index] != first) {
             disagreements.push(Disagreement {
                 entry: entry.name.clone(),
-                outcomes: targets
+                outcomes: albany
                     .iter()
-                    .zip(&outcomes)
+                    .map(|(target, o)| (target.name(), o[index].clone()))
+                    .collect(),
+            });
+        }
+        if reference.iter().any(|(_, o)| o[index] != first) {
+            reference_differences.push(Disagreement {
+                entry: entry.name.clone(),
+                outcomes: albany
+                    .iter()
+                    .take(1)
+                    .chain(&reference)
                     .map(|(target, o)| (target.name(), o[index].clone()))
                     .collect(),
             });
@@ -108,6 +136,7 @@ pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> S
         entries: entries.len(),
         rejected,
         disagreements,
+        reference_differences,
     }
 }
 

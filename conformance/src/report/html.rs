@@ -16,7 +16,7 @@ fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}\
-th{background:#f3f3f3}td.pass{background:#e6f4ea}td.fail{background:#fce8e6;font-weight:bold}\
+th{background:#f3f3f3}td.pass{background:#e6f4ea}td.fail{background:#fce8e6;font-weight:bold}td.xfail{background:#fdf0e0}\
 td.waived{background:#fef7e0}td.na{background:#eee;color:#666}code{font-size:.95em}\
 .group{background:#fafafa;font-weight:bold}details{margin:.2em 0}summary{cursor:pointer}small{color:#666}";
 
@@ -33,18 +33,19 @@ pub(super) fn render(report: &Report) -> String {
         report.cases.len(),
         report.targets.len()
     );
-    out.push_str("<h2>Totals</h2><table><tr><th>target</th><th>pass</th><th>fail</th><th>waived</th><th>unsupported</th><th>MUST pass</th></tr>\n");
+    out.push_str("<h2>Totals</h2><table><tr><th>target</th><th>pass</th><th>fail</th><th>waived</th><th>unsupported</th><th>expected fail</th><th>MUST pass</th></tr>\n");
     for (column, target) in report.targets.iter().enumerate() {
         let totals = report.totals(column);
         let must = report.totals_at(column, Level::Must);
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td></tr>",
             escape(target),
             totals.pass,
             totals.fail,
             totals.waived,
             totals.unsupported,
+            totals.expected_fail,
             must.pass,
             must.total()
         );
@@ -112,6 +113,7 @@ pub(super) fn render(report: &Report) -> String {
                     Verdict::Fail(_) => "fail",
                     Verdict::Waived { .. } => "waived",
                     Verdict::Unsupported(_) => "na",
+                    Verdict::ExpectedFail { .. } => "xfail",
                 };
                 if result.verdict == Verdict::Pass {
                     let _ = write!(out, "<td class=\"{class}\">{}</td>", cell(result));

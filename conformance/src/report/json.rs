@@ -2,7 +2,7 @@
 //!
 //! ```json
 //! { "spec_version": "1.0-draft", "targets": ["tokio", …],
-//!   "totals": {"tokio": {"pass": 1, "fail": 0, "waived": 0, "unsupported": 0}, …},
+//!   "totals": {"tokio": {"pass": 1, "fail": 0, "waived": 0, "unsupported": 0, "expected_fail": 0}, …},
 //!   "cases": [{"id": "…", "group": "…", "level": "MUST", "clauses": […], "rfc": […],
 //!              "title": "…", "results": {"tokio": {"verdict": "pass", "detail": "", "ms": 12}}}],
 //!   "differential": {"entries": 230, "rejected": 90, "disagreements": [{"entry": "…", "outcomes": {…}}]} }
@@ -18,7 +18,7 @@ pub(super) fn render(report: &Report) -> String {
         let t = report.totals(column);
         totals.insert(
             (*target).to_owned(),
-            json!({"pass": t.pass, "fail": t.fail, "waived": t.waived, "unsupported": t.unsupported}),
+            json!({"pass": t.pass, "fail": t.fail, "waived": t.waived, "unsupported": t.unsupported, "expected_fail": t.expected_fail}),
         );
     }
     let cases: Vec<Value> = report

@@ -1,5 +1,6 @@
 //! JUnit XML: one `<testsuite>` per target, one `<testcase>` per case; a
-//! failure is `<failure>`, a waived or unsupported case `<skipped>`.
+//! failure is `<failure>`, a waived, unsupported or expected-to-fail case
+//! `<skipped>` (its message says which).
 
 use std::fmt::Write;
 
@@ -42,7 +43,7 @@ pub(super) fn render(report: &Report) -> String {
             escape(target),
             totals.total(),
             totals.fail,
-            totals.waived + totals.unsupported
+            totals.waived + totals.unsupported + totals.expected_fail
         );
         for row in &report.results {
             let result = &row[column];

@@ -67,13 +67,15 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
-/// The short cell text of a verdict: `pass`, `FAIL`, `waived`, `n/a`.
+/// The short cell text of a verdict: `pass`, `FAIL`, `waived`, `n/a`, and
+/// `XFAIL` for an expected failure of a reference target.
 fn cell(result: &CaseResult) -> &'static str {
     match result.verdict {
         Verdict::Pass => "pass",
         Verdict::Fail(_) => "FAIL",
         Verdict::Waived { .. } => "waived",
         Verdict::Unsupported(_) => "n/a",
+        Verdict::ExpectedFail { .. } => "XFAIL",
     }
 }
 

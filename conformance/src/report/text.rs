@@ -20,16 +20,17 @@ pub(super) fn render(report: &Report) -> String {
         "Albany conformance: specification {}",
         report.spec_version
     );
+    let widths: Vec<usize> = report.targets.iter().map(|t| t.len().max(10)).collect();
     let _ = write!(out, "{:id_width$}  {:6}", "case", "level");
-    for target in &report.targets {
-        let _ = write!(out, "  {target:>10}");
+    for (target, width) in report.targets.iter().zip(&widths) {
+        let _ = write!(out, "  {target:>width$}");
     }
     out.push('\n');
     for row in &report.results {
         let case = row[0].case;
         let _ = write!(out, "{:id_width$}  {:6}", case.id, case.level.as_str());
-        for result in row {
-            let _ = write!(out, "  {:>10}", cell(result));
+        for (result, width) in row.iter().zip(&widths) {
+            let _ = write!(out, "  {:>width$}", cell(result));
         }
         out.push('\n');
     }
@@ -57,6 +58,13 @@ pub(super) fn render(report: &Report) -> String {
             for (target, outcome) in &disagreement.outcomes {
                 let _ = writeln!(out, "    {target}: {}", shorten(outcome, 300));
             }
+        }
+        if !summary.reference_differences.is_empty() {
+            let _ = writeln!(
+                out,
+                "reference targets: {} request(s) answered otherwise than by Albany (expected)",
+                summary.reference_differences.len()
+            );
         }
     }
     let notes = notes(report);

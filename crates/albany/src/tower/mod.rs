@@ -6,3 +6,4 @@ mod from_tower;
 mod into_tower;
 
 pub use from_tower::{from_tower, FromTower, ServiceError};
+pub use into_tower::{ApplicationService, ResponseFuture};
