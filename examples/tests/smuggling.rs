@@ -47,7 +47,8 @@ const IDLE: Duration = Duration::from_millis(250);
 /// The longest one entry's exchange with nginx may take.
 const EXCHANGE: Duration = Duration::from_secs(3);
 /// The longest the test waits for nginx and the server to settle after the
-/// client has gone.
+/// client has gone (it waits 100 ms of stillness when the readings agree,
+/// 500 ms when they do not).
 const SETTLE: Duration = Duration::from_secs(2);
 /// In the `streaming` set-up, the pause between the first request head
 /// and the rest of the entry.
@@ -390,16 +391,19 @@ impl Recorder {
         connections.iter().map(|c| c.up.len() + c.down.len()).sum()
     }
 
-    /// What passed since the last call, per connection that had traffic:
-    /// `(nginx to the server, the server to nginx)`.
-    fn take(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// What passed since the last call to `take` (which `advance` sets),
+    /// per connection that had traffic: `(nginx to the server, the server
+    /// to nginx)`.
+    fn take(&self, advance: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut connections = self.connections.lock().expect("recorded");
         let mut taken = Vec::new();
         for recorded in connections.iter_mut() {
             let up = recorded.up[recorded.up_seen..].to_vec();
             let down = recorded.down[recorded.down_seen..].to_vec();
-            recorded.up_seen = recorded.up.len();
-            recorded.down_seen = recorded.down.len();
+            if advance {
+                recorded.up_seen = recorded.up.len();
+                recorded.down_seen = recorded.down.len();
+            }
             if !up.is_empty() || !down.is_empty() {
                 taken.push((up, down));
             }
@@ -593,7 +597,7 @@ fn send(
     entry: &Entry,
     split_head: bool,
 ) -> Outcome {
-    recorder.take();
+    recorder.take(true);
     let seen_before = seen.lock().expect("seen").len();
     let mut answer = Vec::new();
     let mut closed = false;
@@ -631,20 +635,50 @@ fn send(
         }
     }
     drop(client);
-    // Wait until nothing moves: no byte through the recorder and no new
-    // request at the application for 100 ms.
+    // The statuses nginx answered with; the corpus's only HEAD requests
+    // come first in their entry.
+    let statuses = statuses(&answer, &[entry.bytes.starts_with(b"HEAD ")]);
+    let answered = format!(
+        "{}{}",
+        if statuses.is_empty() {
+            "nothing".to_owned()
+        } else {
+            statuses.join(", ")
+        },
+        if closed { ", closed" } else { "" }
+    );
+    // Wait until nothing has moved (no byte through the recorder, no new
+    // request at the application) for 100 ms and the readings agree, or
+    // for 500 ms whatever they say, at most SETTLE.
     let started = Instant::now();
     let mut state = (usize::MAX, usize::MAX);
     let mut still = 0;
-    while started.elapsed() < SETTLE && still < 4 {
+    loop {
         thread::sleep(Duration::from_millis(25));
         let now = (recorder.total(), seen.lock().expect("seen").len());
         still = if now == state { still + 1 } else { 0 };
         state = now;
+        let settled = still >= 4
+            && outcome(recorder.take(false), seen, seen_before, &answered).verdict()
+                != Verdict::Disagree;
+        if settled || still >= 20 || started.elapsed() > SETTLE {
+            return outcome(recorder.take(true), seen, seen_before, &answered);
+        }
     }
+}
+
+/// The outcome of an entry from what passed through the recorder (as
+/// [`Recorder::take`] gives it), the requests the application saw from
+/// `seen_before` on, and what nginx answered.
+fn outcome(
+    recorded: Vec<(Vec<u8>, Vec<u8>)>,
+    seen: &Mutex<Vec<Message>>,
+    seen_before: usize,
+    answered: &str,
+) -> Outcome {
     let mut forwarded = Ok(Vec::new());
     let mut upstream_statuses = Vec::new();
-    for (up, down) in recorder.take() {
+    for (up, down) in recorded {
         let on_this = requests(&up);
         let head: Vec<bool> = match &on_this {
             Ok(messages) => messages.iter().map(|(m, _)| m.method == "HEAD").collect(),
@@ -656,19 +690,8 @@ fn send(
             Ok(all)
         });
     }
-    // The corpus's only HEAD requests come first in their entry.
-    let statuses = statuses(&answer, &[entry.bytes.starts_with(b"HEAD ")]);
-    let answered = format!(
-        "{}{}",
-        if statuses.is_empty() {
-            "nothing".to_owned()
-        } else {
-            statuses.join(", ")
-        },
-        if closed { ", closed" } else { "" }
-    );
     Outcome {
-        answered,
+        answered: answered.to_owned(),
         forwarded,
         upstream_statuses,
         seen: seen.lock().expect("seen")[seen_before..].to_vec(),
