@@ -44,7 +44,8 @@ use futures_lite::AsyncReadExt;
 /// How long the client waits for more from nginx after the last byte it
 /// got (nginx may still answer a pipelined request).
 const IDLE: Duration = Duration::from_millis(250);
-/// The longest one entry's exchange with nginx may take.
+/// The longest one entry's exchange with nginx may take (an entry nginx
+/// does not answer, waiting for more, takes this long).
 const EXCHANGE: Duration = Duration::from_secs(3);
 /// The longest the test waits for nginx and the server to settle after the
 /// client has gone (it waits 100 ms of stillness when the readings agree,
@@ -258,11 +259,20 @@ fn body(framing: Framing, bytes: &[u8]) -> Result<(Length, usize), String> {
 }
 
 /// The status codes of the responses in `bytes`, the last one's body
-/// possibly cut short (the connection was closed); unparsable bytes end
-/// the list with `"garbage"`. `to_heads[i]` tells whether the `i`th response
-/// answers a `HEAD` request (it has no body).
-fn statuses(mut bytes: &[u8], to_heads: &[bool]) -> Vec<String> {
+/// possibly cut short (the connection was closed). `to_heads[i]` tells
+/// whether the `i`th final response answers a `HEAD` request (it has no
+/// body).
+fn statuses(bytes: &[u8], to_heads: &[bool]) -> Vec<String> {
+    responses(bytes, to_heads).0
+}
+
+/// [`statuses`], and how many final responses are complete. Bytes that do
+/// not start with `HTTP/` are an HTTP/0.9 response (only a body, until the
+/// connection closes: RFC 9112 Appendix C.1); other unparsable bytes end
+/// the list with `"garbage"`.
+fn responses(mut bytes: &[u8], to_heads: &[bool]) -> (Vec<String>, usize) {
     let mut statuses = Vec::new();
+    let mut complete = 0;
     while !bytes.is_empty() {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut response = httparse::Response::new(&mut headers);
@@ -272,13 +282,17 @@ fn statuses(mut bytes: &[u8], to_heads: &[bool]) -> Vec<String> {
                 statuses.push("an incomplete head".to_owned());
                 break;
             }
+            Err(_) if !bytes.starts_with(b"HTTP/") => {
+                statuses.push("an HTTP/0.9 response (no status line)".to_owned());
+                break;
+            }
             Err(_) => {
                 statuses.push("garbage".to_owned());
                 break;
             }
         };
         let code = response.code.unwrap_or_default();
-        let to_head = to_heads.get(statuses.len()).copied().unwrap_or(false);
+        let to_head = to_heads.get(complete).copied().unwrap_or(false);
         statuses.push(code.to_string());
         let framing = if code < 200 || code == 204 || code == 304 || to_head {
             Framing::Length(0)
@@ -298,11 +312,17 @@ fn statuses(mut bytes: &[u8], to_heads: &[bool]) -> Vec<String> {
         };
         bytes = &bytes[head..];
         match body(framing, bytes) {
+            Ok((Length::Complete(_), used)) if !matches!(framing, Framing::Close) => {
+                bytes = &bytes[used..];
+                if code >= 200 {
+                    complete += 1;
+                }
+            }
             Ok((_, used)) => bytes = &bytes[used..],
             Err(_) => break,
         }
     }
-    statuses
+    (statuses, complete)
 }
 
 // ---------------------------------------------------------------------
@@ -617,7 +637,13 @@ fn send(
     let started = Instant::now();
     let mut last = Instant::now();
     let mut buffer = vec![0; 64 * 1024];
-    while started.elapsed() < EXCHANGE && last.elapsed() < IDLE {
+    // Until nginx closes, or has answered every request of the entry and
+    // then sent nothing for IDLE, or EXCHANGE has passed: closing earlier
+    // would make nginx abort a request in flight (and the server drop it).
+    let to_heads = [entry.bytes.starts_with(b"HEAD ")];
+    while started.elapsed() < EXCHANGE
+        && (last.elapsed() < IDLE || responses(&answer, &to_heads).1 < entry.requests)
+    {
         match client.read(&mut buffer) {
             Ok(0) => {
                 closed = true;
@@ -637,7 +663,7 @@ fn send(
     drop(client);
     // The statuses nginx answered with; the corpus's only HEAD requests
     // come first in their entry.
-    let statuses = statuses(&answer, &[entry.bytes.starts_with(b"HEAD ")]);
+    let statuses = statuses(&answer, &to_heads);
     let answered = format!(
         "{}{}",
         if statuses.is_empty() {
