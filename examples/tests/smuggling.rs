@@ -505,7 +505,7 @@ struct Outcome {
     /// closed the connection.
     answered: String,
     /// What nginx forwarded, read strictly, and how each was framed (an
-    /// error: ambiguous framing).
+    /// error: an invalid head, or ambiguous framing).
     forwarded: Result<Vec<(Message, Framing)>, String>,
     /// What the server answered nginx with.
     upstream_statuses: Vec<String>,
