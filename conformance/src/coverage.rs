@@ -67,6 +67,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("ADAPT-12", "SO_REUSEPORT across servers, tested by examples/tests/listeners.rs"),
     ("ADAPT-13", "an inherited blocking listener, tested by examples/tests/listeners.rs"),
     ("ADAPT-14", "sd_notify readiness, tested with a notify socket by examples/tests/listeners.rs"),
+    ("H1-23", "behind nginx (buffering and streaming request bodies) on each adapter, the whole differential corpus, tested by examples/tests/smuggling.rs (RELIABILITY.md)"),
     ("ADAPT-15", "Unix domain socket listeners (a socket file in the file system), tested on each adapter by examples/tests/unix.rs, examples/tests/listeners.rs and examples/tests/nginx.rs"),
     ("ADAPT-16", "the socket file's mode and removal, tested by examples/tests/unix.rs and the engine's unit tests"),
     // TLS (spec chapter 19): tested on every adapter against curl, not by

@@ -249,3 +249,138 @@ pub fn read_until(stream: &mut std::net::TcpStream, text: &str) -> String {
     }
     String::from_utf8_lossy(&seen).into_owned()
 }
+
+/// Where Debian's nginx package installs nginx.
+pub const NGINX: &str = "/usr/sbin/nginx";
+
+/// Whether nginx is installed at [`NGINX`]; says the test is skipped when
+/// it is not (`apt-get install nginx-light`; `.ci/run` installs it).
+pub fn nginx_installed() -> bool {
+    let installed = Path::new(NGINX).exists();
+    if !installed {
+        eprintln!(
+            "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
+        );
+    }
+    installed
+}
+
+/// nginx as a reverse proxy on a loopback port of its own, run from a
+/// generated configuration in a temporary directory (removed when
+/// dropped): one worker, the upstream `albany` with 8 keep-alive
+/// connections, and one `location /` with the given directives.
+pub struct Nginx {
+    child: std::process::Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx in front of `upstream` (`127.0.0.1:PORT` or
+    /// `unix:PATH`), `location` being the directives of `location /`
+    /// (such as `proxy_pass http://albany;`); `name` tells runs apart in
+    /// the temporary directory's name. Waits (at most 10 s) until nginx
+    /// accepts connections.
+    ///
+    /// # Panics
+    ///
+    /// If nginx cannot be started or does not listen within 10 s (a test
+    /// failure; the message has nginx's error log).
+    pub fn start(upstream: &str, name: &str, location: &str) -> Nginx {
+        use std::net::{TcpListener, TcpStream};
+        use std::time::{Duration, Instant};
+        let dir = std::env::temp_dir().join(format!("albany-nginx-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("nginx's directory");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let d = dir.display();
+        let config = format!(
+            r#"
+worker_processes 1;
+error_log {d}/error.log info;
+pid {d}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    client_max_body_size 0;
+    upstream albany {{
+        server {upstream};
+        keepalive 8;
+    }}
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        '' '';
+    }}
+    server {{
+        listen {addr};
+        location / {{
+{location}
+        }}
+    }}
+}}
+"#
+        );
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config).expect("nginx.conf");
+        let child = std::process::Command::new(NGINX)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx");
+        let nginx = Nginx { child, addr, dir };
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx did not start: {}",
+                nginx.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    /// The address nginx listens on (127.0.0.1, a free port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// nginx's error log so far (level `info`), empty if there is none.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    /// Stops nginx with SIGTERM, which makes the master stop its workers:
+    /// killing the master (SIGKILL) leaves the workers running. SIGKILL
+    /// only if it has not exited within 10 s.
+    fn drop(&mut self) {
+        use std::time::{Duration, Instant};
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None))
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

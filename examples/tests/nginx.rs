@@ -6,21 +6,18 @@
 //! (`.ci/run` installs it).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use albany::{from_fn, Body, Request, RequestExt, Response};
 use albany_examples::testing::{
-    echo_upgrade, read_until, serve_unix, serve_with, ServerThread, ADAPTERS,
+    echo_upgrade, nginx_installed, read_until, serve_unix, serve_with, Nginx, ServerThread,
+    ADAPTERS,
 };
 use albany_server::Settings;
 use futures_lite::AsyncReadExt;
-
-const NGINX: &str = "/usr/sbin/nginx";
 
 /// The application behind nginx.
 fn application(gate: Arc<AtomicBool>) -> impl albany::Application {
@@ -82,50 +79,8 @@ fn text(body: String) -> Response {
     Response::new(Body::from(body))
 }
 
-/// nginx as a reverse proxy to `upstream`, on a port of its own.
-struct Nginx {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// nginx in front of `upstream`: `127.0.0.1:PORT` or `unix:PATH`.
-    fn start(upstream: &str, name: &str) -> Nginx {
-        let dir = std::env::temp_dir().join(format!("albany-nginx-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let d = dir.display();
-        let config = format!(
-            r#"
-worker_processes 1;
-error_log {d}/error.log info;
-pid {d}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    client_max_body_size 0;
-    upstream albany {{
-        server {upstream};
-        keepalive 8;
-    }}
-    map $http_upgrade $connection_upgrade {{
-        default upgrade;
-        '' '';
-    }}
-    server {{
-        listen {addr};
-        location / {{
+/// The `location /` of the nginx in front of the server.
+const LOCATION: &str = "
             proxy_pass http://albany;
             proxy_http_version 1.1;
             proxy_set_header Connection $connection_upgrade;
@@ -134,57 +89,7 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_buffering off;
-            proxy_request_buffering off;
-        }}
-    }}
-}}
-"#
-        );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config).unwrap();
-        let child = Command::new(NGINX)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf)
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx");
-        let nginx = Nginx { child, addr, dir };
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nginx did not start: {}",
-                std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        nginx
-    }
-}
-
-impl Drop for Nginx {
-    /// Stops nginx with SIGTERM, which makes the master stop its workers:
-    /// killing the master (SIGKILL) leaves the workers running. SIGKILL
-    /// only if it has not exited within 10 s.
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while matches!(self.child.try_wait(), Ok(None))
-            && started.elapsed() < Duration::from_secs(10)
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+            proxy_request_buffering off;";
 
 /// A client connection from `source` (a loopback address) to `addr`.
 fn connect_from(source: [u8; 4], addr: SocketAddr) -> TcpStream {
@@ -239,12 +144,13 @@ fn behind_nginx(adapter: &str, unix: bool) {
         let nginx = Nginx::start(
             &format!("unix:{}", path.display()),
             &format!("{adapter}-unix"),
+            LOCATION,
         );
         socket_path = Some(path);
         (server, nginx)
     } else {
         let server = serve_with(adapter, application(gate.clone()), settings);
-        let nginx = Nginx::start(&server.addr().to_string(), adapter);
+        let nginx = Nginx::start(&server.addr().to_string(), adapter, LOCATION);
         (server, nginx)
     };
     let adapter = format!(
@@ -256,8 +162,8 @@ fn behind_nginx(adapter: &str, unix: bool) {
     // Upstream keep-alive: after two requests one upstream connection is
     // open (nginx keeps it for the next; without keep-alive none would be,
     // and a new connection per request would leave two).
-    get(nginx.addr, client, "/client", "");
-    get(nginx.addr, client, "/client", "");
+    get(nginx.addr(), client, "/client", "");
+    get(nginx.addr(), client, "/client", "");
     assert_eq!(
         server.counters().open_connections(),
         1,
@@ -266,7 +172,7 @@ fn behind_nginx(adapter: &str, unix: bool) {
 
     // The client's address, a spoofed X-Forwarded-For entry ignored.
     let seen = get(
-        nginx.addr,
+        nginx.addr(),
         client,
         "/client",
         "X-Forwarded-For: 203.0.113.9\r\n",
@@ -275,7 +181,7 @@ fn behind_nginx(adapter: &str, unix: bool) {
 
     // A streamed response arrives in pieces: "first" before "last" is
     // sent (the application waits for the test to see it).
-    let mut stream = connect_from(client, nginx.addr);
+    let mut stream = connect_from(client, nginx.addr());
     stream
         .write_all(b"GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -289,7 +195,7 @@ fn behind_nginx(adapter: &str, unix: bool) {
     // A 64 MiB upload, streamed through.
     let size = 64 * 1024 * 1024;
     let block: Vec<u8> = (0..=255u8).cycle().take(1024 * 1024).collect();
-    let mut stream = connect_from(client, nginx.addr);
+    let mut stream = connect_from(client, nginx.addr());
     write!(stream, "POST /upload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n").unwrap();
     for _ in 0..64 {
         stream.write_all(&block).unwrap();
@@ -303,7 +209,7 @@ fn behind_nginx(adapter: &str, unix: bool) {
     );
 
     // An upgrade through nginx.
-    let mut stream = connect_from(client, nginx.addr);
+    let mut stream = connect_from(client, nginx.addr());
     stream
         .write_all(b"GET /upgrade HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
         .unwrap();
@@ -322,17 +228,6 @@ fn behind_nginx(adapter: &str, unix: bool) {
         );
         let _ = std::fs::remove_dir(path.parent().unwrap());
     }
-}
-
-/// Whether nginx is installed; says the test is skipped when it is not.
-fn nginx_installed() -> bool {
-    let installed = std::path::Path::new(NGINX).exists();
-    if !installed {
-        eprintln!(
-            "skipped: {NGINX} is not installed (apt-get install nginx-light; .ci/run installs it)"
-        );
-    }
-    installed
 }
 
 #[test]
