@@ -409,6 +409,11 @@ mod tests {
             assert_eq!(read_text(&mut echoed), "ping", "{adapter}");
             let mut tunnel = h2_handshake(addr, &[("sec-websocket-version", "13")]);
             assert_eq!(tunnel.status, 200, "{adapter}");
+            // The HTTP/2 stream is handed over just after its 200 is sent.
+            let counted = Instant::now();
+            while server.counters().upgraded_connections() < 3 && counted.elapsed() < WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             assert_eq!(server.counters().upgraded_connections(), 3, "{adapter}");
             let counters = server.counters().clone();
             let start = Instant::now();

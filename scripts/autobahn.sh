@@ -24,10 +24,16 @@ target_dir=${CARGO_TARGET_DIR:-target}
 reports="$target_dir/autobahn"
 started=$(date +%s)
 
-if ! command -v kosoku >/dev/null 2>&1; then
+if ! python3 -c 'import kosoku' >/dev/null 2>&1; then
     echo "installing kosoku (pip)" >&2
-    python3 -m pip install --quiet kosoku
+    # Debian's own python3 refuses pip outside a virtual environment
+    # (PEP 668): then into the user's site-packages.
+    python3 -m pip install --quiet kosoku ||
+        python3 -m pip install --quiet --user --break-system-packages kosoku
 fi
+# Its console script, through the interpreter that has it (a fresh pyenv
+# install has no shim until `pyenv rehash`).
+kosoku=(python3 -c 'import sys; from kosoku._cli import main; sys.argv[0] = "kosoku"; sys.exit(main())')
 
 cargo build -q -p albany-examples --example websocket
 server_bin="$target_dir/debug/examples/websocket"
@@ -67,7 +73,7 @@ for runtime in "${runtimes[@]}"; do
     fi
     echo "== autobahn on $runtime (ws://$addr)"
     run_started=$(date +%s)
-    if ! timeout 300 kosoku -m fuzzingclient "ws://$addr" -x '12.*' -x '13.*' \
+    if ! timeout 300 "${kosoku[@]}" -m fuzzingclient "ws://$addr" -x '12.*' -x '13.*' \
         -o "$reports/$runtime" >"$reports/$runtime-kosoku.log" 2>&1; then
         echo "autobahn: kosoku failed on $runtime (see $reports/$runtime-kosoku.log):" >&2
         tail -20 "$reports/$runtime-kosoku.log" >&2

@@ -27,6 +27,8 @@ struct Inner {
 impl Counters {
     /// Connections open now, upgraded ones included: accepted and not yet
     /// closed (a TLS connection counts from accept, before its handshake).
+    /// An HTTP/2 stream handed to the application by a `CONNECT` counts as
+    /// one more, beside its connection, until it closes.
     pub fn open_connections(&self) -> usize {
         self.tracker.active()
     }
