@@ -90,12 +90,22 @@ pub enum ServerKind {
     /// Raw hyper on tokio over HTTPS with tokio-rustls (`ring`, ALPN `h2`
     /// and `http/1.1`): the TLS servers' baseline.
     TlsHyperTokio,
+    /// `albany-tokio` serving the same application wrapped in
+    /// `albany_compat::compat` (the tokio compatibility row).
+    CompatAlbanyTokio,
+    /// `albany-async-std` serving the application wrapped in
+    /// `albany_compat::compat`.
+    CompatAlbanyAsyncStd,
+    /// `albany-smol` serving the application wrapped in
+    /// `albany_compat::compat`.
+    CompatAlbanySmol,
 }
 
 impl ServerKind {
     /// Every server, in the order of the report's columns: the origin
-    /// servers, then the proxies, then the TLS servers.
-    pub const ALL: [ServerKind; 18] = [
+    /// servers, then the proxies, then the TLS servers, then the compat
+    /// servers.
+    pub const ALL: [ServerKind; 21] = [
         ServerKind::AlbanyTokio,
         ServerKind::AlbanyAsyncStd,
         ServerKind::AlbanySmol,
@@ -114,6 +124,18 @@ impl ServerKind {
         ServerKind::TlsAlbanyAsyncStd,
         ServerKind::TlsAlbanySmol,
         ServerKind::TlsHyperTokio,
+        ServerKind::CompatAlbanyTokio,
+        ServerKind::CompatAlbanyAsyncStd,
+        ServerKind::CompatAlbanySmol,
+    ];
+
+    /// The compat servers: each adapter serving Albany's application
+    /// wrapped in `albany_compat::compat`, compared with the same adapter
+    /// without it ([`ServerKind::without_compat`]).
+    pub const COMPAT: [ServerKind; 3] = [
+        ServerKind::CompatAlbanyTokio,
+        ServerKind::CompatAlbanyAsyncStd,
+        ServerKind::CompatAlbanySmol,
     ];
 
     /// The proxies: the `proxy` example on each adapter, then the raw
@@ -156,6 +178,9 @@ impl ServerKind {
             ServerKind::TlsAlbanyAsyncStd => "tls-albany-async-std",
             ServerKind::TlsAlbanySmol => "tls-albany-smol",
             ServerKind::TlsHyperTokio => "tls-hyper-tokio",
+            ServerKind::CompatAlbanyTokio => "compat-albany-tokio",
+            ServerKind::CompatAlbanyAsyncStd => "compat-albany-async-std",
+            ServerKind::CompatAlbanySmol => "compat-albany-smol",
         }
     }
 
@@ -169,17 +194,20 @@ impl ServerKind {
             | ServerKind::ProxyAlbanyTokio
             | ServerKind::ProxyHyperTokio
             | ServerKind::TlsAlbanyTokio
-            | ServerKind::TlsHyperTokio => Runtime::Tokio,
+            | ServerKind::TlsHyperTokio
+            | ServerKind::CompatAlbanyTokio => Runtime::Tokio,
             ServerKind::AlbanyAsyncStd
             | ServerKind::HyperAsyncStd
             | ServerKind::TrilliumAsyncStd
             | ServerKind::ProxyAlbanyAsyncStd
-            | ServerKind::TlsAlbanyAsyncStd => Runtime::AsyncStd,
+            | ServerKind::TlsAlbanyAsyncStd
+            | ServerKind::CompatAlbanyAsyncStd => Runtime::AsyncStd,
             ServerKind::AlbanySmol
             | ServerKind::HyperSmol
             | ServerKind::TrilliumSmol
             | ServerKind::ProxyAlbanySmol
-            | ServerKind::TlsAlbanySmol => Runtime::Smol,
+            | ServerKind::TlsAlbanySmol
+            | ServerKind::CompatAlbanySmol => Runtime::Smol,
         }
     }
 
@@ -196,7 +224,10 @@ impl ServerKind {
             | ServerKind::ProxyAlbanySmol
             | ServerKind::TlsAlbanyTokio
             | ServerKind::TlsAlbanyAsyncStd
-            | ServerKind::TlsAlbanySmol => Family::Albany,
+            | ServerKind::TlsAlbanySmol
+            | ServerKind::CompatAlbanyTokio
+            | ServerKind::CompatAlbanyAsyncStd
+            | ServerKind::CompatAlbanySmol => Family::Albany,
             ServerKind::HyperTokio
             | ServerKind::HyperAsyncStd
             | ServerKind::HyperSmol
@@ -220,6 +251,24 @@ impl ServerKind {
     /// --server tls-...` with `--tls-cert` and `--tls-key`.
     pub fn is_tls(self) -> bool {
         ServerKind::TLS.contains(&self)
+    }
+
+    /// Whether the server is one of the compat servers (the tokio
+    /// compatibility row): an Albany adapter serving its application
+    /// wrapped in `albany_compat::compat`.
+    pub fn is_compat(self) -> bool {
+        ServerKind::COMPAT.contains(&self)
+    }
+
+    /// For a compat server, the same adapter serving the same application
+    /// without `albany_compat`: the ratio's reference.
+    pub fn without_compat(self) -> Option<ServerKind> {
+        match self {
+            ServerKind::CompatAlbanyTokio => Some(ServerKind::AlbanyTokio),
+            ServerKind::CompatAlbanyAsyncStd => Some(ServerKind::AlbanyAsyncStd),
+            ServerKind::CompatAlbanySmol => Some(ServerKind::AlbanySmol),
+            _ => None,
+        }
     }
 
     /// Whether the server is the `proxy` example of `albany-examples`
@@ -344,6 +393,26 @@ mod tests {
             Some("ASYNC_STD_THREAD_COUNT")
         );
         assert_eq!(ServerKind::ProxyAlbanySmol.threads_env_var(), None);
+    }
+
+    #[test]
+    fn compat_servers() {
+        for kind in ServerKind::ALL {
+            assert_eq!(
+                kind.is_compat(),
+                kind.name().starts_with("compat-"),
+                "{kind}"
+            );
+            assert_eq!(kind.is_compat(), kind.without_compat().is_some(), "{kind}");
+        }
+        for kind in ServerKind::COMPAT {
+            let plain = kind.without_compat().unwrap();
+            assert_eq!(kind.name(), format!("compat-{plain}"));
+            assert_eq!(kind.runtime(), plain.runtime());
+            assert_eq!(kind.family(), Family::Albany);
+            assert!(kind.alloc_route() && kind.http2());
+            assert_eq!(kind.hyper_baseline(), plain.hyper_baseline());
+        }
     }
 
     #[test]

@@ -123,5 +123,11 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("TEST-9", "an API contract of albany-test; tested by crates/albany-test/tests/modes.rs (an_application_that_does_not_answer_times_out, a_failed_assertion_shows_the_response)"),
     ("TEST-10", "an API contract of albany_test::duplex; tested by crates/albany-test/src/duplex.rs (unit tests) and its doc example"),
     // tokio compatibility (spec chapter 26).
+    ("COMPAT-1", "albany-compat's wrapper, tested on each adapter with tokio::time, tokio::spawn and tokio::net by examples/compat.rs (tokio_apis_work_on_every_adapter_with_compat) and crates/albany-compat unit tests"),
+    ("COMPAT-2", "a streaming body on tokio's timer, tested on each adapter by examples/compat.rs and crates/albany-compat unit tests (framing kept)"),
+    ("COMPAT-3", "albany_compat::spawn with Handle::spawn, tested on each adapter by examples/compat.rs (/ticks)"),
+    ("COMPAT-4", "the request, its extensions and the response head pass through, tested by crates/albany-compat unit tests; the request's Handle is used by examples/compat.rs (/ticks)"),
+    ("COMPAT-5", "which tokio runtime async-compat enters, tested by examples/compat.rs (/spawn: the adapter's multi-thread runtime on tokio, async-compat/tokio-1 elsewhere)"),
+    ("COMPAT-6", "the future stays on the caller's executor thread, tested by crates/albany-compat unit tests"),
     // Not verified in this version: spec §27, "Open items".
 ];

@@ -39,7 +39,10 @@ Usage: albany-bench [--quick] [--servers a,b,...] [--configs pinned,unpinned]
                      proxy-albany-smol, proxy-hyper-tokio (each forwards to a
                      fresh hyper-tokio upstream); and the TLS row (HTTPS):
                      tls-albany-tokio, tls-albany-async-std, tls-albany-smol,
-                     tls-hyper-tokio
+                     tls-hyper-tokio; and the tokio compatibility row
+                     (albany-compat, compared with the same adapter without it):
+                     compat-albany-tokio, compat-albany-async-std,
+                     compat-albany-smol
   --configs LIST     pinned (server on CPU 0 with 1 worker thread, load on CPU 1)
                      and/or unpinned (2 worker threads); default: both
   --rounds N         interleaved rounds; figures are medians (default: 3, quick: 1)

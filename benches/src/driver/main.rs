@@ -12,6 +12,7 @@
 mod allocs;
 mod cli;
 mod command;
+mod compat;
 mod error;
 mod http;
 mod idle;
@@ -353,9 +354,13 @@ fn measure(subject: &Subject<'_>, measurement: Measurement) -> Result<Vec<(Metri
 }
 
 /// The server's CPU time so far, in ns, for a TLS server (the TLS row's
-/// CPU per request); `None` for the others.
+/// CPU per request) and for a compat server and the adapter it is compared
+/// with (the tokio compatibility row's); `None` for the others.
 fn server_cpu(process: &ServerProcess, server: ServerKind) -> Result<Option<u64>> {
-    if !server.is_tls() {
+    let compat_row = ServerKind::COMPAT
+        .iter()
+        .any(|&compat| compat == server || compat.without_compat() == Some(server));
+    if !server.is_tls() && !compat_row {
         return Ok(None);
     }
     rss::cpu_ns(process.pid()).map(Some)

@@ -147,6 +147,10 @@ pub(crate) const PROXY_CONNECTIONS: usize = H1_CONNECTIONS[0];
 /// (the first HTTP/1.1 run of the origin servers, with the same settings).
 pub(crate) const TLS_CONNECTIONS: usize = H1_CONNECTIONS[0];
 
+/// The tokio compatibility row's HTTP/1.1 load run: `wrk` connections
+/// (the first HTTP/1.1 run of the origin servers, with the same settings).
+pub(crate) const COMPAT_CONNECTIONS: usize = H1_CONNECTIONS[0];
+
 /// The TLS row's new-connection run: the driver's client threads, each
 /// opening one TLS connection per request, one at a time.
 pub(crate) const NEW_CONNECTION_CLIENTS: usize = 16;
@@ -179,12 +183,15 @@ pub(crate) enum Measurement {
 impl Measurement {
     /// The measurements of `server`, in the order they run: every one for
     /// an origin server, [`Measurement::proxy`] for a proxy,
-    /// [`Measurement::tls`] for a TLS server.
+    /// [`Measurement::tls`] for a TLS server, [`Measurement::compat`] for a
+    /// compat server.
     pub(crate) fn for_server(server: ServerKind) -> Vec<Measurement> {
         if server.is_proxy() {
             Measurement::proxy()
         } else if server.is_tls() {
             Measurement::tls()
+        } else if server.is_compat() {
+            Measurement::compat()
         } else {
             Measurement::all()
         }
@@ -197,6 +204,17 @@ impl Measurement {
             Measurement::H1(TLS_CONNECTIONS),
             Measurement::H2,
             Measurement::NewConnections,
+        ]
+    }
+
+    /// The tokio compatibility row: HTTP/1.1 with [`COMPAT_CONNECTIONS`]
+    /// connections and HTTP/2 (each with the server's CPU per request), and
+    /// the allocations per `GET /`: what the wrapper adds to a request.
+    pub(crate) fn compat() -> Vec<Measurement> {
+        vec![
+            Measurement::H1(COMPAT_CONNECTIONS),
+            Measurement::H2,
+            Measurement::Allocations,
         ]
     }
 
@@ -369,6 +387,22 @@ impl Metric {
                     && metric.load() != Some(Load::NewConnections)
             })
             .collect()
+    }
+
+    /// The rows of the tokio compatibility tables, in order: what
+    /// [`Measurement::compat`] measures.
+    pub(crate) fn compat() -> Vec<Metric> {
+        let mut rows = Vec::new();
+        for load in [Load::H1(COMPAT_CONNECTIONS), Load::H2] {
+            rows.extend([
+                Metric::Rps(load),
+                Metric::P50(load),
+                Metric::P99(load),
+                Metric::CpuPerRequest(load),
+            ]);
+        }
+        rows.push(Metric::Allocations);
+        rows
     }
 
     /// The rows of the TLS tables, in order: what [`Measurement::tls`]

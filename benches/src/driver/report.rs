@@ -90,7 +90,7 @@ impl Results {
                 }
             }
             Metric::Threads => server.is_proxy(),
-            Metric::CpuPerRequest(_) => server.is_tls(),
+            Metric::CpuPerRequest(_) => server.is_tls() || server.is_compat(),
             _ => true,
         }
     }
@@ -157,6 +157,7 @@ impl Results {
         }
         out.push_str(&crate::proxy::markdown(self));
         out.push_str(&crate::tls::markdown(self));
+        out.push_str(&crate::compat::markdown(self));
         out.push_str(&crate::targets::markdown(self));
         if !self.failures.is_empty() {
             let _ = writeln!(out, "## Failures\n");
@@ -188,7 +189,16 @@ impl Results {
         self.servers
             .iter()
             .copied()
-            .filter(|server| !server.is_proxy() && !server.is_tls())
+            .filter(|server| !server.is_proxy() && !server.is_tls() && !server.is_compat())
+            .collect()
+    }
+
+    /// The compat servers measured, in column order.
+    pub(crate) fn compat_servers(&self) -> Vec<ServerKind> {
+        self.servers
+            .iter()
+            .copied()
+            .filter(|server| server.is_compat())
             .collect()
     }
 
@@ -392,6 +402,7 @@ impl Results {
             "medians": medians,
             "proxy": crate::proxy::json(self),
             "tls": crate::tls::json(self),
+            "compat": crate::compat::json(self),
             "failures": failures,
             "warnings": self.warnings,
         })

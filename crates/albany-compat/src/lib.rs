@@ -230,6 +230,37 @@ mod tests {
     }
 
     #[test]
+    fn the_request_passes_through_and_the_future_stays_on_its_executor() {
+        let caller = std::thread::current().id();
+        let app = compat(from_fn(move |request: Request| async move {
+            // Polled by the caller's executor (here the test thread), not
+            // by the tokio runtime's thread (COMPAT-6).
+            assert_eq!(std::thread::current().id(), caller);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            assert_eq!(std::thread::current().id(), caller);
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = albany::http::StatusCode::ACCEPTED;
+            let marker = request.extensions().get::<&'static str>().copied();
+            let header = request.headers().get("x-test").cloned();
+            response
+                .headers_mut()
+                .insert("x-marker", marker.unwrap_or("none").parse().unwrap());
+            if let Some(header) = header {
+                response.headers_mut().insert("x-test", header);
+            }
+            response
+        }));
+        let mut request = Request::new(Body::empty());
+        request.extensions_mut().insert("extension");
+        request.headers_mut().insert("x-test", "1".parse().unwrap());
+        let response = block_on(app.call(request));
+        assert_eq!(response.status(), 202);
+        assert_eq!(response.headers()["x-marker"], "extension");
+        assert_eq!(response.headers()["x-test"], "1");
+        assert!(response.body().is_end_stream());
+    }
+
+    #[test]
     fn empty_and_sized_bodies_keep_their_framing() {
         let app = compat(from_fn(|_request: Request| async {
             Response::new(Body::from("hello"))

@@ -74,7 +74,9 @@ fn configure<B: Binding>(server: Server<B>, tls: Option<Tls>) -> Server<B> {
 }
 
 /// Serves on `addr` with `threads` worker threads until the process is
-/// killed; over HTTPS with `tls` (`Server::tls`) when given.
+/// killed; over HTTPS with `tls` (`Server::tls`) when given; the
+/// application wrapped in `albany_compat::compat` when `compat` (the
+/// `compat-albany-*` servers).
 ///
 /// - tokio: a multi-threaded runtime with `threads` workers, built here,
 ///   and `Server::serve` inside it (the adapter's `run` takes one worker
@@ -89,6 +91,21 @@ pub(crate) fn serve(
     threads: usize,
     addr: SocketAddr,
     tls: Option<Tls>,
+    compat: bool,
+) -> io::Result<()> {
+    if compat {
+        serve_app(runtime, threads, addr, tls, albany_compat::compat(Bench))
+    } else {
+        serve_app(runtime, threads, addr, tls, Bench)
+    }
+}
+
+fn serve_app(
+    runtime: Runtime,
+    threads: usize,
+    addr: SocketAddr,
+    tls: Option<Tls>,
+    app: impl Application,
 ) -> io::Result<()> {
     match runtime {
         Runtime::Tokio => {
@@ -97,10 +114,10 @@ pub(crate) fn serve(
                 .enable_all()
                 .build()?;
             let server = configure(albany_tokio::Server::bind(addr)?, tls);
-            tokio.block_on(server.serve(Bench))
+            tokio.block_on(server.serve(app))
         }
         Runtime::AsyncStd => {
-            configure(albany_async_std::Server::bind(addr)?, tls).serve_blocking(Bench)
+            configure(albany_async_std::Server::bind(addr)?, tls).serve_blocking(app)
         }
         Runtime::Smol => {
             let executors = (0..threads.max(1))
@@ -109,8 +126,7 @@ pub(crate) fn serve(
             let binding = SmolBinding::with_executors(executors);
             // Albany's `Server::serve` applies the backlog (1024) itself.
             let listener = std::net::TcpListener::bind(addr)?;
-            configure(albany_smol::Server::with_binding(listener, binding), tls)
-                .serve_blocking(Bench)
+            configure(albany_smol::Server::with_binding(listener, binding), tls).serve_blocking(app)
         }
     }
 }

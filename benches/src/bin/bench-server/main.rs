@@ -179,7 +179,7 @@ fn main() -> ExitCode {
 /// Serves one of the origin servers.
 fn serve(server: ServerKind, threads: usize, addr: SocketAddr) -> io::Result<()> {
     match server.family() {
-        Family::Albany => albany::serve(server.runtime(), threads, addr, None),
+        Family::Albany => albany::serve(server.runtime(), threads, addr, None, server.is_compat()),
         Family::Hyper => match server.runtime() {
             Runtime::Tokio => hyper_tokio::serve(threads, addr),
             Runtime::AsyncStd => hyper_futures_io::serve_async_std(addr),
@@ -203,7 +203,7 @@ fn serve_tls(
     match server.family() {
         Family::Albany => {
             let config = albany_server::Tls::from_pem_files(&tls.cert, &tls.key)?;
-            albany::serve(server.runtime(), threads, addr, Some(config))
+            albany::serve(server.runtime(), threads, addr, Some(config), false)
         }
         _ => hyper_tokio_tls::serve(threads, addr, tls),
     }
