@@ -228,8 +228,8 @@ enum Outcome {
 fn trailers_of(fields: &[(u8, u8)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for &(name, value) in fields.iter().take(8) {
-        let name = HeaderName::from_bytes(format!("x-t{}", name % 16).as_bytes())
-            .expect("a valid name");
+        let name =
+            HeaderName::from_bytes(format!("x-t{}", name % 16).as_bytes()).expect("a valid name");
         map.append(name, HeaderValue::from(u16::from(value)));
     }
     map
@@ -311,7 +311,9 @@ fn run(plan: Plan, ops: Vec<Op>) {
                                     );
                                     continue;
                                 }
-                                Poll::Ready(Ok(())) => assert!(alive, "ready after the body dropped"),
+                                Poll::Ready(Ok(())) => {
+                                    assert!(alive, "ready after the body dropped")
+                                }
                                 Poll::Ready(Err(_)) => {
                                     assert!(!alive, "poll_ready failed with the body alive");
                                     continue;
@@ -489,6 +491,7 @@ fn model(
     }
     let mut remaining: Vec<u64> = limits.to_vec();
     let mut length = 0u64;
+    let mut crossed_any = false;
     for frame in frames {
         let len = frame.len() as u64;
         // A limit checks its inner body's size hint before polling it: with
@@ -501,33 +504,30 @@ fn model(
         };
         if let Some(i) = crossed {
             expected.outcome = Outcome::Limit(limits[i]);
-            return expected;
+            crossed_any = true;
+            break;
         }
         for rest in &mut remaining {
             *rest -= len;
         }
         length += len;
-        if let Some(max) = collect_max {
-            if length > max {
-                expected.outcome = Outcome::Limit(max);
-                expected.data.clear();
-                return expected;
-            }
+        if let Some(max) = collect_max.filter(|&max| length > max) {
+            expected.outcome = Outcome::Limit(max);
+            crossed_any = true;
+            break;
         }
         expected.data.extend_from_slice(frame);
     }
-    match end {
-        End::Open => unreachable!("the producer has ended"),
-        End::Clean => {}
-        End::Trailers(trailers) => expected.trailers = Some(trailers.clone()),
-        End::Failed => {
-            expected.outcome = Outcome::Failed;
-            if collect_max.is_some() {
-                expected.data.clear();
-            }
+    if !crossed_any {
+        match end {
+            End::Open => unreachable!("the producer has ended"),
+            End::Clean => {}
+            End::Trailers(trailers) => expected.trailers = Some(trailers.clone()),
+            End::Failed => expected.outcome = Outcome::Failed,
         }
     }
-    if collect_max.is_some() && matches!(expected.outcome, Outcome::Limit(_)) {
+    // `collect` returns nothing but the error when it fails.
+    if collect_max.is_some() && expected.outcome != Outcome::Ended {
         expected.data.clear();
     }
     expected
@@ -597,5 +597,87 @@ fn poll_consumer(consumer: &mut Consumer, seen: &mut Seen, buf_size: usize) {
             Poll::Ready(Some(Ok(data))) => seen.data.extend_from_slice(&data),
             Poll::Ready(Some(Err(error))) => seen.outcome = Some(limit_of(&error)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(bytes: &[u8]) -> Op {
+        Op::Data(bytes.to_vec())
+    }
+
+    #[test]
+    fn channel_through_a_limit_fails_exactly_when_crossing_it() {
+        for sink in [
+            SinkKind::Frames,
+            SinkKind::Collect { max: 1000 },
+            SinkKind::Reader,
+            SinkKind::DataStream,
+        ] {
+            let plan = Plan {
+                source: SourceKind::Channel { capacity: 4 },
+                limits: vec![5],
+                sink,
+            };
+            // 3 + 2 = 5 bytes fit; the third frame crosses the limit.
+            run(
+                plan,
+                vec![
+                    data(b"abc"),
+                    Op::Poll(0),
+                    data(b"de"),
+                    Op::Poll(0),
+                    Op::Poll(0),
+                    data(b"f"),
+                    Op::Finish,
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn model_of_nested_limits_and_collect() {
+        let frames = [Bytes::from_static(b"abc"), Bytes::from_static(b"defg")];
+        let limit =
+            |limits: &[u64], max| model(&frames, &End::Clean, limits, max, 0, false).outcome;
+        assert_eq!(limit(&[], None), Outcome::Ended);
+        assert_eq!(limit(&[6, 5], None), Outcome::Limit(6));
+        assert_eq!(limit(&[7, 5], None), Outcome::Limit(5));
+        assert_eq!(limit(&[7], Some(6)), Outcome::Limit(6));
+        let exact = model(&frames[1..], &End::Clean, &[2, 3], None, 4, true);
+        assert_eq!(exact.outcome, Outcome::Limit(3));
+    }
+
+    #[test]
+    fn trailers_and_errors_reach_the_consumer() {
+        let plan = Plan {
+            source: SourceKind::Channel { capacity: 100 },
+            limits: vec![],
+            sink: SinkKind::Collect { max: 100 },
+        };
+        run(plan, vec![data(b"abc"), Op::Trailers(vec![(1, 2)])]);
+        for source in [SourceKind::Reader, SourceKind::Stream] {
+            let plan = Plan {
+                source,
+                limits: vec![10],
+                sink: SinkKind::Frames,
+            };
+            run(plan, vec![data(b"abc"), Op::Drop, Op::Poll(3), Op::Abort]);
+        }
+    }
+
+    #[test]
+    fn a_dropped_body_fails_the_sender() {
+        let plan = Plan {
+            source: SourceKind::Channel { capacity: 2 },
+            limits: vec![],
+            sink: SinkKind::Collect { max: 1 },
+        };
+        run(
+            plan,
+            vec![data(b"abc"), Op::Poll(0), data(b"d"), Op::Push(vec![1])],
+        );
     }
 }

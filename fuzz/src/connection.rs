@@ -53,7 +53,9 @@ const H2_PREFIX: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\
 pub fn h1_connection(data: &[u8]) {
     let received = serve(data, b"");
     assert!(
-        received.is_empty() || received.starts_with(b"HTTP/1.1 ") || received.starts_with(b"HTTP/1.0 "),
+        received.is_empty()
+            || received.starts_with(b"HTTP/1.1 ")
+            || received.starts_with(b"HTTP/1.0 "),
         "the engine's first bytes are not a status line: {:?}",
         String::from_utf8_lossy(&received[..received.len().min(64)])
     );

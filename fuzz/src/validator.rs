@@ -260,7 +260,11 @@ pub fn validator(data: &[u8]) {
     let response = futures_lite::future::block_on(validate.call(request));
     assert_eq!(response.status(), status, "the status was changed");
     assert_eq!(response.version(), version, "the version was changed");
-    assert_eq!(response.headers(), &headers, "the header fields were changed");
+    assert_eq!(
+        response.headers(),
+        &headers,
+        "the header fields were changed"
+    );
 
     let mut body = response.into_body();
     let mut seen = Vec::new();

@@ -61,7 +61,13 @@ fn corpus_folders_match_the_targets() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let mut folders: Vec<String> = fs::read_dir(&corpus)
         .expect("fuzz/corpus")
-        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     folders.sort();
     let mut targets: Vec<String> = albany_fuzz::TARGETS

@@ -205,8 +205,8 @@ impl TestRequest {
             .unwrap_or_else(|_| {
                 panic!("albany-test: no response to {method} {uri} within {timeout:?}")
             });
-        let (response, upgraded) = exchanged
-            .unwrap_or_else(|error| panic!("albany-test: {method} {uri} failed: {error}"));
+        let (response, upgraded) =
+            exchanged.unwrap_or_else(|error| panic!("albany-test: {method} {uri} failed: {error}"));
         let (head, body) = response.into_parts();
         StreamingResponse {
             head,

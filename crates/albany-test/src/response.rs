@@ -184,9 +184,14 @@ impl TestResponse {
     /// first value is `expected`.
     #[track_caller]
     pub fn assert_trailer(&self, name: &str, expected: &str) -> &Self {
-        let value = self.trailers.as_ref().and_then(|trailers| trailers.get(name));
+        let value = self
+            .trailers
+            .as_ref()
+            .and_then(|trailers| trailers.get(name));
         if value.map(|value| value.as_bytes()) != Some(expected.as_bytes()) {
-            self.fail(format_args!("expected the trailer field {name}: {expected}"));
+            self.fail(format_args!(
+                "expected the trailer field {name}: {expected}"
+            ));
         }
         self
     }
@@ -205,7 +210,12 @@ impl fmt::Debug for TestResponse {
         for (name, value) in &self.headers {
             writeln!(f, "{name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
         }
-        writeln!(f, "body ({} bytes): {:?}", self.body.len(), Shown(&self.body))?;
+        writeln!(
+            f,
+            "body ({} bytes): {:?}",
+            self.body.len(),
+            Shown(&self.body)
+        )?;
         if let Some(trailers) = &self.trailers {
             for (name, value) in trailers {
                 writeln!(

@@ -84,7 +84,14 @@ fn app() -> impl Application {
                 signal.await;
                 text("bye")
             }
-            "/hosts" => text(&request.headers().get_all(header::HOST).iter().count().to_string()),
+            "/hosts" => text(
+                &request
+                    .headers()
+                    .get_all(header::HOST)
+                    .iter()
+                    .count()
+                    .to_string(),
+            ),
             "/upgrade" => upgrade(request),
             "/panic" => panic!("the application panicked on purpose"),
             _ => {
@@ -215,10 +222,7 @@ async fn memory_only(client: &TestClient) {
     let waiting = client.get("/shutdown").send();
     let trigger = client.shutdown_trigger();
     let fire = async {
-        client
-            .handle()
-            .sleep(Duration::from_millis(30))
-            .await;
+        client.handle().sleep(Duration::from_millis(30)).await;
         trigger.trigger();
     };
     let (response, ()) = futures_lite::future::zip(waiting, fire).await;
@@ -297,7 +301,10 @@ fn engine_mode_over_http2() {
     let response = h2(Method::GET, "/text").block();
     assert_eq!(response.version(), Version::HTTP_2);
     response.assert_ok().assert_body("hello");
-    h2(Method::POST, "/echo").body("over h2").block().assert_body("over h2");
+    h2(Method::POST, "/echo")
+        .body("over h2")
+        .block()
+        .assert_body("over h2");
     h2(Method::HEAD, "/text")
         .block()
         .assert_header("content-length", "5")
@@ -362,10 +369,7 @@ fn an_application_that_does_not_answer_times_out() {
     let client = TestClient::new(from_fn(|_| std::future::pending::<Response>()));
     let started = Instant::now();
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        client
-            .get("/")
-            .timeout(Duration::from_millis(50))
-            .block();
+        client.get("/").timeout(Duration::from_millis(50)).block();
     }))
     .unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
