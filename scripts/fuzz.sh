@@ -61,14 +61,15 @@ for target in "$@"; do
         echo "$target: committed corpus now $(ls "$committed" | wc -l) files"
         continue
     fi
-    args=(-workers=1 -jobs=1 -rss_limit_mb=2048 -timeout=10 -max_len=16384
+    args=(-rss_limit_mb=2048 -timeout=10 -max_len=16384
           -print_final_stats=1 -artifact_prefix="$artifacts/")
     if [ -n "${RUNS:-}" ]; then
         args+=(-runs="$RUNS")
     else
         args+=(-max_total_time="$SECONDS_EACH")
     fi
-    echo "== $target: ${RUNS:+$RUNS runs}${RUNS:-$SECONDS_EACH s}, log $log"
+    if [ -n "${RUNS:-}" ]; then limit="$RUNS runs"; else limit="$SECONDS_EACH s"; fi
+    echo "== $target: $limit, one process (one core), log $log"
     if ! "$BIN/$target" "${args[@]}" "$work" "$committed" >"$log" 2>&1; then
         status=1
         echo "$target: FAILED (see $log and $artifacts)"

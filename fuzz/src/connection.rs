@@ -52,6 +52,14 @@ const H2_PREFIX: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\
 /// number of polls: no hang, no livelock.
 pub fn h1_connection(data: &[u8]) {
     let received = serve(data, b"");
+    // An input that starts with the HTTP/2 preface is served as HTTP/2.
+    if data
+        .get(1..)
+        .is_some_and(|input| input.starts_with(&H2_PREFIX[..24]))
+    {
+        check_h2_preface(&received);
+        return;
+    }
     assert!(
         received.is_empty()
             || received.starts_with(b"HTTP/1.1 ")
@@ -66,7 +74,11 @@ pub fn h1_connection(data: &[u8]) {
 /// that the input is HTTP/2 frames.
 pub fn h2_connection(data: &[u8]) {
     let received = serve(data, H2_PREFIX);
-    // The server's connection preface is a SETTINGS frame (RFC 9113 §3.4).
+    check_h2_preface(&received);
+}
+
+/// The server's connection preface is a SETTINGS frame (RFC 9113 §3.4).
+fn check_h2_preface(received: &[u8]) {
     assert!(
         received.is_empty() || (received.len() >= 9 && received[3] == 4 && received[8] == 0),
         "the engine's first bytes are not a SETTINGS frame: {:?}",
@@ -162,59 +174,6 @@ fn serve(data: &[u8], prefix: &[u8]) -> Vec<u8> {
     future::block_on(talking)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_get_is_answered() {
-        let received = serve(b"\x00GET /collect HTTP/1.1\r\nHost: a\r\n\r\n", b"");
-        let text = String::from_utf8_lossy(&received);
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-        assert!(text.contains("content-length: 0\r\n"), "{text}");
-    }
-
-    #[test]
-    fn a_bad_request_is_answered_with_400() {
-        let received = serve(b"\x05GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b"");
-        assert!(received.starts_with(b"HTTP/1.1 400 "), "{received:?}");
-    }
-
-    #[test]
-    fn an_upgrade_echoes() {
-        let received = serve(
-            b"\x00GET /upgrade HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nping",
-            b"",
-        );
-        let text = String::from_utf8_lossy(&received);
-        assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
-        assert!(text.ends_with("\r\n\r\nping"), "{text}");
-    }
-
-    #[test]
-    fn an_h2_request_is_answered() {
-        // SETTINGS ack, then HEADERS (END_STREAM | END_HEADERS) for GET /big.
-        let mut input = vec![0u8];
-        input.extend_from_slice(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00");
-        let block = b"\x82\x86\x04\x04/big\x01\x09localhost";
-        input.extend_from_slice(&[0, 0, block.len() as u8, 1, 5, 0, 0, 0, 1]);
-        input.extend_from_slice(block);
-        let received = serve(&input, H2_PREFIX);
-        // The server's SETTINGS, then (among others) a HEADERS frame on stream 1.
-        assert_eq!(received[3], 4);
-        let mut at = 0;
-        let mut headers = false;
-        while at + 9 <= received.len() {
-            let len = usize::from(received[at]) << 16
-                | usize::from(received[at + 1]) << 8
-                | usize::from(received[at + 2]);
-            headers |= received[at + 3] == 1 && received[at + 8] == 1;
-            at += 9 + len;
-        }
-        assert!(headers, "{received:?}");
-    }
-}
-
 fn application() -> impl albany::Application {
     from_fn(|mut request: Request| async move {
         let path = request.uri().path().to_owned();
@@ -298,4 +257,57 @@ fn status(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_get_is_answered() {
+        let received = serve(b"\x00GET /collect HTTP/1.1\r\nHost: a\r\n\r\n", b"");
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("content-length: 0\r\n"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_request_is_answered_with_400() {
+        let received = serve(b"\x05GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b"");
+        assert!(received.starts_with(b"HTTP/1.1 400 "), "{received:?}");
+    }
+
+    #[test]
+    fn an_upgrade_echoes() {
+        let received = serve(
+            b"\x00GET /upgrade HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nping",
+            b"",
+        );
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
+        assert!(text.ends_with("\r\n\r\nping"), "{text}");
+    }
+
+    #[test]
+    fn an_h2_request_is_answered() {
+        // SETTINGS ack, then HEADERS (END_STREAM | END_HEADERS) for GET /big.
+        let mut input = vec![0u8];
+        input.extend_from_slice(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00");
+        let block = b"\x82\x86\x04\x04/big\x01\x09localhost";
+        input.extend_from_slice(&[0, 0, block.len() as u8, 1, 5, 0, 0, 0, 1]);
+        input.extend_from_slice(block);
+        let received = serve(&input, H2_PREFIX);
+        // The server's SETTINGS, then (among others) a HEADERS frame on stream 1.
+        assert_eq!(received[3], 4);
+        let mut at = 0;
+        let mut headers = false;
+        while at + 9 <= received.len() {
+            let len = usize::from(received[at]) << 16
+                | usize::from(received[at + 1]) << 8
+                | usize::from(received[at + 2]);
+            headers |= received[at + 3] == 1 && received[at + 8] == 1;
+            at += 9 + len;
+        }
+        assert!(headers, "{received:?}");
+    }
 }

@@ -8,9 +8,12 @@ pub use body_ops::body_ops;
 pub use connection::{h1_connection, h2_connection, MAX_INPUT};
 pub use validator::validator;
 
-/// The names of the targets, as the corpus folders (`fuzz/corpus/<name>/`)
-/// and the fuzzer binaries are named, each with its function.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+/// A fuzz target: its name, as its corpus folder (`fuzz/corpus/<name>/`)
+/// and its fuzzer binary are named, and its function.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every fuzz target.
+pub const TARGETS: [Target; 4] = [
     ("body_ops", body_ops),
     ("validator", validator),
     ("h1_connection", h1_connection),
