@@ -54,9 +54,10 @@ for target in "$@"; do
     mkdir -p "$committed" "$work" "$artifacts"
     if [ "${MERGE:-0}" = 1 ]; then
         # Minimizes the committed corpus together with the session's: the
-        # committed folder keeps only inputs that add coverage.
-        tmp=$(mktemp -d)
-        "$BIN/$target" -merge=1 -rss_limit_mb=2048 "$tmp" "$committed" "$work" 2>&1 | tail -n 3
+        # committed folder keeps a smallest set of inputs with the same
+        # coverage features (libFuzzer's -set_cover_merge=1).
+        tmp=$(mktemp -d "$ROOT/target/fuzz/merge.XXXXXX")
+        "$BIN/$target" -set_cover_merge=1 -rss_limit_mb=2048 "$tmp" "$committed" "$work" 2>&1 | tail -n 3
         rm -rf "$committed" && mv "$tmp" "$committed"
         echo "$target: committed corpus now $(ls "$committed" | wc -l) files"
         continue
