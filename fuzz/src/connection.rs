@@ -64,8 +64,8 @@ pub fn h1_connection(data: &[u8]) {
         received.is_empty()
             || received.starts_with(b"HTTP/1.1 ")
             || received.starts_with(b"HTTP/1.0 "),
-        "the engine's first bytes are not a status line: {:?}",
-        String::from_utf8_lossy(&received[..received.len().min(64)])
+        "the engine's first bytes are not a status line; it sent: {:?}",
+        String::from_utf8_lossy(&received)
     );
 }
 
