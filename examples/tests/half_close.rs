@@ -4,8 +4,9 @@
 //! - A client that sends a complete request and then shuts down its write
 //!   side gets the response of an application that answers at once.
 //! - A client whose request head is too large, and that keeps sending, reads
-//!   the `431` instead of a connection reset: the server shuts down its
-//!   write side and drains what still arrives before it closes.
+//!   the `431` and then an end of file, not a connection reset: the server
+//!   shuts down its write side and drains what still arrives before it
+//!   closes (before: a reset on albany-smol and albany-async-std).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -78,30 +79,28 @@ fn half_closed_client_gets_the_response_on_every_adapter() {
     }
 }
 
-/// A head of 64 KiB against an 8 KiB limit, and 1 MiB more sent after it
-/// by another thread while the client reads.
+/// A head of 64 KiB against an 8 KiB limit, and 1 MiB more after it,
+/// all sent before the client reads (as a client uploading a request
+/// whole does); then it waits 200 ms and reads.
 fn oversize_head_then_more(addr: SocketAddr) -> (Vec<u8>, Option<ErrorKind>) {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    let mut writer = stream.try_clone().expect("clone");
-    let sender = thread::spawn(move || {
-        let _ = writer.set_write_timeout(Some(Duration::from_secs(5)));
-        let mut head = b"GET / HTTP/1.1\r\nHost: localhost\r\n".to_vec();
-        for i in 0..1024 {
-            head.extend_from_slice(format!("X-Filler-{i:04}: {}\r\n", "a".repeat(48)).as_bytes());
-        }
-        if writer.write_all(&head).is_err() {
-            return;
-        }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut head = b"GET / HTTP/1.1\r\nHost: localhost\r\n".to_vec();
+    for i in 0..1024 {
+        head.extend_from_slice(format!("X-Filler-{i:04}: {}\r\n", "a".repeat(48)).as_bytes());
+    }
+    // Write errors (the server may have closed) are the outcome under
+    // test: the read below tells.
+    if stream.write_all(&head).is_ok() {
         let more = vec![b'a'; 16 * 1024];
         for _ in 0..64 {
-            if writer.write_all(&more).is_err() {
-                return;
+            if stream.write_all(&more).is_err() {
+                break;
             }
         }
-    });
-    let result = read_all(&mut stream);
-    let _ = sender.join();
-    result
+    }
+    thread::sleep(Duration::from_millis(200));
+    read_all(&mut stream)
 }
 
 #[test]
@@ -114,13 +113,15 @@ fn oversize_head_431_is_read_not_reset_on_every_adapter() {
         for round in 0..ROUNDS {
             let (bytes, error) = oversize_head_then_more(server.addr());
             let text = String::from_utf8_lossy(&bytes);
-            if !text.starts_with("HTTP/1.1 431") {
+            // A reset after the 431 is the failure too: over a real
+            // network it can destroy the 431 before the client reads it.
+            if !text.starts_with("HTTP/1.1 431") || error.is_some() {
                 failures.push(format!("round {round}: {error:?} {text:?}"));
             }
         }
         assert!(
             failures.is_empty(),
-            "{}: {} of {ROUNDS} oversize heads did not get a readable 431: {failures:?}",
+            "{}: {} of {ROUNDS} oversize heads did not get a 431 then an end of file: {failures:?}",
             target.name(),
             failures.len()
         );

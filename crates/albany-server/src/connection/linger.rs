@@ -39,7 +39,10 @@ fn lock<I>(state: &Mutex<State<I>>) -> MutexGuard<'_, State<I>> {
 /// Splits `io` into the I/O hyper serves and the handle that closes it
 /// after hyper has dropped it.
 pub(crate) fn split<I>(io: I) -> (ConnectionIo<I>, Closer<I>) {
-    let state = Arc::new(Mutex::new(State { io, eof_held: false }));
+    let state = Arc::new(Mutex::new(State {
+        io,
+        eof_held: false,
+    }));
     (
         ConnectionIo {
             state: state.clone(),
@@ -133,7 +136,10 @@ impl<I: Read + Write + Unpin> Closer<I> {
         let Ok(state) = Arc::try_unwrap(self.state) else {
             return;
         };
-        let mut io = state.into_inner().unwrap_or_else(PoisonError::into_inner).io;
+        let mut io = state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .io;
         let started = Instant::now();
         let mut sleep = pin!(binding.sleep_until(started + LINGER_TIME));
         let mut shut = false;
@@ -160,8 +166,7 @@ impl<I: Read + Write + Unpin> Closer<I> {
                         if drained >= LINGER_BYTES {
                             return Poll::Ready(());
                         }
-                        let deadline =
-                            (Instant::now() + LINGER_IDLE).min(started + LINGER_TIME);
+                        let deadline = (Instant::now() + LINGER_IDLE).min(started + LINGER_TIME);
                         B::reset(sleep.as_mut(), deadline);
                     }
                     // End of file or an error: the client is done.
