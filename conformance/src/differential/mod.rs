@@ -14,7 +14,8 @@
 //! down its write side after the entry's bytes, spec H1-24); the second is
 //! reported as `NAME (half-closed)`. The two may differ from each other
 //! (an application still pending at the end of file is cancelled,
-//! CANCEL-5); each must agree across targets.
+//! CANCEL-5); each must agree across targets. The entries of
+//! [`HALF_CLOSE_RACES`] are sent half-closed but not compared.
 
 mod corpus;
 
@@ -121,7 +122,9 @@ pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> S
         if first.contains("status 4") || first.contains("status 5") || !first.contains("status") {
             rejected += 1;
         }
-        if albany.iter().any(|(_, o)| o[index] != first) {
+        let race = index >= entries.len()
+            && HALF_CLOSE_RACES.contains(&entries[index % entries.len()].name.as_str());
+        if !race && albany.iter().any(|(_, o)| o[index] != first) {
             disagreements.push(Disagreement {
                 entry: name.clone(),
                 outcomes: albany
@@ -130,7 +133,7 @@ pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> S
                     .collect(),
             });
         }
-        if reference.iter().any(|(_, o)| o[index] != first) {
+        if !race && reference.iter().any(|(_, o)| o[index] != first) {
             reference_differences.push(Disagreement {
                 entry: name.clone(),
                 outcomes: albany
@@ -150,6 +153,13 @@ pub fn run(targets: &[&'static dyn Target], entries: &[Entry], jobs: usize) -> S
         reference_differences,
     }
 }
+
+/// The entries whose half-closed outcome depends on timing on every
+/// target, so it is not compared: their response body is produced by a
+/// task the application spawns, after the response head, and that task
+/// races the end of file the server reads (CANCEL-1: a client that has
+/// gone before the response is complete gets the rest cut off).
+pub const HALF_CLOSE_RACES: &[&str] = &["connection/trailers", "connection/trailers-no-te"];
 
 /// How an entry is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,9 +239,9 @@ fn send(addr: crate::Endpoint, entry: &Entry, mode: Mode) -> String {
         return format!("write error: {}", error.kind());
     }
     if mode == Mode::HalfClosed {
-        if let Err(error) = connection.shutdown_write() {
-            return format!("shutdown error: {}", error.kind());
-        }
+        // An error here means that the server has already closed (a fast
+        // 400): what it sent is read below all the same.
+        let _ = connection.shutdown_write();
     }
     let head_request = entry.bytes.starts_with(b"HEAD ");
     let mut parts = Vec::new();
