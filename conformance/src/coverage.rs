@@ -67,6 +67,8 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("ADAPT-12", "SO_REUSEPORT across servers, tested by examples/tests/listeners.rs"),
     ("ADAPT-13", "an inherited blocking listener, tested by examples/tests/listeners.rs"),
     ("ADAPT-14", "sd_notify readiness, tested with a notify socket by examples/tests/listeners.rs"),
+    ("H1-24", "a half-closed client of an application that answers at once gets its response on each adapter, 20 rounds each: examples/tests/half_close.rs; and the differential run sends every corpus entry half-closed too, the outcomes compared across adapters (conformance/src/differential)"),
+    ("LIMIT-13", "a 64 KiB head against an 8 KiB limit with 1 MiB sent after it: a 431 then an end of file, no reset, on each adapter, 20 rounds each: examples/tests/half_close.rs"),
     ("H1-23", "behind nginx (buffering and streaming request bodies) on each adapter, the whole differential corpus, tested by examples/tests/smuggling.rs (RELIABILITY.md)"),
     ("ADAPT-15", "Unix domain socket listeners (a socket file in the file system), tested on each adapter by examples/tests/unix.rs, examples/tests/listeners.rs and examples/tests/nginx.rs"),
     ("ADAPT-16", "the socket file's mode and removal, tested by examples/tests/unix.rs and the engine's unit tests"),

@@ -175,6 +175,7 @@ mod why {
     pub(super) const CODINGS: &str = "hyper accepts Transfer-Encoding chunked twice, or an unknown coding before chunked, and calls the application; Albany's engine answers 400 or 501 (H1-4, H1-5)";
     pub(super) const PANIC: &str = "a panic in the application propagates to hyper-util's connection task, which ends: the connection closes without a response; Albany's engine answers 500 (ERR-1); a tower host adds tower-http's CatchPanicLayer";
     pub(super) const UPGRADE: &str = "no albany::upgrade::OnUpgrade through tower: the bridge knows no hyper type, so the application cannot take the connection after a 101 and answers 426 (TOWER-16, EXT-4, UPG-1)";
+    pub(super) const EXTENDED_CONNECT: &str = "this host does not enable hyper's HTTP/2 extended CONNECT (Settings::http2_extended_connect is Albany's engine's), and the bridge has no OnUpgrade for the stream (UPG-8, TOWER-16)";
     pub(super) const H2_101: &str = "a 101 returned over HTTP/2: hyper resets the stream; Albany's engine answers 500 (RESP-11)";
     pub(super) const RESPONSE_HEAD: &str = "hyper sends a response head Albany's engine corrects: the application's Transfer-Encoding, a Content-Length on a 204 over HTTP/2 (RESP-4, RESP-11)";
     pub(super) const RESPONSE_ERROR: &str = "a response hyper cannot send (a Content-Length the body disagrees with, an HTTP/0.9 version) closes the connection without a response; Albany's engine answers 500 or sends the request's version (RESP-6, RESP-23)";
@@ -188,8 +189,8 @@ mod why {
         "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
 }
 
-/// The cases the [`HyperUtilTower`] target fails, each with the reason: 28
-/// of the suite's 165 (conformance/REPORT.md, column `hyper-util-tower`).
+/// The cases the [`HyperUtilTower`] target fails, each with the reason: 30
+/// of the suite's 168 (conformance/REPORT.md, column `hyper-util-tower`).
 pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("framing.te-chunked-twice", why::CODINGS),
     expected("framing.te-unknown-coding", why::CODINGS),
@@ -211,9 +212,11 @@ pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("limits.header-read-timeout-upgraded", why::UPGRADE),
     expected("limits.max-connections", why::CONNECTION_LIMIT),
     expected("limits.http2-disabled", why::HTTP2_OFF),
-    expected("shutdown.upgraded-untouched", why::UPGRADE),
+    expected("shutdown.upgraded-deadline", why::UPGRADE),
     expected("http2.no-content", why::RESPONSE_HEAD),
     expected("http2.no-101", why::H2_101),
+    expected("http2.connect", why::UPGRADE),
+    expected("http2.extended-connect", why::EXTENDED_CONNECT),
     expected("interface.upgrade", why::UPGRADE),
     expected("interface.upgrade-early-bytes", why::UPGRADE),
     expected("interface.extensions", why::UPGRADE),

@@ -2,6 +2,7 @@
 //! header read timeout, graceful shutdown and its deadline.
 
 mod head_timeout;
+mod linger;
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -94,6 +95,9 @@ pub(crate) async fn serve_connection<A, B, I>(
     let described = state.clone();
     let peer = crate::observe::Peer(described.context.connection_info());
     let requests = state.requests.clone();
+    // [H1-24] [LIMIT-13] The same half-close and close on every transport.
+    let (io, closer) = linger::split(io);
+    let linger_abort = abort.clone();
     let mut timer = pin!(protocols.header_read_timeout.map(|timeout| HeadTimer::new(
         &protocols.binding,
         timeout,
@@ -168,6 +172,7 @@ pub(crate) async fn serve_connection<A, B, I>(
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
+    closer.close(&protocols.binding, linger_abort).await;
 }
 
 /// Polls `connection` to its end; closes it when `timer` says the wait for
