@@ -144,6 +144,7 @@ pub(crate) async fn serve_connection<A, B, I>(
             drive(
                 connection,
                 |c| c.graceful_shutdown(),
+                None,
                 timer,
                 shutdown,
                 abort,
@@ -151,6 +152,10 @@ pub(crate) async fn serve_connection<A, B, I>(
             .await
         }
         _ => {
+            let io = Watched {
+                inner: io,
+                requests: requests.clone(),
+            };
             let connection = pin!(protocols
                 .http1
                 .serve_connection(io, service)
@@ -158,6 +163,7 @@ pub(crate) async fn serve_connection<A, B, I>(
             drive(
                 connection,
                 |c| c.graceful_shutdown(),
+                Some(&requests),
                 timer,
                 shutdown,
                 abort,
@@ -173,9 +179,22 @@ pub(crate) async fn serve_connection<A, B, I>(
 /// Polls `connection` to its end; closes it when `timer` says the wait for
 /// a request head is over, starts its graceful shutdown when `shutdown`
 /// resolves, and gives up on it when `abort` resolves after that.
+///
+/// [SHUT-10] Over HTTP/1.x (`requests` is `Some`), hyper's graceful
+/// shutdown closes a connection between requests at once, even with a
+/// request's bytes in the socket's receive buffer or a head partly in
+/// hyper's read buffer. So when `shutdown` resolves, the connection is
+/// first marked as draining (responses from then on say `Connection:
+/// close`) and polled, which reads what the client has already sent (a
+/// complete head starts its request); hyper's graceful shutdown is called
+/// only once [`Requests::may_close`] says no request would be lost: a
+/// request is in flight (it finishes, then the connection closes), or
+/// nothing was read since the last response. A partly read head is waited
+/// for, under the header read timeout and the shutdown deadline.
 async fn drive<C, E, B>(
     mut connection: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
+    requests: Option<&Requests>,
     mut timer: Pin<&mut Option<HeadTimer<B>>>,
     mut shutdown: ShutdownSignal,
     mut abort: ShutdownSignal,
@@ -185,19 +204,30 @@ where
     E: std::fmt::Display,
     B: Binding,
 {
-    let mut graceful = false;
+    // Shutdown has begun; hyper's graceful shutdown has been called.
+    let (mut draining, mut graceful) = (false, false);
     poll_fn(|cx| {
-        if !graceful && Pin::new(&mut shutdown).poll(cx).is_ready() {
-            graceful = true;
-            graceful_shutdown(connection.as_mut());
+        if !draining && Pin::new(&mut shutdown).poll(cx).is_ready() {
+            draining = true;
+            if let Some(requests) = requests {
+                requests.drain();
+            }
         }
         // The deadline fires only after shutdown has started: until then
         // there is nothing to watch.
-        if graceful && Pin::new(&mut abort).poll(cx).is_ready() {
+        if draining && Pin::new(&mut abort).poll(cx).is_ready() {
             return Poll::Ready(Err("closed by the graceful shutdown deadline".to_owned()));
         }
         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
             return Poll::Ready(result.map_err(|error| error.to_string()));
+        }
+        if draining && !graceful && requests.is_none_or(Requests::may_close) {
+            graceful = true;
+            graceful_shutdown(connection.as_mut());
+            // hyper closes an idle connection at once.
+            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                return Poll::Ready(result.map_err(|error| error.to_string()));
+            }
         }
         // [LIMIT-3] Checked while hyper waits, after it has handed over any
         // complete head it had read.
@@ -213,4 +243,71 @@ where
         Poll::Pending
     })
     .await
+}
+
+/// An HTTP/1.x connection's I/O, telling its [`Requests`] when it reads
+/// (spec SHUT-10: a request head may have begun).
+struct Watched<I> {
+    inner: I,
+    requests: Arc<Requests>,
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Watched<I> {
+    #[inline]
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+        // Ready is bytes read or the end of the stream (which ends the
+        // connection anyway): the cursor cannot be inspected afterwards.
+        if read.is_ready() {
+            this.requests.note_read();
+        }
+        read
+    }
+}
+
+/// Writes go straight to the connection.
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Watched<I> {
+    #[inline]
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    #[inline]
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    #[inline]
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    #[inline]
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
