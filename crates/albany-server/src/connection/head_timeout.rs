@@ -108,15 +108,29 @@ impl Requests {
     }
 
     /// Whether an HTTP/1.x connection can be closed for graceful shutdown
-    /// without losing a request (spec SHUT-10): hyper has a request in
-    /// flight (graceful shutdown lets it finish, then closes), or nothing
-    /// has been read since the last response ended (no head has begun).
-    /// While this is `false` a request head is partly read: closing would
-    /// lose it.
+    /// without losing a request (spec SHUT-10): no request is in flight and
+    /// nothing has been read since the last response ended (no head has
+    /// begun), or the timeout no longer applies (an upgraded connection).
+    /// A request in flight may have started its response before shutdown
+    /// began, without `Connection: close`: the client may already have
+    /// sent the next request, which is read and answered (with `Connection:
+    /// close`) once this one ends. While bytes have been read since the
+    /// last response, a request head is partly read: closing would lose
+    /// it.
     pub(crate) fn may_close(&self) -> bool {
+        !self.timed.load(Ordering::Relaxed)
+            || !(self.in_flight() || self.read_since_response.load(Ordering::Relaxed))
+    }
+
+    /// Whether the connection has been upgraded (or is HTTP/2): the timeout
+    /// no longer applies.
+    pub(crate) fn upgraded(&self) -> bool {
+        !self.timed.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request is in flight (while the timeout applies).
+    pub(crate) fn in_flight(&self) -> bool {
         self.started.load(Ordering::Relaxed) != self.finished.load(Ordering::Relaxed)
-            || !self.read_since_response.load(Ordering::Relaxed)
-            || !self.timed.load(Ordering::Relaxed)
     }
 
     /// Marks the connection as shutting down: see [`Requests::draining`].

@@ -7,7 +7,7 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use albany::{Application, ShutdownSignal};
 use hyper::server::conn::{http1, http2};
@@ -15,7 +15,7 @@ use hyper::server::conn::{http1, http2};
 pub(crate) use head_timeout::{InFlight, Requests};
 
 use crate::preface::{self, Protocol, Rewind};
-use crate::rt::{HyperExecutor, HyperTimer};
+use crate::rt::{deadline_after, HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionState};
 use crate::{Binding, Settings};
 use head_timeout::HeadTimer;
@@ -145,6 +145,7 @@ pub(crate) async fn serve_connection<A, B, I>(
                 connection,
                 |c| c.graceful_shutdown(),
                 None,
+                &protocols.binding,
                 timer,
                 shutdown,
                 abort,
@@ -164,6 +165,7 @@ pub(crate) async fn serve_connection<A, B, I>(
                 connection,
                 |c| c.graceful_shutdown(),
                 Some(&requests),
+                &protocols.binding,
                 timer,
                 shutdown,
                 abort,
@@ -176,6 +178,11 @@ pub(crate) async fn serve_connection<A, B, I>(
     }
 }
 
+/// How long graceful shutdown keeps an HTTP/1.x connection that is between
+/// requests open for bytes the client sent before it began (spec SHUT-10;
+/// see [`drive`]).
+const READ_GRACE: Duration = Duration::from_millis(10);
+
 /// Polls `connection` to its end; closes it when `timer` says the wait for
 /// a request head is over, starts its graceful shutdown when `shutdown`
 /// resolves, and gives up on it when `abort` resolves after that.
@@ -187,14 +194,19 @@ pub(crate) async fn serve_connection<A, B, I>(
 /// first marked as draining (responses from then on say `Connection:
 /// close`) and polled, which reads what the client has already sent (a
 /// complete head starts its request); hyper's graceful shutdown is called
-/// only once [`Requests::may_close`] says no request would be lost: a
-/// request is in flight (it finishes, then the connection closes), or
-/// nothing was read since the last response. A partly read head is waited
-/// for, under the header read timeout and the shutdown deadline.
+/// only once [`Requests::may_close`] says no request would be lost: no
+/// request is in flight and nothing was read since the last response. A
+/// request in flight, or a partly read head, is waited for, under the
+/// header read timeout and the shutdown deadline. A
+/// connection between requests is closed only after [`READ_GRACE`]: a
+/// runtime may not have told the connection yet of bytes that reached its
+/// socket before shutdown began (tokio learns of readiness when its driver
+/// turns, which a busy worker may not have done); they are served too.
 async fn drive<C, E, B>(
     mut connection: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
     requests: Option<&Requests>,
+    binding: &B,
     mut timer: Pin<&mut Option<HeadTimer<B>>>,
     mut shutdown: ShutdownSignal,
     mut abort: ShutdownSignal,
@@ -206,6 +218,7 @@ where
 {
     // Shutdown has begun; hyper's graceful shutdown has been called.
     let (mut draining, mut graceful) = (false, false);
+    let mut grace = pin!(None::<B::Sleep>);
     poll_fn(|cx| {
         if !draining && Pin::new(&mut shutdown).poll(cx).is_ready() {
             draining = true;
@@ -222,11 +235,28 @@ where
             return Poll::Ready(result.map_err(|error| error.to_string()));
         }
         if draining && !graceful && requests.is_none_or(Requests::may_close) {
-            graceful = true;
-            graceful_shutdown(connection.as_mut());
-            // hyper closes an idle connection at once.
-            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
-                return Poll::Ready(result.map_err(|error| error.to_string()));
+            // Over HTTP/1.x between requests, after the grace.
+            let now = match requests {
+                Some(requests) if !requests.upgraded() => {
+                    if grace.is_none() {
+                        grace.set(Some(
+                            binding.sleep_until(deadline_after(Instant::now(), READ_GRACE)),
+                        ));
+                    }
+                    grace
+                        .as_mut()
+                        .as_pin_mut()
+                        .is_some_and(|sleep| sleep.poll(cx).is_ready())
+                }
+                _ => true,
+            };
+            if now {
+                graceful = true;
+                graceful_shutdown(connection.as_mut());
+                // hyper closes an idle connection at once.
+                if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                    return Poll::Ready(result.map_err(|error| error.to_string()));
+                }
             }
         }
         // [LIMIT-3] Checked while hyper waits, after it has handed over any
