@@ -69,7 +69,9 @@ fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Read1 {
                     Read1::Partial(buf.len())
                 }
             }
-            Err(error) if error.kind() == ErrorKind::WouldBlock || error.kind() == ErrorKind::TimedOut => {
+            Err(error)
+                if error.kind() == ErrorKind::WouldBlock || error.kind() == ErrorKind::TimedOut =>
+            {
                 panic!("no response within the read timeout")
             }
             Err(_) if buf.is_empty() => return Read1::Nothing,
@@ -316,7 +318,10 @@ fn panics_under_load() {
         }
         // Still serving.
         let after = get(addr, "/1");
-        assert_eq!(after.head.status, 200, "{adapter}: serving after the panics");
+        assert_eq!(
+            after.head.status, 200,
+            "{adapter}: serving after the panics"
+        );
         eprintln!(
             "{adapter}: {:.1} s, 64 connections: {ok} correct responses, {panicked} panics \
              answered 500",
