@@ -222,8 +222,14 @@ where
     poll_fn(|cx| {
         if !draining && Pin::new(&mut shutdown).poll(cx).is_ready() {
             draining = true;
-            if let Some(requests) = requests {
-                requests.drain();
+            match requests {
+                Some(requests) => requests.drain(),
+                // HTTP/2: hyper's graceful shutdown (GOAWAY) at once, as
+                // before the first poll.
+                None => {
+                    graceful = true;
+                    graceful_shutdown(connection.as_mut());
+                }
             }
         }
         // The deadline fires only after shutdown has started: until then
