@@ -23,6 +23,9 @@ use albany_server::Settings;
 
 const CONNECTIONS: usize = 64;
 
+/// The two tests run one at a time: each loads the machine on its own.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// What one response read gave.
 enum Read1 {
     /// A complete response: status, body, and whether it said
@@ -199,6 +202,7 @@ fn shutdown_under_load(adapter: &str, run_for: Duration) -> (u64, Tally) {
 /// and nothing written before shutdown began goes unanswered.
 #[test]
 fn graceful_shutdown_under_load_loses_no_request() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let runs: u32 = std::env::var("ALBANY_LOAD_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -241,6 +245,7 @@ fn graceful_shutdown_under_load_loses_no_request() {
 /// path), under 64 connections; each gets a 500, every other its body.
 #[test]
 fn panics_under_load() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let run_for = Duration::from_millis(
         std::env::var("ALBANY_PANIC_MS")
             .ok()
