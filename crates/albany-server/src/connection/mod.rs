@@ -181,7 +181,7 @@ pub(crate) async fn serve_connection<A, B, I>(
 /// How long graceful shutdown keeps an HTTP/1.x connection that is between
 /// requests open for bytes the client sent before it began (spec SHUT-10;
 /// see [`drive`]).
-const READ_GRACE: Duration = Duration::from_millis(10);
+const READ_GRACE: Duration = Duration::from_millis(50);
 
 /// Polls `connection` to its end; closes it when `timer` says the wait for
 /// a request head is over, starts its graceful shutdown when `shutdown`
