@@ -111,6 +111,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("WS-5", "the refused handshakes, tested on each adapter by examples/websocket.rs (refuses_bad_handshakes_on_every_runtime) and by crates/albany-websocket's unit tests"),
     ("WS-6", "subprotocol negotiation, tested on each adapter by examples/websocket.rs and by crates/albany-websocket's unit tests"),
     ("WS-7", "no extension accepted, tested by crates/albany-websocket's unit tests and Autobahn (scripts/autobahn.sh)"),
+    ("SHUT-9", "requests received before graceful shutdown began are answered with Connection: close, tested under load (64 keep-alive connections, shutdown mid-run) on each adapter by examples/tests/under_load.rs (graceful_shutdown_under_load_loses_no_request)"),
     ("WS-8", "close 1001 on shutdown and the deadline, tested on each adapter over HTTP/1.1 and HTTP/2 by examples/websocket.rs (shutdown_closes_websockets_with_1001_on_every_runtime, shutdown_deadline_closes_websockets_that_ignore_it_on_every_runtime)"),
     ("WS-9", "the Autobahn TestSuite on each adapter, run by scripts/autobahn.sh (in .ci/run), results in autobahn/RESULTS.md"),
     // Testing without sockets (spec chapter 25).

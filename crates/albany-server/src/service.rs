@@ -109,12 +109,26 @@ pub(crate) async fn serve_request<A: Application>(
     if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
         // [LIMIT-3] An upgraded connection has no more request heads.
         state.requests.stop();
+    } else if state.requests.draining() {
+        // [SHUT-10] Graceful shutdown has begun (HTTP/1.x only): this is the
+        // connection's last response; hyper closes after it.
+        drain_response(response.headers_mut());
     }
     if let Some(observed) = in_flight.observed_mut() {
         observed.status(status.as_u16());
     }
     response.body_mut().set_in_flight(in_flight);
     Ok(response)
+}
+
+/// Marks a response of a connection in graceful shutdown as its last.
+#[cold]
+#[inline(never)]
+fn drain_response(headers: &mut http::HeaderMap) {
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
 }
 
 /// The request observed with the access log on, or trusted proxies set:

@@ -48,6 +48,14 @@ pub(crate) struct Requests {
     started: AtomicU64,
     finished: AtomicU64,
     timed: AtomicBool,
+    /// Over HTTP/1.x: whether bytes have been read from the connection
+    /// since the last response ended (or since accept): a request head may
+    /// be partly read (spec SHUT-10).
+    read_since_response: AtomicBool,
+    /// Over HTTP/1.x: whether graceful shutdown has begun for this
+    /// connection; responses started from then on say `Connection: close`
+    /// (spec SHUT-10).
+    draining: AtomicBool,
     /// The server's total and in-flight request counts.
     counts: RequestCounts,
 }
@@ -60,6 +68,8 @@ impl Requests {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             timed: AtomicBool::new(true),
+            read_since_response: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             counts,
         })
     }
@@ -85,6 +95,55 @@ impl Requests {
     /// connection is upgraded.
     pub(crate) fn stop(&self) {
         self.timed.store(false, Ordering::Relaxed);
+    }
+
+    /// Records that the connection's I/O has read bytes (or seen its end).
+    #[inline]
+    pub(crate) fn note_read(&self) {
+        // Only the connection's task writes it: a load spares the store
+        // (and its cache line) on every read but the first of a request.
+        if !self.read_since_response.load(Ordering::Relaxed) {
+            self.read_since_response.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether an HTTP/1.x connection can be closed for graceful shutdown
+    /// without losing a request (spec SHUT-10): no request is in flight and
+    /// nothing has been read since the last response ended (no head has
+    /// begun), or the timeout no longer applies (an upgraded connection).
+    /// A request in flight may have started its response before shutdown
+    /// began, without `Connection: close`: the client may already have
+    /// sent the next request, which is read and answered (with `Connection:
+    /// close`) once this one ends. While bytes have been read since the
+    /// last response, a request head is partly read: closing would lose
+    /// it.
+    pub(crate) fn may_close(&self) -> bool {
+        !self.timed.load(Ordering::Relaxed)
+            || !(self.in_flight() || self.read_since_response.load(Ordering::Relaxed))
+    }
+
+    /// Whether the connection has been upgraded (or is HTTP/2): the timeout
+    /// no longer applies.
+    pub(crate) fn upgraded(&self) -> bool {
+        !self.timed.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request is in flight (while the timeout applies).
+    pub(crate) fn in_flight(&self) -> bool {
+        self.started.load(Ordering::Relaxed) != self.finished.load(Ordering::Relaxed)
+    }
+
+    /// Marks the connection as shutting down: see [`Requests::draining`].
+    pub(crate) fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether graceful shutdown has begun for this HTTP/1.x connection: a
+    /// response started now is its last and says `Connection: close`
+    /// (spec SHUT-10).
+    #[inline]
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 }
 
@@ -130,6 +189,10 @@ impl Drop for InFlight {
         // but nothing reads them any more.
         if requests.timed.load(Ordering::Relaxed) {
             requests.finished.fetch_add(1, Ordering::Relaxed);
+            // [SHUT-10] A new wait for a request head begins. (Bytes of a
+            // pipelined request read before this point are forgotten: see
+            // `Requests::may_close`.)
+            requests.read_since_response.store(false, Ordering::Relaxed);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use albany::{Application, ShutdownSignal};
 use hyper::server::conn::{http1, http2};
@@ -16,7 +16,7 @@ use hyper::server::conn::{http1, http2};
 pub(crate) use head_timeout::{InFlight, Requests};
 
 use crate::preface::{self, Protocol, Rewind};
-use crate::rt::{HyperExecutor, HyperTimer};
+use crate::rt::{deadline_after, HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionState};
 use crate::{Binding, Settings};
 use head_timeout::HeadTimer;
@@ -148,6 +148,8 @@ pub(crate) async fn serve_connection<A, B, I>(
             drive(
                 connection,
                 |c| c.graceful_shutdown(),
+                None,
+                &protocols.binding,
                 timer,
                 shutdown,
                 abort,
@@ -155,6 +157,10 @@ pub(crate) async fn serve_connection<A, B, I>(
             .await
         }
         _ => {
+            let io = Watched {
+                inner: io,
+                requests: requests.clone(),
+            };
             let connection = pin!(protocols
                 .http1
                 .serve_connection(io, service)
@@ -162,6 +168,8 @@ pub(crate) async fn serve_connection<A, B, I>(
             drive(
                 connection,
                 |c| c.graceful_shutdown(),
+                Some(&requests),
+                &protocols.binding,
                 timer,
                 shutdown,
                 abort,
@@ -175,12 +183,35 @@ pub(crate) async fn serve_connection<A, B, I>(
     closer.close(&protocols.binding, linger_abort).await;
 }
 
+/// How long graceful shutdown keeps an HTTP/1.x connection that is between
+/// requests open for bytes the client sent before it began (spec SHUT-9;
+/// see [`drive`]).
+const READ_GRACE: Duration = Duration::from_millis(50);
+
 /// Polls `connection` to its end; closes it when `timer` says the wait for
 /// a request head is over, starts its graceful shutdown when `shutdown`
 /// resolves, and gives up on it when `abort` resolves after that.
+///
+/// [SHUT-9] Over HTTP/1.x (`requests` is `Some`), hyper's graceful
+/// shutdown closes a connection between requests at once, even with a
+/// request's bytes in the socket's receive buffer or a head partly in
+/// hyper's read buffer. So when `shutdown` resolves, the connection is
+/// first marked as draining (responses from then on say `Connection:
+/// close`) and polled, which reads what the client has already sent (a
+/// complete head starts its request); hyper's graceful shutdown is called
+/// only once [`Requests::may_close`] says no request would be lost: no
+/// request is in flight and nothing was read since the last response. A
+/// request in flight, or a partly read head, is waited for, under the
+/// header read timeout and the shutdown deadline. A
+/// connection between requests is closed only after [`READ_GRACE`]: a
+/// runtime may not have told the connection yet of bytes that reached its
+/// socket before shutdown began (tokio learns of readiness when its driver
+/// turns, which a busy worker may not have done); they are served too.
 async fn drive<C, E, B>(
     mut connection: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
+    requests: Option<&Requests>,
+    binding: &B,
     mut timer: Pin<&mut Option<HeadTimer<B>>>,
     mut shutdown: ShutdownSignal,
     mut abort: ShutdownSignal,
@@ -190,19 +221,54 @@ where
     E: std::fmt::Display,
     B: Binding,
 {
-    let mut graceful = false;
+    // Shutdown has begun; hyper's graceful shutdown has been called.
+    let (mut draining, mut graceful) = (false, false);
+    let mut grace = pin!(None::<B::Sleep>);
     poll_fn(|cx| {
-        if !graceful && Pin::new(&mut shutdown).poll(cx).is_ready() {
-            graceful = true;
-            graceful_shutdown(connection.as_mut());
+        if !draining && Pin::new(&mut shutdown).poll(cx).is_ready() {
+            draining = true;
+            match requests {
+                Some(requests) => requests.drain(),
+                // HTTP/2: hyper's graceful shutdown (GOAWAY) at once, as
+                // before the first poll.
+                None => {
+                    graceful = true;
+                    graceful_shutdown(connection.as_mut());
+                }
+            }
         }
         // The deadline fires only after shutdown has started: until then
         // there is nothing to watch.
-        if graceful && Pin::new(&mut abort).poll(cx).is_ready() {
+        if draining && Pin::new(&mut abort).poll(cx).is_ready() {
             return Poll::Ready(Err("closed by the graceful shutdown deadline".to_owned()));
         }
         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
             return Poll::Ready(result.map_err(|error| error.to_string()));
+        }
+        if draining && !graceful && requests.is_none_or(Requests::may_close) {
+            // Over HTTP/1.x between requests, after the grace.
+            let now = match requests {
+                Some(requests) if !requests.upgraded() => {
+                    if grace.is_none() {
+                        grace.set(Some(
+                            binding.sleep_until(deadline_after(Instant::now(), READ_GRACE)),
+                        ));
+                    }
+                    grace
+                        .as_mut()
+                        .as_pin_mut()
+                        .is_some_and(|sleep| sleep.poll(cx).is_ready())
+                }
+                _ => true,
+            };
+            if now {
+                graceful = true;
+                graceful_shutdown(connection.as_mut());
+                // hyper closes an idle connection at once.
+                if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                    return Poll::Ready(result.map_err(|error| error.to_string()));
+                }
+            }
         }
         // [LIMIT-3] Checked while hyper waits, after it has handed over any
         // complete head it had read.
@@ -218,4 +284,71 @@ where
         Poll::Pending
     })
     .await
+}
+
+/// An HTTP/1.x connection's I/O, telling its [`Requests`] when it reads
+/// (spec SHUT-10: a request head may have begun).
+struct Watched<I> {
+    inner: I,
+    requests: Arc<Requests>,
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Watched<I> {
+    #[inline]
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
+        // Ready is bytes read or the end of the stream (which ends the
+        // connection anyway): the cursor cannot be inspected afterwards.
+        if read.is_ready() {
+            this.requests.note_read();
+        }
+        read
+    }
+}
+
+/// Writes go straight to the connection.
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Watched<I> {
+    #[inline]
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    #[inline]
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    #[inline]
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    #[inline]
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
