@@ -1,7 +1,7 @@
 //! Reliability under load, on each adapter (issue 14; RELIABILITY.md):
 //!
 //! - graceful shutdown in the middle of 64 keep-alive connections sending
-//!   `GET /` in a loop (spec SHUT-10): every request the server read is
+//!   `GET /` in a loop (spec SHUT-9): every request the server read is
 //!   answered completely, and no request the client had finished writing
 //!   before shutdown began goes unanswered;
 //! - an application that panics on every tenth request, under 64
@@ -198,7 +198,7 @@ fn shutdown_under_load(adapter: &str, run_for: Duration) -> (u64, Tally) {
     (read.load(Ordering::Relaxed), total)
 }
 
-/// [SHUT-10] Graceful shutdown under load: nothing the server read is lost,
+/// [SHUT-9] Graceful shutdown under load: nothing the server read is lost,
 /// and nothing written before shutdown began goes unanswered.
 #[test]
 fn graceful_shutdown_under_load_loses_no_request() {

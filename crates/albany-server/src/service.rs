@@ -110,7 +110,7 @@ pub(crate) async fn serve_request<A: Application>(
         // [LIMIT-3] An upgraded connection has no more request heads.
         state.requests.stop();
     } else if state.requests.draining() {
-        // [SHUT-10] Graceful shutdown has begun (HTTP/1.x only): this is the
+        // [SHUT-9] Graceful shutdown has begun (HTTP/1.x only): this is the
         // connection's last response; hyper closes after it.
         drain_response(response.headers_mut());
     }

@@ -50,11 +50,11 @@ pub(crate) struct Requests {
     timed: AtomicBool,
     /// Over HTTP/1.x: whether bytes have been read from the connection
     /// since the last response ended (or since accept): a request head may
-    /// be partly read (spec SHUT-10).
+    /// be partly read (spec SHUT-9).
     read_since_response: AtomicBool,
     /// Over HTTP/1.x: whether graceful shutdown has begun for this
     /// connection; responses started from then on say `Connection: close`
-    /// (spec SHUT-10).
+    /// (spec SHUT-9).
     draining: AtomicBool,
     /// The server's total and in-flight request counts.
     counts: RequestCounts,
@@ -108,7 +108,7 @@ impl Requests {
     }
 
     /// Whether an HTTP/1.x connection can be closed for graceful shutdown
-    /// without losing a request (spec SHUT-10): no request is in flight and
+    /// without losing a request (spec SHUT-9): no request is in flight and
     /// nothing has been read since the last response ended (no head has
     /// begun), or the timeout no longer applies (an upgraded connection).
     /// A request in flight may have started its response before shutdown
@@ -140,7 +140,7 @@ impl Requests {
 
     /// Whether graceful shutdown has begun for this HTTP/1.x connection: a
     /// response started now is its last and says `Connection: close`
-    /// (spec SHUT-10).
+    /// (spec SHUT-9).
     #[inline]
     pub(crate) fn draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
@@ -189,7 +189,7 @@ impl Drop for InFlight {
         // but nothing reads them any more.
         if requests.timed.load(Ordering::Relaxed) {
             requests.finished.fetch_add(1, Ordering::Relaxed);
-            // [SHUT-10] A new wait for a request head begins. (Bytes of a
+            // [SHUT-9] A new wait for a request head begins. (Bytes of a
             // pipelined request read before this point are forgotten: see
             // `Requests::may_close`.)
             requests.read_since_response.store(false, Ordering::Relaxed);

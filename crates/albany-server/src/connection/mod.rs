@@ -287,7 +287,7 @@ where
 }
 
 /// An HTTP/1.x connection's I/O, telling its [`Requests`] when it reads
-/// (spec SHUT-10: a request head may have begun).
+/// (spec SHUT-9: a request head may have begun).
 struct Watched<I> {
     inner: I,
     requests: Arc<Requests>,
