@@ -382,9 +382,16 @@ impl Stream {
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Plain(socket) => socket.shutdown(Shutdown::Write),
-            Inner::Tls(tls, _) => {
+            Inner::Tls(tls, broken) => {
                 tls.conn.send_close_notify();
-                tls.flush()?;
+                if let Err(error) = tls.flush() {
+                    // The server has closed: what it sent before is still
+                    // read, without writing (as after a failed write).
+                    if !would_block(&error) {
+                        *broken = true;
+                    }
+                    return Err(error);
+                }
                 tls.sock.shutdown(Shutdown::Write)
             }
             Inner::Shared(shared, socket) => {
