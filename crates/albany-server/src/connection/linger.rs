@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use albany::ShutdownSignal;
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 
+use super::Requests;
 use crate::Binding;
 
 /// The most bytes one read asks the transport for.
@@ -36,9 +37,10 @@ fn lock<I>(state: &Mutex<State<I>>) -> MutexGuard<'_, State<I>> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Splits `io` into the I/O hyper serves and the handle that closes it
-/// after hyper has dropped it.
-pub(crate) fn split<I>(io: I) -> (ConnectionIo<I>, Closer<I>) {
+/// Splits `io` into the I/O hyper serves, which notes its reads in
+/// `requests` (spec SHUT-9), and the handle that closes it after hyper has
+/// dropped it.
+pub(crate) fn split<I>(io: I, requests: Arc<Requests>) -> (ConnectionIo<I>, Closer<I>) {
     let state = Arc::new(Mutex::new(State {
         io,
         eof_held: false,
@@ -46,6 +48,7 @@ pub(crate) fn split<I>(io: I) -> (ConnectionIo<I>, Closer<I>) {
     (
         ConnectionIo {
             state: state.clone(),
+            requests,
         },
         Closer { state },
     )
@@ -55,6 +58,9 @@ pub(crate) fn split<I>(io: I) -> (ConnectionIo<I>, Closer<I>) {
 /// application).
 pub(crate) struct ConnectionIo<I> {
     state: Arc<Mutex<State<I>>>,
+    /// Told of every read that returns (bytes, the end, an error): a
+    /// request head may have begun (spec SHUT-9).
+    requests: Arc<Requests>,
 }
 
 impl<I: Read + Unpin> Read for ConnectionIo<I> {
@@ -70,7 +76,10 @@ impl<I: Read + Unpin> Read for ConnectionIo<I> {
         let mut state = lock(&self.state);
         let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut read = ReadBuf::uninit(&mut scratch[..len]);
-        ready!(Pin::new(&mut state.io).poll_read(cx, read.unfilled()))?;
+        if let Err(error) = ready!(Pin::new(&mut state.io).poll_read(cx, read.unfilled())) {
+            self.requests.note_read();
+            return Poll::Ready(Err(error));
+        }
         let filled = read.filled();
         if filled.is_empty() && !state.eof_held {
             // [H1-24] hyper reads on after a request head before it polls
@@ -83,6 +92,7 @@ impl<I: Read + Unpin> Read for ConnectionIo<I> {
             return Poll::Pending;
         }
         buf.put_slice(filled);
+        self.requests.note_read();
         Poll::Ready(Ok(()))
     }
 }

@@ -96,7 +96,9 @@ pub(crate) async fn serve_connection<A, B, I>(
     let peer = crate::observe::Peer(described.context.connection_info());
     let requests = state.requests.clone();
     // [H1-24] [LIMIT-13] The same half-close and close on every transport.
-    let (io, closer) = linger::split(io);
+    // [SHUT-9] Its reads are noted in `requests` (a request head may have
+    // begun).
+    let (io, closer) = linger::split(io, requests.clone());
     let linger_abort = abort.clone();
     let mut timer = pin!(protocols.header_read_timeout.map(|timeout| HeadTimer::new(
         &protocols.binding,
@@ -157,10 +159,6 @@ pub(crate) async fn serve_connection<A, B, I>(
             .await
         }
         _ => {
-            let io = Watched {
-                inner: io,
-                requests: requests.clone(),
-            };
             let connection = pin!(protocols
                 .http1
                 .serve_connection(io, service)
@@ -284,71 +282,4 @@ where
         Poll::Pending
     })
     .await
-}
-
-/// An HTTP/1.x connection's I/O, telling its [`Requests`] when it reads
-/// (spec SHUT-9: a request head may have begun).
-struct Watched<I> {
-    inner: I,
-    requests: Arc<Requests>,
-}
-
-impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Watched<I> {
-    #[inline]
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        let read = Pin::new(&mut this.inner).poll_read(cx, buf);
-        // Ready is bytes read or the end of the stream (which ends the
-        // connection anyway): the cursor cannot be inspected afterwards.
-        if read.is_ready() {
-            this.requests.note_read();
-        }
-        read
-    }
-}
-
-/// Writes go straight to the connection.
-impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Watched<I> {
-    #[inline]
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    #[inline]
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    #[inline]
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    #[inline]
-    fn poll_flush(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    #[inline]
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
