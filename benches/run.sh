@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The entry point of the benchmark harness: installs the load generators if
-# they are missing, then builds and runs the driver (release profile).
+# they are missing, then builds and runs the driver (release profile; the
+# `ci-bench` profile with --quick).
 #
 #   benches/run.sh            # full run: 3 rounds, writes benches/RESULTS.md and benches/results.json
 #   benches/run.sh --quick    # CI: 1 round of short runs, writes to a temporary directory
@@ -17,4 +18,32 @@ cd "$(dirname "$0")/.."
 source benches/lib.sh
 install_missing wrk=wrk h2load=nghttp2-client taskset=util-linux
 
-exec cargo run --release -p albany-bench --bin albany-bench -- "$@"
+# The profile: `release` (codegen-units=1, thin LTO, as the figures in
+# RESULTS.md were measured); `--quick` builds with `ci-bench` (release
+# without LTO, 16 codegen units), which builds in a fraction of the time: a
+# quick run checks that the harness works, its figures are not published.
+profile=release
+build=1
+proxy=1
+for arg in "$@"; do
+    case "$arg" in
+    --quick) profile=ci-bench ;;
+    --no-build) build=0 ;;
+    esac
+done
+# The proxy example is built unless `--servers` leaves its row out.
+servers=$(printf '%s\n' "$@" | sed -n '/^--servers$/{n;p}')
+if [[ -n "$servers" && "$servers" != *proxy-* ]]; then
+    proxy=0
+fi
+if ((build)); then
+    # One build of the driver and the servers, here, so that the driver
+    # (run directly below, not through `cargo run`, whose environment would
+    # make cargo rebuild) finds them up to date.
+    cargo build --profile "$profile" -p albany-bench --bins
+    if ((proxy)); then
+        cargo build --profile "$profile" -p albany-examples --example proxy
+    fi
+fi
+target_dir="${CARGO_TARGET_DIR:-target}"
+exec "$target_dir/$profile/albany-bench" --no-build "$@"
