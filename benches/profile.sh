@@ -12,6 +12,12 @@
 # request (start-up included: run long enough for it not to matter). The
 # profile is left in target/callgrind/NAME.out for
 # `callgrind_annotate --inclusive=yes target/callgrind/NAME.out`.
+#
+# BENCH_SERVER=PATH profiles that bench-server binary instead of building
+# target/release/bench-server: to compare two commits, build each (e.g. with
+# `--profile ci-bench`), copy the binaries aside, and profile each at two
+# lengths; the difference between the runs' instructions divided by the
+# difference between their requests is the cost per request without start-up.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,13 +30,17 @@ addr=127.0.0.1:18181
 source benches/lib.sh
 install_missing wrk=wrk valgrind=valgrind
 
-cargo build -q --release -p albany-bench --bin bench-server
+binary=${BENCH_SERVER:-}
+if [[ -z "$binary" ]]; then
+    cargo build -q --release -p albany-bench --bin bench-server
+    binary=target/release/bench-server
+fi
 mkdir -p target/callgrind
 out=target/callgrind/$server.out
 log=target/callgrind/$server.log
 
 valgrind --tool=callgrind --callgrind-out-file="$out" \
-    target/release/bench-server --server "$server" --threads 1 --addr "$addr" \
+    "$binary" --server "$server" --threads 1 --addr "$addr" \
     >/dev/null 2>"$log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
