@@ -48,6 +48,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
+use sync_wrapper::SyncWrapper;
 
 use crate::error::BoxError;
 use crate::io_forward::{forward_read, forward_write};
@@ -56,11 +57,18 @@ type UpgradeFuture = Pin<Box<dyn Future<Output = Result<Upgraded, UpgradeError>>
 
 /// A future that resolves to the upgraded connection after a `101` response.
 ///
-/// Clones share one connection: the first to await it gets it, the others
-/// resolve to an [`UpgradeError`].
-#[derive(Clone)]
+/// Clones share one connection: the first clone to be polled claims it and
+/// resolves to it; every other clone, polled before or after that, resolves
+/// at once to an [`UpgradeError`] (spec UPG-6). A claiming clone dropped
+/// before the connection is ready gives its claim back, so that a clone
+/// polled later can claim it.
 pub struct OnUpgrade {
-    inner: Arc<Mutex<Option<UpgradeFuture>>>,
+    /// The adapter's future until a clone claims it.
+    shared: Arc<Mutex<Option<UpgradeFuture>>>,
+    /// The future, once this clone has claimed it; `None` again after it
+    /// resolved. (`SyncWrapper`: extensions are `Sync`, and only `&mut`
+    /// reaches it.)
+    claimed: Option<SyncWrapper<UpgradeFuture>>,
 }
 
 impl OnUpgrade {
@@ -69,7 +77,18 @@ impl OnUpgrade {
         future: impl Future<Output = Result<Upgraded, UpgradeError>> + Send + 'static,
     ) -> Self {
         OnUpgrade {
-            inner: Arc::new(Mutex::new(Some(Box::pin(future)))),
+            shared: Arc::new(Mutex::new(Some(Box::pin(future)))),
+            claimed: None,
+        }
+    }
+}
+
+/// A clone shares the connection, not a claim on it: it starts unclaimed.
+impl Clone for OnUpgrade {
+    fn clone(&self) -> Self {
+        OnUpgrade {
+            shared: self.shared.clone(),
+            claimed: None,
         }
     }
 }
@@ -78,17 +97,37 @@ impl Future for OnUpgrade {
     type Output = Result<Upgraded, UpgradeError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(future) = slot.as_mut() else {
-            return Poll::Ready(Err(UpgradeError::new(
-                "the upgraded connection was already taken",
-            )));
+        let this = self.get_mut();
+        let future = match &mut this.claimed {
+            Some(future) => future.get_mut(),
+            None => {
+                let unclaimed = this
+                    .shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                let Some(future) = unclaimed else {
+                    return Poll::Ready(Err(UpgradeError::new(
+                        "the upgraded connection was already taken by another clone",
+                    )));
+                };
+                this.claimed.insert(SyncWrapper::new(future)).get_mut()
+            }
         };
         let output = future.as_mut().poll(cx);
         if output.is_ready() {
-            *slot = None;
+            this.claimed = None;
         }
         output
+    }
+}
+
+/// An unresolved claim goes back to the clones.
+impl Drop for OnUpgrade {
+    fn drop(&mut self) {
+        if let Some(future) = self.claimed.take() {
+            *self.shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(future.into_inner());
+        }
     }
 }
 
