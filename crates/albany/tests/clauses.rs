@@ -980,8 +980,6 @@ impl albany::http_body::Body for Watched {
 /// **[BODY-8]** `Body::new(b)` keeps `b`'s size hint and end-of-stream
 /// state also when they change between polls.
 #[test]
-#[ignore = "spec/code disagreement: Body::new caches b's size hint and end-of-stream state at \
-            construction and after each Ready poll, so a change without a Ready poll is not seen"]
 fn body_8_new_keeps_size_hint_and_end_of_stream_that_change_between_polls() {
     let end = Arc::new(AtomicBool::new(false));
     let remaining = Arc::new(AtomicU64::new(10));
@@ -1707,9 +1705,6 @@ fn body_22_limit_fails_the_first_frame_when_the_size_hint_exceeds_the_limit() {
 /// the size hint's lower bound grows past what is left of `n` after the
 /// first frame.
 #[test]
-#[ignore = "spec/code disagreement: Limited checks the size hint against the remaining budget \
-            before every frame, so it replaces a frame that would not cross n (not the first \
-            frame, not a crossing frame) when the lower bound grows after the first frame"]
 fn body_22_limit_yields_frames_within_the_limit_when_a_later_size_hint_grows() {
     // "ab" (2), then the body learns 3 more bytes are coming: "a" (3 <= 4)
     // must be yielded, and "bc" (5 > 4) replaced by the error.

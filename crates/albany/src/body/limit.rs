@@ -51,6 +51,7 @@ impl Body {
             inner: self,
             remaining: limit,
             limit,
+            started: false,
             failed: false,
         })
     }
@@ -60,6 +61,9 @@ struct Limited {
     inner: Body,
     remaining: u64,
     limit: u64,
+    /// A frame has been yielded: from then on only the frames' data counts,
+    /// not the size hint (spec BODY-22).
+    started: bool,
     failed: bool,
 }
 
@@ -84,7 +88,9 @@ impl http_body::Body for Limited {
         if this.failed {
             return Poll::Ready(None);
         }
-        if this.inner.size_hint().lower() > this.remaining {
+        // [BODY-22] A size hint already over the limit fails the first
+        // frame; later, a hint that grows fails no frame that fits.
+        if !this.started && this.inner.size_hint().lower() > this.remaining {
             return this.fail();
         }
         match this.inner.poll_frame(cx) {
@@ -96,6 +102,7 @@ impl http_body::Body for Limited {
                     }
                     this.remaining -= len;
                 }
+                this.started = true;
                 Poll::Ready(Some(Ok(frame)))
             }
             other => other,

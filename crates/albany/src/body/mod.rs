@@ -41,11 +41,11 @@ mod stream;
 use std::any::Any;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use http_body::SizeHint;
-use sync_wrapper::SyncWrapper;
 
 use crate::error::{BoxError, Error};
 
@@ -77,13 +77,19 @@ enum Kind {
     Boxed(Boxed),
 }
 
-/// A boxed body with its size hint and end-of-stream flag cached outside
-/// the `SyncWrapper`, which gives no shared access to what it wraps. Both are
-/// refreshed after every poll, while there is exclusive access.
+/// A boxed body, behind a `Mutex` so that `Body` is `Sync` while the body
+/// it wraps need not be. Polling has `&mut` access and takes no lock
+/// (`Mutex::get_mut`); `size_hint` and `is_end_stream` lock it, which never
+/// waits (no poll can run while a `&Body` exists), and so always answer
+/// for the body as it is now (spec BODY-8).
 struct Boxed {
-    body: SyncWrapper<BoxBody>,
-    hint: SizeHint,
-    end: bool,
+    body: Mutex<BoxBody>,
+}
+
+impl Boxed {
+    fn with<T>(&self, f: impl FnOnce(&BoxBody) -> T) -> T {
+        f(&self.body.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl Body {
@@ -113,13 +119,9 @@ impl Body {
     pub(crate) fn boxed(
         body: impl http_body::Body<Data = Bytes, Error = Error> + Send + 'static,
     ) -> Self {
-        let hint = body.size_hint();
-        let end = body.is_end_stream();
         Body {
             kind: Kind::Boxed(Boxed {
-                body: SyncWrapper::new(Box::pin(body)),
-                hint,
-                end,
+                body: Mutex::new(Box::pin(body)),
             }),
         }
     }
@@ -225,15 +227,12 @@ impl http_body::Body for Body {
                 }
             }
             Kind::Channel(receiver) => receiver.poll_frame(cx),
-            Kind::Boxed(boxed) => {
-                let body = boxed.body.get_mut();
-                let polled = body.as_mut().poll_frame(cx);
-                if polled.is_ready() {
-                    boxed.hint = body.size_hint();
-                    boxed.end = body.is_end_stream();
-                }
-                polled
-            }
+            Kind::Boxed(boxed) => boxed
+                .body
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+                .poll_frame(cx),
         }
     }
 
@@ -242,7 +241,7 @@ impl http_body::Body for Body {
             Kind::Empty => true,
             Kind::Full(bytes) => bytes.is_empty(),
             Kind::Channel(receiver) => receiver.is_end_stream(),
-            Kind::Boxed(boxed) => boxed.end,
+            Kind::Boxed(boxed) => boxed.with(|body| body.is_end_stream()),
         }
     }
 
@@ -251,7 +250,7 @@ impl http_body::Body for Body {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Channel(_) => SizeHint::default(),
-            Kind::Boxed(boxed) => boxed.hint,
+            Kind::Boxed(boxed) => boxed.with(|body| body.size_hint()),
         }
     }
 }
