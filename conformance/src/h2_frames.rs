@@ -31,6 +31,8 @@ pub mod kind {
     pub const PING: u8 = 0x6;
     /// GOAWAY.
     pub const GOAWAY: u8 = 0x7;
+    /// WINDOW_UPDATE.
+    pub const WINDOW_UPDATE: u8 = 0x8;
 }
 
 /// The flag END_STREAM (RFC 9113 §6.1).
@@ -363,7 +365,10 @@ mod tests {
     fn literal_statuses() {
         assert_eq!(literal_status(b"\x03408"), Some(408));
         // "408" Huffman-coded: 011010 00000 011110, padded with ones.
-        assert_eq!(literal_status(&[0x83, 0b0110_1000, 0b0000_1111, 0b0111_1111]), Some(408));
+        assert_eq!(
+            literal_status(&[0x83, 0b0110_1000, 0b0000_1111, 0b0111_1111]),
+            Some(408)
+        );
     }
 
     #[test]

@@ -571,7 +571,11 @@ fn stalled_gets_408(server: &RunningServer, path: &str) -> Result<(), Failure> {
     let response = connection.read_response(false)?;
     let elapsed = started.elapsed();
     ensure_eq!(response.status(), 408, "{path} status");
-    ensure_eq!(response.header("connection"), Some("close"), "{path} Connection");
+    ensure_eq!(
+        response.header("connection"),
+        Some("close"),
+        "{path} Connection"
+    );
     ensure!(
         elapsed >= Duration::from_millis(500),
         "{path}: 408 after only {elapsed:?}"
@@ -601,11 +605,16 @@ fn body_timeout_stalled(context: &mut Context<'_>) -> Result<(), Failure> {
         connection.send(b"ab")?;
     }
     let response = connection.read_response(false)?;
-    ensure_eq!(response.status(), 200, "a body whose gaps are under the timeout");
+    ensure_eq!(
+        response.status(),
+        200,
+        "a body whose gaps are under the timeout"
+    );
     ensure_eq!(response.body.as_slice(), b"6", "bytes counted");
     // A body the application never reads is not timed.
     let mut connection = open_waiting_5s(&server)?;
-    connection.send(b"POST /slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")?;
+    connection
+        .send(b"POST /slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")?;
     ensure_eq!(
         connection.read_response(false)?.status(),
         200,
@@ -668,7 +677,8 @@ fn body_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
 fn body_timeout_after_head(context: &mut Context<'_>) -> Result<(), Failure> {
     let (server, _) = start_with_body_timeout(context)?;
     let mut connection = open_waiting_5s(&server)?;
-    connection.send(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")?;
+    connection
+        .send(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")?;
     let head = connection.read_head()?;
     ensure_eq!(head.status, 200, "status");
     let started = Instant::now();
@@ -784,7 +794,10 @@ fn write_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
             }
         }
     };
-    ensure!(ended, "the connection was still open 10 s after reading resumed ({read} bytes)");
+    ensure!(
+        ended,
+        "the connection was still open 10 s after reading resumed ({read} bytes)"
+    );
     ensure!(read < SIZE, "the whole response arrived");
     server.shutdown()?;
     Ok(())

@@ -291,9 +291,7 @@ impl<B> TimedBody<B> {
             .idle
             .map(|idle| (deadline_after(since, idle), TimeoutError::idle(idle)));
         let rate = self.timeouts.min_rate.map(|rate| {
-            let left = rate
-                .allowed_wait(self.received)
-                .saturating_sub(self.waited);
+            let left = rate.allowed_wait(self.received).saturating_sub(self.waited);
             (
                 deadline_after(since, left),
                 TimeoutError::min_rate(rate.bytes_per_second()),

@@ -171,7 +171,10 @@ impl Settings {
             return invalid("header_read_timeout", "longer than zero (None disables it)");
         }
         if self.request_body_timeout == Some(Duration::ZERO) {
-            return invalid("request_body_timeout", "longer than zero (None disables it)");
+            return invalid(
+                "request_body_timeout",
+                "longer than zero (None disables it)",
+            );
         }
         if let Some(rate) = self.request_body_min_rate {
             if rate.bytes_per_second == 0 {
@@ -185,7 +188,10 @@ impl Settings {
             }
         }
         if self.response_write_timeout == Some(Duration::ZERO) {
-            return invalid("response_write_timeout", "longer than zero (None disables it)");
+            return invalid(
+                "response_write_timeout",
+                "longer than zero (None disables it)",
+            );
         }
         if self.max_connections == 0 {
             return invalid("max_connections", "at least 1");
@@ -349,7 +355,10 @@ mod tests {
         assert_eq!(rate.allowed_wait(240 * 5), Duration::from_secs(5));
         assert_eq!(rate.allowed_wait(240 * 10), Duration::from_secs(10));
         assert_eq!(rate.allowed_wait(360 * 10), Duration::from_secs(15));
-        assert_eq!(rate.allowed_wait(u64::MAX), Duration::from_secs(u64::MAX / 240)
-            .saturating_add(Duration::from_nanos((u64::MAX % 240) * 1_000_000_000 / 240)));
+        assert_eq!(
+            rate.allowed_wait(u64::MAX),
+            Duration::from_secs(u64::MAX / 240)
+                .saturating_add(Duration::from_nanos((u64::MAX % 240) * 1_000_000_000 / 240))
+        );
     }
 }
