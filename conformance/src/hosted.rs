@@ -191,8 +191,8 @@ mod why {
         "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
 }
 
-/// The cases the [`HyperUtilTower`] target fails, each with the reason: 36
-/// of the suite's 174 (conformance/REPORT.md, column `hyper-util-tower`).
+/// The cases the [`HyperUtilTower`] target fails, each with the reason: 37
+/// of the suite's 175 (conformance/REPORT.md, column `hyper-util-tower`).
 pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("framing.te-chunked-twice", why::CODINGS),
     expected("framing.te-unknown-coding", why::CODINGS),
@@ -217,6 +217,7 @@ pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("limits.body-timeout-after-head", why::BODY_TIMEOUT),
     expected("limits.body-min-rate", why::BODY_TIMEOUT),
     expected("limits.write-timeout", why::WRITE_TIMEOUT),
+    expected("limits.http2-stream-stalled", why::WRITE_TIMEOUT),
     expected("limits.header-read-timeout-upgraded", why::UPGRADE),
     expected("limits.max-connections", why::CONNECTION_LIMIT),
     expected("limits.http2-disabled", why::HTTP2_OFF),

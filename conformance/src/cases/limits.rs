@@ -177,6 +177,14 @@ pub(super) const CASES: &[Case] = &[
         write_timeout
     ),
     case!(
+        "limits.http2-stream-stalled",
+        Should,
+        ["LIMIT-19"],
+        ["RFC 9113 §6.9"],
+        "over HTTP/2 a stream given no flow-control window is reset after response_write_timeout",
+        http2_stream_stalled
+    ),
+    case!(
         "limits.http2-head-too-large",
         Must,
         ["LIMIT-1"],
@@ -799,6 +807,49 @@ fn write_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
         "the connection was still open 10 s after reading resumed ({read} bytes)"
     );
     ensure!(read < SIZE, "the whole response arrived");
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With a 1 s write timeout, an HTTP/2 client that gives streams no
+/// window (SETTINGS_INITIAL_WINDOW_SIZE = 0) and asks for 1 MiB through
+/// the push writer: the server resets the stream (the connection stays
+/// writable) within 5 s and frees the push writer.
+fn http2_stream_stalled(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| {
+        s.response_write_timeout = Some(Duration::from_secs(1));
+    })?;
+    let authority = server.endpoint().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+    // SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 0.
+    connection.write_frame(h2_frames::kind::SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0])?;
+    connection.send_get(1, &authority, &format!("/push?size={}", 1 << 20), &[])?;
+    ensure_eq!(
+        connection.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "the response head"
+    );
+    let started = Instant::now();
+    let outcome = connection.outcome(1, Duration::from_secs(5))?;
+    ensure!(
+        matches!(outcome, h2_frames::StreamOutcome::Reset(_)),
+        "the stalled stream: {outcome:?}"
+    );
+    ensure!(
+        started.elapsed() >= Duration::from_millis(500),
+        "reset after only {:?}",
+        started.elapsed()
+    );
+    // The push writer is freed once the stream is gone.
+    let freed = Instant::now();
+    while state.push_stopped.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        ensure!(
+            freed.elapsed() < Duration::from_secs(2),
+            "the push writer was not freed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(connection);
     server.shutdown()?;
     Ok(())
 }

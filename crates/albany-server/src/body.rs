@@ -60,6 +60,8 @@ impl http_body::Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        // [LIMIT-19] The stream's watchdog sees the body polled.
+        crate::rt::note_response_progress();
         if self.panicked {
             return Poll::Ready(None);
         }

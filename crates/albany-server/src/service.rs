@@ -135,6 +135,8 @@ pub(crate) async fn serve_request<A: Application>(
         // [LIMIT-16] A timeout after the head aborts the response.
         response.body_mut().abort_on(timed_out);
     }
+    // [LIMIT-19] Over HTTP/2, the stream's watchdog starts with the head.
+    crate::rt::note_response_progress();
     Ok(response)
 }
 

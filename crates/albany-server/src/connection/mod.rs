@@ -52,7 +52,12 @@ impl<B: Binding> Protocols<B> {
             .max_buf_size(MAX_BUF_SIZE.max(max_header_size.saturating_add(8192)))
             .header_read_timeout(None);
         let http2 = settings.http2.then(|| {
-            let mut http2 = http2::Builder::new(HyperExecutor(binding.clone()));
+            let mut http2 = http2::Builder::new(HyperExecutor {
+                binding: binding.clone(),
+                // [LIMIT-19] Each stream's response, under the write
+                // timeout.
+                stream_timeout: settings.response_write_timeout,
+            });
             http2
                 .timer(HyperTimer(binding.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
