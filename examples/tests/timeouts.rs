@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use albany::body::{CollectError, TimeoutError};
 use albany::http::StatusCode;
-use albany::{from_fn, Application, Body, BoxApplication, Request, Response};
+use albany::{from_fn, Application, Body, BoxApplication, Request, RequestExt, Response};
 use albany_conformance::app::{application, AppState};
 use albany_conformance::h2_frames::{kind, RawConnection};
 use albany_examples::testing::{serve_with, ADAPTERS};
@@ -240,5 +240,73 @@ fn an_http2_client_that_stops_reading_is_closed_after_the_write_timeout() {
             drop(connection);
             server.stop().expect("serve");
         }
+    }
+}
+
+/// Answers at once with a channel body that never sends, while a task it
+/// spawns reads the request body (and, once that fails, holds the sender
+/// forever).
+fn answers_before_reading() -> BoxApplication {
+    BoxApplication::new(from_fn(|request: Request| async move {
+        let Some(handle) = request.runtime().cloned() else {
+            return Response::new(Body::from("no runtime"));
+        };
+        let (sender, body) = Body::channel(1024);
+        handle.spawn(async move {
+            let _sender = sender;
+            let collected = request.into_body().collect(1 << 20).await;
+            assert!(
+                matches!(collected, Err(CollectError::TimedOut(_))),
+                "{collected:?}"
+            );
+            std::future::pending::<()>().await;
+        });
+        Response::new(body)
+    }))
+}
+
+#[test]
+fn a_timeout_after_the_head_aborts_a_pending_response() {
+    for adapter in ADAPTERS {
+        let mut settings = Settings::default();
+        settings.request_body_timeout = Some(Duration::from_secs(1));
+        settings.request_body_min_rate = None;
+        let server = serve_with(adapter, answers_before_reading(), settings);
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(server.addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
+        stream
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
+            )
+            .expect("write");
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 4096];
+        let ended = loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => break Ok(()),
+                Ok(n) => response.extend_from_slice(&buffer[..n]),
+                Err(error) => break Err(error),
+            }
+        };
+        let text = String::from_utf8_lossy(&response);
+        assert!(
+            matches!(&ended, Ok(()))
+                || matches!(&ended, Err(error) if error.kind() == ErrorKind::ConnectionReset),
+            "{adapter}: the connection stayed open: {ended:?}, {text:?}"
+        );
+        assert!(text.starts_with("HTTP/1.1 200 "), "{adapter}: {text:?}");
+        assert!(
+            !text.ends_with("0\r\n\r\n"),
+            "{adapter}: the response ended normally: {text:?}"
+        );
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(4),
+            "{adapter}: aborted after {elapsed:?}"
+        );
+        server.stop().expect("serve");
     }
 }
