@@ -79,7 +79,7 @@ impl http_body::Body for ResponseBody {
         match catch_unwind(AssertUnwindSafe(|| this.inner.poll_frame(cx))) {
             Ok(polled) => {
                 if let Poll::Ready(Some(Err(error))) = &polled {
-                    tracing::warn!(%error, "response body failed; aborting the response");
+                    body_failed(error);
                 }
                 polled
             }
@@ -97,6 +97,19 @@ impl http_body::Body for ResponseBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Logs a failed response body: at WARN, the application's fault, or at
+/// DEBUG when it failed because the request body it streams timed out
+/// (the client's doing, LIMIT-16).
+#[cold]
+#[inline(never)]
+fn body_failed(error: &Error) {
+    if error.is::<albany::body::TimeoutError>() {
+        tracing::debug!(%error, "response body failed; aborting the response");
+    } else {
+        tracing::warn!(%error, "response body failed; aborting the response");
     }
 }
 
@@ -138,7 +151,7 @@ fn checked(polled: std::thread::Result<Polled>, panicked: &mut bool) -> Polled {
     match polled {
         Ok(polled) => {
             if let Poll::Ready(Some(Err(error))) = &polled {
-                tracing::warn!(%error, "response body failed; aborting the response");
+                body_failed(error);
             }
             polled
         }
