@@ -104,8 +104,9 @@ impl<B: Binding> WriteTimer<B> {
         self.fired.then(|| Poll::Ready(Err(timed_out())))
     }
 
-    /// `polled`, a write's outcome, seen by the timer: `progress` says
-    /// whether a ready outcome moved data.
+    /// `polled`, a write's outcome, seen by the timer: a ready outcome
+    /// (progress, or an error) disarms it; `Pending` arms it (if it was
+    /// not) and fails once it has run for the timeout.
     fn check<T>(
         &mut self,
         cx: &mut Context<'_>,
