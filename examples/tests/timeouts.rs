@@ -310,3 +310,61 @@ fn a_timeout_after_the_head_aborts_a_pending_response() {
         server.stop().expect("serve");
     }
 }
+
+/// With the default settings, a client that announces 1 MiB and sends a
+/// byte a second gets `408` once the minimum rate's 5 s grace has passed
+/// (240 bytes/s, LIMIT-15): the adapters in parallel, about 5 s in all.
+#[test]
+fn the_defaults_stop_a_one_byte_a_second_body() {
+    let runs: Vec<_> = ADAPTERS
+        .into_iter()
+        .map(|adapter| {
+            std::thread::spawn(move || {
+                let state = Arc::new(AppState::default());
+                let server = serve_with(adapter, application(state), Settings::default());
+                let mut stream = TcpStream::connect(server.addr()).expect("connect");
+                stream
+                    .write_all(
+                        b"POST /count HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1048576\r\n\r\n",
+                    )
+                    .expect("the head");
+                let started = Instant::now();
+                let mut reader = stream.try_clone().expect("clone");
+                reader
+                    .set_read_timeout(Some(Duration::from_millis(1000)))
+                    .expect("read timeout");
+                let mut response = Vec::new();
+                let mut buffer = [0u8; 1024];
+                // A byte a second; at most 10 s.
+                while started.elapsed() < Duration::from_secs(10) {
+                    if stream.write_all(b"x").is_err() {
+                        break;
+                    }
+                    match reader.read(&mut buffer) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            response.extend_from_slice(&buffer[..n]);
+                            break;
+                        }
+                        Err(error)
+                            if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                        Err(error) => panic!("{adapter}: {error}"),
+                    }
+                }
+                let elapsed = started.elapsed();
+                let text = String::from_utf8_lossy(&response).into_owned();
+                assert!(text.starts_with("HTTP/1.1 408 "), "{adapter}: {text:?} after {elapsed:?}");
+                assert!(
+                    elapsed >= Duration::from_secs(4) && elapsed < Duration::from_secs(8),
+                    "{adapter}: the 408 came after {elapsed:?}"
+                );
+                server.stop().expect("serve");
+                elapsed
+            })
+        })
+        .collect();
+    for run in runs {
+        let elapsed = run.join().expect("an adapter's run");
+        println!("408 after {elapsed:?}");
+    }
+}
