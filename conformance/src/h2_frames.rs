@@ -31,6 +31,8 @@ pub mod kind {
     pub const PING: u8 = 0x6;
     /// GOAWAY.
     pub const GOAWAY: u8 = 0x7;
+    /// WINDOW_UPDATE.
+    pub const WINDOW_UPDATE: u8 = 0x8;
 }
 
 /// The flag END_STREAM (RFC 9113 §6.1).
@@ -292,8 +294,45 @@ fn static_status(frame: &Frame) -> Option<u16> {
         0x8c => Some(400),
         0x8d => Some(404),
         0x8e => Some(500),
+        // A literal with the static table's `:status` name (index 8), with
+        // or without indexing (RFC 7541 §6.2): `408`, say.
+        0x48 | 0x08 | 0x18 => literal_status(block.get(1..)?),
         _ => None,
     }
+}
+
+/// A three-digit status from an HPACK string literal, raw or
+/// Huffman-coded (RFC 7541 §5.2, Appendix B: the digits' codes only).
+fn literal_status(string: &[u8]) -> Option<u16> {
+    let (&first, rest) = string.split_first()?;
+    let length = usize::from(first & 0x7f);
+    let bytes = rest.get(..length)?;
+    let digits = if first & 0x80 == 0 {
+        std::str::from_utf8(bytes).ok()?.to_owned()
+    } else {
+        let mut bits = bytes
+            .iter()
+            .flat_map(|byte| (0..8).rev().map(move |i| (byte >> i) & 1));
+        let mut digits = String::new();
+        while digits.len() < 3 {
+            let mut code = 0u8;
+            for _ in 0..5 {
+                code = code << 1 | bits.next()?;
+            }
+            // 00000, 00001, 00010: 0 to 2; 011001 to 011111: 3 to 9.
+            let digit = match code {
+                0..=2 => code,
+                0b01100..=0b01111 => {
+                    let code = code << 1 | bits.next()?;
+                    code.checked_sub(0b011001)? + 3
+                }
+                _ => return None,
+            };
+            digits.push(char::from(b'0' + digit));
+        }
+        digits
+    };
+    digits.parse().ok()
 }
 
 /// An HPACK string literal without Huffman coding (RFC 7541 §5.2).
@@ -321,6 +360,16 @@ fn encode_integer(out: &mut Vec<u8>, value: usize, prefix: u8, first: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_statuses() {
+        assert_eq!(literal_status(b"\x03408"), Some(408));
+        // "408" Huffman-coded: 011010 00000 011110, padded with ones.
+        assert_eq!(
+            literal_status(&[0x83, 0b0110_1000, 0b0000_1111, 0b0111_1111]),
+            Some(408)
+        );
+    }
 
     #[test]
     fn hpack_integers() {

@@ -185,12 +185,14 @@ mod why {
     pub(super) const SILENT_TIMEOUT: &str = "hyper's header_read_timeout starts with the first byte of a request: a connection that sends nothing stays open; Albany's engine times it from accept (LIMIT-3)";
     pub(super) const HTTP2_OFF: &str = "hyper-util's serve_connection_with_upgrades serves HTTP/2 although the builder is http1_only (H2-2, spec §27's note)";
     pub(super) const SETTINGS: &str = "Settings are Albany's engine's: this host maps some to hyper-util's builder and rejects none (LIMIT-12)";
+    pub(super) const BODY_TIMEOUT: &str = "hyper-util has no request body timeout or minimum rate (Settings::request_body_timeout and request_body_min_rate are Albany's engine's, LIMIT-14 to LIMIT-16): a stalled body is waited for without limit";
+    pub(super) const WRITE_TIMEOUT: &str = "hyper-util has no write timeout (Settings::response_write_timeout is Albany's engine's, LIMIT-17): a client that stops reading holds the connection and the push writer";
     pub(super) const FORWARDED: &str =
         "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
 }
 
-/// The cases the [`HyperUtilTower`] target fails, each with the reason: 30
-/// of the suite's 168 (conformance/REPORT.md, column `hyper-util-tower`).
+/// The cases the [`HyperUtilTower`] target fails, each with the reason: 37
+/// of the suite's 175 (conformance/REPORT.md, column `hyper-util-tower`).
 pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("framing.te-chunked-twice", why::CODINGS),
     expected("framing.te-unknown-coding", why::CODINGS),
@@ -209,6 +211,13 @@ pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("limits.body-too-large-announced", why::BODY_LIMIT),
     expected("limits.body-too-large-while-read", why::BODY_LIMIT),
     expected("limits.header-read-timeout-silent", why::SILENT_TIMEOUT),
+    expected("limits.body-timeout-stalled", why::BODY_TIMEOUT),
+    expected("limits.body-timeout-blocking", why::BODY_TIMEOUT),
+    expected("limits.body-timeout-http2", why::BODY_TIMEOUT),
+    expected("limits.body-timeout-after-head", why::BODY_TIMEOUT),
+    expected("limits.body-min-rate", why::BODY_TIMEOUT),
+    expected("limits.write-timeout", why::WRITE_TIMEOUT),
+    expected("limits.http2-stream-stalled", why::WRITE_TIMEOUT),
     expected("limits.header-read-timeout-upgraded", why::UPGRADE),
     expected("limits.max-connections", why::CONNECTION_LIMIT),
     expected("limits.http2-disabled", why::HTTP2_OFF),

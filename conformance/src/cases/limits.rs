@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use albany_server::MinDataRate;
+
 use super::case;
 use crate::{ensure, ensure_eq, h1, h2, h2_frames, Case, Context, Failure, RunningServer};
 
@@ -125,6 +127,62 @@ pub(super) const CASES: &[Case] = &[
         ["RFC 9113 §3.3"],
         "http2 = false: the HTTP/2 preface is not served",
         http2_disabled
+    ),
+    case!(
+        "limits.body-timeout-stalled",
+        Must,
+        ["LIMIT-14", "LIMIT-16", "LIMIT-18"],
+        ["RFC 9110 §15.5.9"],
+        "a body that stops arriving gets 408 with Connection: close after request_body_timeout",
+        body_timeout_stalled
+    ),
+    case!(
+        "limits.body-timeout-blocking",
+        Must,
+        ["LIMIT-14", "LIMIT-18"],
+        ["RFC 9110 §15.5.9"],
+        "albany::blocking reading a stalled body answers 408",
+        body_timeout_blocking
+    ),
+    case!(
+        "limits.body-timeout-http2",
+        Must,
+        ["LIMIT-14", "LIMIT-16"],
+        ["RFC 9110 §15.5.9", "RFC 9113 §8.1"],
+        "over HTTP/2 a stream whose body stops arriving gets 408 after request_body_timeout",
+        body_timeout_http2
+    ),
+    case!(
+        "limits.body-timeout-after-head",
+        Must,
+        ["LIMIT-16"],
+        ["RFC 9112 §9.6", "RFC 9113 §8.1"],
+        "a body that stops arriving after the response head was sent aborts the response (HTTP/1.1 and HTTP/2)",
+        body_timeout_after_head
+    ),
+    case!(
+        "limits.body-min-rate",
+        Must,
+        ["LIMIT-15", "LIMIT-16"],
+        ["RFC 9110 §15.5.9"],
+        "a body trickling below request_body_min_rate gets 408 though bytes keep coming",
+        body_min_rate
+    ),
+    case!(
+        "limits.write-timeout",
+        Must,
+        ["LIMIT-17"],
+        [],
+        "a client that stops reading a large response is closed after response_write_timeout",
+        write_timeout
+    ),
+    case!(
+        "limits.http2-stream-stalled",
+        Should,
+        ["LIMIT-19"],
+        ["RFC 9113 §6.9"],
+        "over HTTP/2 a stream given no flow-control window is reset after response_write_timeout",
+        http2_stream_stalled
     ),
     case!(
         "limits.http2-head-too-large",
@@ -449,7 +507,7 @@ fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
 type Breaker = (&'static str, fn(&mut albany_server::Settings));
 
 fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
-    let breakers: [Breaker; 5] = [
+    let breakers: [Breaker; 9] = [
         ("max_header_size", |s| s.max_header_size = 4096),
         ("header_read_timeout", |s| {
             s.header_read_timeout = Some(Duration::ZERO);
@@ -459,6 +517,18 @@ fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
             s.http2_max_concurrent_streams = 0;
         }),
         ("backlog", |s| s.backlog = 0),
+        ("request_body_timeout", |s| {
+            s.request_body_timeout = Some(Duration::ZERO);
+        }),
+        ("request_body_min_rate", |s| {
+            s.request_body_min_rate = Some(MinDataRate::new(0, Duration::from_secs(5)));
+        }),
+        ("request_body_min_rate", |s| {
+            s.request_body_min_rate = Some(MinDataRate::new(240, Duration::ZERO));
+        }),
+        ("response_write_timeout", |s| {
+            s.response_write_timeout = Some(Duration::ZERO);
+        }),
     ];
     for (name, break_it) in breakers {
         // The target starts the server with `Server::settings`, the path
@@ -482,5 +552,333 @@ fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
             "the error does not name {name}: {error}"
         );
     }
+    Ok(())
+}
+
+/// Starts the reference server with a 1 s request body timeout and no
+/// minimum rate.
+fn start_with_body_timeout(
+    context: &mut Context<'_>,
+) -> Result<(RunningServer, std::sync::Arc<crate::app::AppState>), Failure> {
+    context.start_with(|s| {
+        s.request_body_timeout = Some(Duration::from_secs(1));
+        s.request_body_min_rate = None;
+    })
+}
+
+/// Sends `head` and part of its body, then nothing: checks that a 408
+/// with `Connection: close` comes between 0.5 and 5 s later, and that the
+/// connection then closes.
+fn stalled_gets_408(server: &RunningServer, path: &str) -> Result<(), Failure> {
+    let mut connection = open_waiting_5s(server)?;
+    connection.send(
+        format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")
+            .as_bytes(),
+    )?;
+    let started = Instant::now();
+    let response = connection.read_response(false)?;
+    let elapsed = started.elapsed();
+    ensure_eq!(response.status(), 408, "{path} status");
+    ensure_eq!(
+        response.header("connection"),
+        Some("close"),
+        "{path} Connection"
+    );
+    ensure!(
+        elapsed >= Duration::from_millis(500),
+        "{path}: 408 after only {elapsed:?}"
+    );
+    ensure!(
+        connection.is_closed_within(Duration::from_secs(3)),
+        "{path}: the connection stayed open after the 408"
+    );
+    Ok(())
+}
+
+fn body_timeout_stalled(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = start_with_body_timeout(context)?;
+    stalled_gets_408(&server, "/count")?;
+    // The application saw the body fail (and answered 400, replaced).
+    ensure_eq!(
+        state.body_errors.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "body errors the application saw"
+    );
+    // A body that keeps coming, slower than the timeout in all but not
+    // between two reads, is served.
+    let mut connection = open_waiting_5s(&server)?;
+    connection.send(b"POST /count HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n\r\n")?;
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(500));
+        connection.send(b"ab")?;
+    }
+    let response = connection.read_response(false)?;
+    ensure_eq!(
+        response.status(),
+        200,
+        "a body whose gaps are under the timeout"
+    );
+    ensure_eq!(response.body.as_slice(), b"6", "bytes counted");
+    // A body the application never reads is not timed.
+    let mut connection = open_waiting_5s(&server)?;
+    connection
+        .send(b"POST /slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")?;
+    ensure_eq!(
+        connection.read_response(false)?.status(),
+        200,
+        "an unread body outlasting the timeout"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn body_timeout_blocking(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = start_with_body_timeout(context)?;
+    stalled_gets_408(&server, "/blocking")?;
+    server.shutdown()?;
+    Ok(())
+}
+
+fn body_timeout_http2(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = start_with_body_timeout(context)?;
+    let authority = server.endpoint().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+    let scheme = connection.scheme();
+    connection.send_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", scheme),
+            (":authority", &authority),
+            (":path", "/count"),
+            ("content-length", "100"),
+        ],
+        false,
+    )?;
+    connection.send_data(1, b"0123456789", false)?;
+    let started = Instant::now();
+    ensure_eq!(
+        connection.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(408)),
+        "the stalled stream"
+    );
+    let elapsed = started.elapsed();
+    ensure!(
+        elapsed >= Duration::from_millis(500),
+        "408 after only {elapsed:?}"
+    );
+    // The connection serves on.
+    connection.send_get(3, &authority, "/hello", &[])?;
+    ensure_eq!(
+        connection.outcome(3, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "the next stream"
+    );
+    drop(connection);
+    server.shutdown()?;
+    Ok(())
+}
+
+/// `/echo` sends its head before the body arrives: when the body stops,
+/// the chunked response is cut before its last chunk and the connection
+/// closes.
+fn body_timeout_after_head(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = start_with_body_timeout(context)?;
+    let mut connection = open_waiting_5s(&server)?;
+    connection
+        .send(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")?;
+    let head = connection.read_head()?;
+    ensure_eq!(head.status, 200, "status");
+    let started = Instant::now();
+    let body = connection.read_body(&head, false);
+    let elapsed = started.elapsed();
+    if let Ok(response) = body {
+        ensure!(
+            !response.complete,
+            "the response ended normally: {:?}",
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    ensure!(
+        elapsed < Duration::from_millis(4500),
+        "the response was not aborted within 4.5 s"
+    );
+    // Over HTTP/2: the head, then RST_STREAM.
+    let authority = server.endpoint().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+    let scheme = connection.scheme();
+    connection.send_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", scheme),
+            (":authority", &authority),
+            (":path", "/echo"),
+            ("content-length", "100"),
+        ],
+        false,
+    )?;
+    connection.send_data(1, b"0123456789", false)?;
+    ensure_eq!(
+        connection.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "the HTTP/2 response head"
+    );
+    let outcome = connection.outcome(1, Duration::from_secs(5))?;
+    ensure!(
+        matches!(outcome, h2_frames::StreamOutcome::Reset(_)),
+        "the HTTP/2 stream after the timeout: {outcome:?}"
+    );
+    drop(connection);
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With a minimum rate of 100 bytes/s after 1 s (no idle timeout), a body
+/// sent at about 5 bytes/s gets 408, though no gap exceeds 200 ms.
+fn body_min_rate(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| {
+        s.request_body_timeout = None;
+        s.request_body_min_rate = Some(MinDataRate::new(100, Duration::from_secs(1)));
+    })?;
+    let mut connection = open_waiting_5s(&server)?;
+    connection.send(b"POST /count HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n")?;
+    // One byte per 200 ms from another thread, until the server answers
+    // or the connection fails (at most 6 s).
+    let mut writer = connection.writer()?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let started = Instant::now();
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                && started.elapsed() < Duration::from_secs(6)
+            {
+                if std::io::Write::write_all(&mut writer, b"x").is_err() {
+                    break;
+                }
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            sent
+        }
+    });
+    let started = Instant::now();
+    connection.set_read_timeout(Some(Duration::from_secs(8)))?;
+    let response = connection.read_response(false);
+    let elapsed = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = trickle.join().unwrap_or(0);
+    let response = response?;
+    ensure_eq!(response.status(), 408, "status");
+    ensure!(
+        elapsed >= Duration::from_millis(800),
+        "408 after only {elapsed:?}"
+    );
+    ensure!(
+        sent >= 4,
+        "only {sent} bytes were sent before the 408: the body did not keep coming"
+    );
+    // A body above the rate is served.
+    let request = format!(
+        "POST /count HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000\r\n\r\n{}",
+        "y".repeat(2000)
+    );
+    let response = h1::exchange(server.endpoint(), request.as_bytes())?;
+    ensure_eq!(response.status(), 200, "a body above the rate");
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With a 1 s write timeout, a client asks for 1 GiB through the push
+/// writer and reads nothing more after the head: the server closes the
+/// connection (what the client then reads ends early) and the push writer
+/// is freed.
+fn write_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
+    const SIZE: u64 = 1 << 30;
+    let (server, state) = context.start_with(|s| {
+        s.response_write_timeout = Some(Duration::from_secs(1));
+    })?;
+    let mut connection = open_waiting_5s(&server)?;
+    connection.send(&h1::get(&format!("/push?size={SIZE}")))?;
+    ensure_eq!(connection.read_head()?.status, 200, "status");
+    // Nothing read for 3 s: the socket buffers fill, the server's writes
+    // stall for more than the timeout.
+    std::thread::sleep(Duration::from_secs(3));
+    ensure_eq!(
+        state.push_stopped.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "push writers freed"
+    );
+    let started = Instant::now();
+    let mut read = 0u64;
+    let ended = loop {
+        if started.elapsed() > Duration::from_secs(10) {
+            break false;
+        }
+        match connection.read_some(1 << 20) {
+            Ok(bytes) if bytes.is_empty() => break true,
+            Ok(bytes) => read += bytes.len() as u64,
+            Err(error) => {
+                ensure!(
+                    error.kind() == std::io::ErrorKind::ConnectionReset,
+                    "reading what was sent: {error}"
+                );
+                break true;
+            }
+        }
+    };
+    ensure!(
+        ended,
+        "the connection was still open 10 s after reading resumed ({read} bytes)"
+    );
+    ensure!(read < SIZE, "the whole response arrived");
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With a 1 s write timeout, an HTTP/2 client that gives streams no
+/// window (SETTINGS_INITIAL_WINDOW_SIZE = 0) and asks for 1 MiB through
+/// the push writer: the server resets the stream (the connection stays
+/// writable) within 5 s and frees the push writer.
+fn http2_stream_stalled(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| {
+        s.response_write_timeout = Some(Duration::from_secs(1));
+    })?;
+    let authority = server.endpoint().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+    // SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 0.
+    connection.write_frame(h2_frames::kind::SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0])?;
+    connection.send_get(1, &authority, &format!("/push?size={}", 1 << 20), &[])?;
+    ensure_eq!(
+        connection.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "the response head"
+    );
+    let started = Instant::now();
+    let outcome = connection.outcome(1, Duration::from_secs(5))?;
+    // CANCEL (0x8): the server gave up on the stream.
+    ensure_eq!(
+        outcome,
+        h2_frames::StreamOutcome::Reset(0x8),
+        "the stalled stream"
+    );
+    ensure!(
+        started.elapsed() >= Duration::from_millis(500),
+        "reset after only {:?}",
+        started.elapsed()
+    );
+    // The push writer is freed once the stream is gone.
+    let freed = Instant::now();
+    while state.push_stopped.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        ensure!(
+            freed.elapsed() < Duration::from_secs(2),
+            "the push writer was not freed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(connection);
+    server.shutdown()?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use albany::{Body, Error};
@@ -12,6 +13,7 @@ use http_body::{Frame, SizeHint};
 
 use crate::connection::InFlight;
 use crate::observe::Observed;
+use crate::request_body::BodyTimedOut;
 
 /// What polling a body for a frame gives.
 type Polled = Poll<Option<Result<Frame<Bytes>, Error>>>;
@@ -22,6 +24,9 @@ pub(crate) struct ResponseBody {
     /// Dropped with the body, once hyper has written it (or given up),
     /// with the request's observation (span, size, access log line).
     in_flight: Option<InFlight>,
+    /// The request's body timed out: the response is aborted (spec
+    /// LIMIT-16).
+    request_timed_out: Option<Arc<BodyTimedOut>>,
 }
 
 impl ResponseBody {
@@ -30,6 +35,7 @@ impl ResponseBody {
             inner,
             panicked: false,
             in_flight: None,
+            request_timed_out: None,
         }
     }
 
@@ -37,6 +43,12 @@ impl ResponseBody {
     /// body is dropped.
     pub(crate) fn set_in_flight(&mut self, in_flight: InFlight) {
         self.in_flight = Some(in_flight);
+    }
+
+    /// Aborts the response (its body fails) when the request body times
+    /// out, even while the application's body is pending (spec LIMIT-16).
+    pub(crate) fn abort_on(&mut self, timed_out: Arc<BodyTimedOut>) {
+        self.request_timed_out = Some(timed_out);
     }
 }
 
@@ -48,10 +60,17 @@ impl http_body::Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        // [LIMIT-19] The stream's watchdog sees the body polled.
+        crate::rt::note_response_progress();
         if self.panicked {
             return Poll::Ready(None);
         }
         let this = &mut *self;
+        if let Some(timed_out) = &this.request_timed_out {
+            if timed_out.poll_fired(cx) {
+                return request_timed_out(&mut this.panicked);
+            }
+        }
         // Nothing observed (no span, no access log): one check, and the
         // body is polled as it was before observability.
         if let Some(observed) = this.in_flight.as_mut().and_then(InFlight::observed_mut) {
@@ -60,7 +79,7 @@ impl http_body::Body for ResponseBody {
         match catch_unwind(AssertUnwindSafe(|| this.inner.poll_frame(cx))) {
             Ok(polled) => {
                 if let Poll::Ready(Some(Err(error))) = &polled {
-                    tracing::warn!(%error, "response body failed; aborting the response");
+                    body_failed(error);
                 }
                 polled
             }
@@ -79,6 +98,30 @@ impl http_body::Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Logs a failed response body: at WARN, the application's fault, or at
+/// DEBUG when it failed because the request body it streams timed out
+/// (the client's doing, LIMIT-16).
+#[cold]
+#[inline(never)]
+fn body_failed(error: &Error) {
+    if error.is::<albany::body::TimeoutError>() {
+        tracing::debug!(%error, "response body failed; aborting the response");
+    } else {
+        tracing::warn!(%error, "response body failed; aborting the response");
+    }
+}
+
+/// [LIMIT-16] The request body timed out after the response head was
+/// sent: the response is aborted (hyper closes an HTTP/1.1 connection
+/// before the response's end, resets an HTTP/2 stream), and the body ends.
+#[cold]
+#[inline(never)]
+fn request_timed_out(ended: &mut bool) -> Polled {
+    *ended = true;
+    tracing::debug!("the request body timed out; aborting the response");
+    Poll::Ready(Some(Err(Error::new("the request body timed out"))))
 }
 
 /// [`ResponseBody::poll_frame`] with its request observed: polled inside
@@ -108,7 +151,7 @@ fn checked(polled: std::thread::Result<Polled>, panicked: &mut bool) -> Polled {
     match polled {
         Ok(polled) => {
             if let Poll::Ready(Some(Err(error))) = &polled {
-                tracing::warn!(%error, "response body failed; aborting the response");
+                body_failed(error);
             }
             polled
         }

@@ -34,6 +34,6 @@ pub use ipnet::IpNet;
 pub use rt::handle;
 pub use serve_io::serve_io;
 pub use server::Server;
-pub use settings::{InvalidSetting, Settings};
+pub use settings::{InvalidSetting, MinDataRate, Settings};
 pub use signal::shutdown_on_signal;
 pub use tls::{ClientAuth, Tls, TlsError};

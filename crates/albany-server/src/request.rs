@@ -2,12 +2,14 @@
 //! application's, with its body and extensions.
 
 use albany::upgrade::{OnUpgrade, Protocol, UpgradeError, Upgraded};
+use std::sync::Arc;
+
 use albany::{Application, Body, Request};
 use http::{header, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
-use crate::request_body::{read_ahead, ClientGone};
+use crate::request_body::{read_ahead, BodyTimedOut, ClientGone, TimedBody};
 use crate::request_checks;
 use crate::service::ConnectionState;
 use crate::upgrade_io::Held;
@@ -20,6 +22,9 @@ pub(crate) struct Prepared {
     pub(crate) client_gone: Option<ClientGone>,
     pub(crate) head_request: bool,
     pub(crate) http2: bool,
+    /// Says whether the request body timed out (LIMIT-16); `None` when it
+    /// is not timed (no body, or the timeouts are off).
+    pub(crate) body_timed_out: Option<Arc<BodyTimedOut>>,
 }
 
 /// Checks hyper's request and builds the application's (body and
@@ -40,6 +45,7 @@ pub(crate) fn prepare_request<A: Application>(
     let http2 = parts.version == http::Version::HTTP_2;
 
     let mut client_gone = None;
+    let mut body_timed_out = None;
     let body = if no_body {
         Body::empty()
     } else {
@@ -55,11 +61,11 @@ pub(crate) fn prepare_request<A: Application>(
             .get(header::EXPECT)
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let body = if http2 || expects_continue {
-            Body::new(incoming)
+            timed(incoming, state, &mut body_timed_out)
         } else {
             let (body, gone) = read_ahead(incoming);
             client_gone = Some(gone);
-            Body::new(body)
+            timed(body, state, &mut body_timed_out)
         };
         match limit {
             Some(limit) => body.limit(limit),
@@ -102,5 +108,28 @@ pub(crate) fn prepare_request<A: Application>(
         client_gone,
         head_request,
         http2,
+        body_timed_out,
     })
+}
+
+/// [LIMIT-14, LIMIT-15] `body` as the application's, timed while the
+/// application waits on it if the server has request body timeouts; then
+/// `timed_out` says when it timed out.
+fn timed<A, B>(
+    body: B,
+    state: &ConnectionState<A>,
+    timed_out: &mut Option<Arc<BodyTimedOut>>,
+) -> Body
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin + Send + 'static,
+    B::Error: Into<albany::BoxError>,
+{
+    match state.shared.body_timeouts {
+        Some(timeouts) => {
+            let (body, fired) = TimedBody::new(body, state.context.runtime().clone(), timeouts);
+            *timed_out = Some(fired);
+            Body::new(body)
+        }
+        None => Body::new(body),
+    }
 }

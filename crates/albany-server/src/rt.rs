@@ -2,6 +2,7 @@
 //! applications reach through [`Handle`], and hyper's executor and timer.
 //! All private: adapters implement [`Binding`] alone.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -100,9 +101,15 @@ impl<B: Binding> Accept for Listening<B> {
 }
 
 /// hyper's [`Executor`](hyper::rt::Executor) on a binding: spawns HTTP/2
-/// stream tasks unboxed.
+/// stream tasks unboxed, each under a [`StreamWatchdog`] when
+/// `stream_timeout` (the response write timeout) is set.
 #[derive(Clone)]
-pub(crate) struct HyperExecutor<B>(pub(crate) B);
+pub(crate) struct HyperExecutor<B> {
+    pub(crate) binding: B,
+    /// [LIMIT-19] How long an HTTP/2 stream's response may wait without
+    /// its body being polled; `None`: not watched.
+    pub(crate) stream_timeout: Option<Duration>,
+}
 
 impl<B, F> hyper::rt::Executor<F> for HyperExecutor<B>
 where
@@ -111,12 +118,117 @@ where
 {
     fn execute(&self, future: F) {
         // A panic inside hyper ends this stream's task only.
-        self.0
-            .spawn(AssertUnwindSafe(future).catch_unwind().map(|result| {
-                if result.is_err() {
-                    tracing::error!("an HTTP/2 stream task panicked");
-                }
-            }));
+        let caught = |result: std::thread::Result<()>| {
+            if result.is_err() {
+                tracing::error!("an HTTP/2 stream task panicked");
+            }
+        };
+        match self.stream_timeout {
+            None => self
+                .binding
+                .spawn(AssertUnwindSafe(future).catch_unwind().map(caught)),
+            Some(timeout) => self.binding.spawn(
+                AssertUnwindSafe(StreamWatchdog {
+                    inner: Some(future),
+                    sleep: None,
+                    binding: self.binding.clone(),
+                    timeout,
+                    armed: false,
+                    progress: false,
+                })
+                .catch_unwind()
+                .map(caught),
+            ),
+        }
+    }
+}
+
+thread_local! {
+    /// [LIMIT-19] Set when a response makes progress (its head is handed
+    /// to hyper, its body is polled) on this thread; read and cleared by
+    /// the [`StreamWatchdog`] around each poll of its stream.
+    static RESPONSE_PROGRESS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// [LIMIT-19] Notes that a response made progress in the task being
+/// polled: its head was handed to hyper, or its body was polled.
+#[inline]
+pub(crate) fn note_response_progress() {
+    RESPONSE_PROGRESS.with(|progress| progress.set(true));
+}
+
+pin_project_lite::pin_project! {
+    /// [LIMIT-19] An HTTP/2 stream's task, ended (the stream is reset) when
+    /// its response has stopped: once the response head is handed to
+    /// hyper, the stream's body must be polled at least once in every
+    /// period of `timeout`. hyper stops polling it when the client gives
+    /// the stream no flow-control window; a body that is polled and
+    /// pending (the application has nothing to send yet) is not stalled.
+    /// The timer is made when the stream first waits after its head, and
+    /// checked when it fires: a stall is found between one and two
+    /// periods after the last progress.
+    struct StreamWatchdog<F, B: Binding> {
+        #[pin]
+        inner: Option<F>,
+        #[pin]
+        sleep: Option<B::Sleep>,
+        binding: B,
+        timeout: Duration,
+        // The response head was handed to hyper.
+        armed: bool,
+        // Progress since the timer was last set.
+        progress: bool,
+    }
+}
+
+impl<F: Future<Output = ()>, B: Binding> Future for StreamWatchdog<F, B> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            return Poll::Ready(());
+        };
+        RESPONSE_PROGRESS.with(|progress| progress.set(false));
+        let polled = inner.poll(cx);
+        if RESPONSE_PROGRESS.with(|progress| progress.replace(false)) {
+            *this.armed = true;
+            *this.progress = true;
+        }
+        if polled.is_ready() || !*this.armed {
+            return polled;
+        }
+        loop {
+            if this.sleep.is_none() {
+                let deadline = deadline_after(Instant::now(), *this.timeout);
+                this.sleep.set(Some(this.binding.sleep_until(deadline)));
+                *this.progress = false;
+            }
+            let sleep = this
+                .sleep
+                .as_mut()
+                .as_pin_mut()
+                .expect("the timer was just set");
+            if sleep.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if !*this.progress {
+                break;
+            }
+            // Progress in the last period: watch the next one.
+            *this.progress = false;
+            let deadline = deadline_after(Instant::now(), *this.timeout);
+            let sleep = this.sleep.as_mut().as_pin_mut().expect("the timer is set");
+            B::reset(sleep, deadline);
+        }
+        // The client's doing: DEBUG.
+        tracing::debug!(
+            timeout_ms = this.timeout.as_millis() as u64,
+            "an HTTP/2 response made no progress within the response write timeout; resetting its stream"
+        );
+        // Dropping hyper's stream task resets the stream (CANCEL).
+        this.inner.set(None);
+        Poll::Ready(())
     }
 }
 

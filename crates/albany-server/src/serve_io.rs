@@ -75,6 +75,10 @@ where
     let shared = Arc::new(Shared {
         application,
         max_request_body_size: settings.max_request_body_size,
+        body_timeouts: crate::request_body::BodyTimeouts::new(
+            settings.request_body_timeout,
+            settings.request_body_min_rate,
+        ),
         access_log: settings.access_log,
         access_log_or_proxies: settings.access_log || !trusted_proxies.is_empty(),
         trusted_proxies,

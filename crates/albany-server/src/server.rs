@@ -27,7 +27,7 @@ use crate::service::{ConnectionState, Shared};
 use crate::tls::{self, Tls};
 #[cfg(unix)]
 use crate::unix_socket::UnixSocket;
-use crate::{rt, Binding, Settings};
+use crate::{rt, Binding, MinDataRate, Settings};
 use ipnet::IpNet;
 
 /// An HTTP/1.1 and HTTP/2 server for an [`Application`], on the event loop
@@ -296,6 +296,25 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::request_body_timeout`] (default 60 seconds).
+    pub fn request_body_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.request_body_timeout = timeout;
+        self
+    }
+
+    /// See [`Settings::request_body_min_rate`] (default 240 bytes per
+    /// second after a 5 second grace period).
+    pub fn request_body_min_rate(mut self, rate: Option<MinDataRate>) -> Self {
+        self.settings.request_body_min_rate = rate;
+        self
+    }
+
+    /// See [`Settings::response_write_timeout`] (default 60 seconds).
+    pub fn response_write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.response_write_timeout = timeout;
+        self
+    }
+
     /// See [`Settings::keep_alive`] (default `true`).
     pub fn keep_alive(mut self, enabled: bool) -> Self {
         self.settings.keep_alive = enabled;
@@ -512,6 +531,10 @@ impl<B: Binding> Serving<B> {
         let shared = Arc::new(Shared {
             application,
             max_request_body_size: settings.max_request_body_size,
+            body_timeouts: crate::request_body::BodyTimeouts::new(
+                settings.request_body_timeout,
+                settings.request_body_min_rate,
+            ),
             access_log: settings.access_log,
             access_log_or_proxies: settings.access_log || !Trusted::new(&settings).is_empty(),
             trusted_proxies: Trusted::new(&settings),

@@ -24,6 +24,9 @@ use crate::response_checks::{panicked, prepare_response, status_response};
 pub(crate) struct Shared<A> {
     pub(crate) application: A,
     pub(crate) max_request_body_size: Option<u64>,
+    /// The request body timeouts (LIMIT-14, LIMIT-15); `None` when both
+    /// are off.
+    pub(crate) body_timeouts: Option<crate::request_body::BodyTimeouts>,
     pub(crate) access_log: bool,
     /// `access_log`, or `trusted_proxies` not empty: one check per request
     /// for both.
@@ -68,6 +71,7 @@ pub(crate) async fn serve_request<A: Application>(
     // part is a plain function: locals an async function borrows stay in
     // its state across every await, which would make this future
     // (allocated once per connection by hyper) hold the request twice.
+    let mut body_timed_out = None;
     let mut response = match prepare_request(&state, request) {
         Err(status) => status_response(status),
         Ok(Prepared {
@@ -75,7 +79,9 @@ pub(crate) async fn serve_request<A: Application>(
             client_gone,
             head_request,
             http2,
+            body_timed_out: timed_out,
         }) => {
+            body_timed_out = timed_out;
             let mut call = pin!(state.shared.application.call(request));
             let mut client_gone = pin!(client_gone);
             // One poll function, so that the application's future is moved
@@ -95,6 +101,13 @@ pub(crate) async fn serve_request<A: Application>(
             })
             .await;
             match called {
+                // [LIMIT-16] The request body timed out before the response
+                // head: the client gets 408, whatever the application
+                // answered (it may not know the error).
+                Some(Ok(_)) if body_timed_out.as_ref().is_some_and(|t| t.fired()) => {
+                    body_timed_out = None;
+                    status_response(StatusCode::REQUEST_TIMEOUT)
+                }
                 Some(Ok(response)) => prepare_response(response, head_request, http2),
                 Some(Err(payload)) => panicked(payload),
                 None => {
@@ -118,6 +131,12 @@ pub(crate) async fn serve_request<A: Application>(
         observed.status(status.as_u16());
     }
     response.body_mut().set_in_flight(in_flight);
+    if let Some(timed_out) = body_timed_out {
+        // [LIMIT-16] A timeout after the head aborts the response.
+        response.body_mut().abort_on(timed_out);
+    }
+    // [LIMIT-19] Over HTTP/2, the stream's watchdog starts with the head.
+    crate::rt::note_response_progress();
     Ok(response)
 }
 

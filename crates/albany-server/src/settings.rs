@@ -25,9 +25,39 @@ pub struct Settings {
     /// runs from accept to the HTTP/2 preface or the first complete
     /// HTTP/1.x head, then over HTTP/1.1 from the end of each response to
     /// the next complete head (so it is also the idle timeout between
-    /// keep-alive requests). Request bodies and responses are not timed.
+    /// keep-alive requests). Request bodies and responses are not timed by
+    /// it (see [`request_body_timeout`](Settings::request_body_timeout),
+    /// [`request_body_min_rate`](Settings::request_body_min_rate) and
+    /// [`response_write_timeout`](Settings::response_write_timeout)).
     /// `None` disables it; zero is invalid. Default: 30 seconds.
     pub header_read_timeout: Option<Duration>,
+    /// The longest the application waits for the next bytes of a request
+    /// body while it reads it (nginx's `client_body_timeout`; spec
+    /// LIMIT-14): a poll of the body left pending this long, without data,
+    /// fails the body with an `albany::body::TimeoutError`, and the client
+    /// gets `408 Request Timeout` (spec LIMIT-16). Only time spent waiting
+    /// counts: a body the application does not read is not timed. `None`
+    /// disables it; zero is invalid. Default: 60 seconds.
+    pub request_body_timeout: Option<Duration>,
+    /// The slowest a request body may arrive, in bytes per second, measured
+    /// over the time the application spends waiting for its data, once
+    /// that time passes the rate's grace period (Kestrel's
+    /// `MinRequestBodyDataRate`; spec LIMIT-15). Below it, the body fails
+    /// as for [`request_body_timeout`](Settings::request_body_timeout). A
+    /// client that announces a large body and sends it a byte a second is
+    /// stopped by this, not by the timeout. `None` disables it; a rate of 0
+    /// or a grace of zero is invalid. Default: 240 bytes per second after a
+    /// 5 second grace period.
+    pub request_body_min_rate: Option<MinDataRate>,
+    /// The longest a write to the client may make no progress (nginx's
+    /// `send_timeout`; spec LIMIT-17): when the connection has not taken a
+    /// byte for this long (the client stopped reading and the socket's
+    /// buffers are full), the connection is closed, whatever it was
+    /// writing: a response over HTTP/1.1 or HTTP/2, or an upgraded
+    /// connection's data. A push writer (`Body::channel`) blocked on it is
+    /// freed: its next send fails. `None` disables it; zero is invalid.
+    /// Default: 60 seconds.
+    pub response_write_timeout: Option<Duration>,
     /// Whether HTTP/1.1 connections are kept open between requests
     /// (RFC 9112 §9.3). Default: `true`.
     pub keep_alive: bool,
@@ -102,6 +132,9 @@ impl Default for Settings {
         Settings {
             max_header_size: 64 * 1024,
             header_read_timeout: Some(Duration::from_secs(30)),
+            request_body_timeout: Some(Duration::from_secs(60)),
+            request_body_min_rate: Some(MinDataRate::new(240, Duration::from_secs(5))),
+            response_write_timeout: Some(Duration::from_secs(60)),
             keep_alive: true,
             max_connections: 10_000,
             max_request_body_size: None,
@@ -124,9 +157,11 @@ impl Settings {
     /// # Errors
     ///
     /// The first setting out of range, by name: `max_header_size` below
-    /// 8192 bytes, `header_read_timeout` of zero, `max_connections`,
-    /// `http2_max_concurrent_streams` or `backlog` of 0, `tls_handshake_timeout`
-    /// of zero.
+    /// 8192 bytes, `header_read_timeout`, `request_body_timeout` or
+    /// `response_write_timeout` of zero, a `request_body_min_rate` of 0
+    /// bytes per second or with a grace of zero, `max_connections`,
+    /// `http2_max_concurrent_streams` or `backlog` of 0,
+    /// `tls_handshake_timeout` of zero.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let invalid = |name, requirement| Err(InvalidSetting { name, requirement });
         if self.max_header_size < 8192 {
@@ -134,6 +169,29 @@ impl Settings {
         }
         if self.header_read_timeout == Some(Duration::ZERO) {
             return invalid("header_read_timeout", "longer than zero (None disables it)");
+        }
+        if self.request_body_timeout == Some(Duration::ZERO) {
+            return invalid(
+                "request_body_timeout",
+                "longer than zero (None disables it)",
+            );
+        }
+        if let Some(rate) = self.request_body_min_rate {
+            if rate.bytes_per_second == 0 {
+                return invalid(
+                    "request_body_min_rate",
+                    "at least 1 byte per second (None disables it)",
+                );
+            }
+            if rate.grace.is_zero() {
+                return invalid("request_body_min_rate", "a grace period longer than zero");
+            }
+        }
+        if self.response_write_timeout == Some(Duration::ZERO) {
+            return invalid(
+                "response_write_timeout",
+                "longer than zero (None disables it)",
+            );
         }
         if self.max_connections == 0 {
             return invalid("max_connections", "at least 1");
@@ -148,6 +206,59 @@ impl Settings {
             return invalid("tls_handshake_timeout", "longer than zero");
         }
         Ok(())
+    }
+}
+
+/// A minimum data rate: the slowest a request body may arrive once a grace
+/// period has passed ([`Settings::request_body_min_rate`], spec LIMIT-15).
+///
+/// The rate is measured over the time spent waiting for the body's data:
+/// with `bytes` received after waiting `waited` in all, the body fails when
+/// `waited` exceeds both `grace` and `bytes / bytes_per_second` seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use albany_server::MinDataRate;
+///
+/// let rate = MinDataRate::new(240, Duration::from_secs(5));
+/// assert_eq!(rate.bytes_per_second(), 240);
+/// assert_eq!(rate.grace(), Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinDataRate {
+    bytes_per_second: u64,
+    grace: Duration,
+}
+
+impl MinDataRate {
+    /// At least `bytes_per_second` (at least 1, [`Settings::validate`]
+    /// checks it), measured once `grace` (longer than zero) of waiting has
+    /// passed.
+    pub const fn new(bytes_per_second: u64, grace: Duration) -> Self {
+        MinDataRate {
+            bytes_per_second,
+            grace,
+        }
+    }
+
+    /// The rate, in bytes per second.
+    pub const fn bytes_per_second(&self) -> u64 {
+        self.bytes_per_second
+    }
+
+    /// The time spent waiting before the rate is enforced.
+    pub const fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// How long a body that has received `received` bytes may have waited
+    /// in all before it is below the rate: `max(grace, received / rate)`.
+    pub(crate) fn allowed_wait(&self, received: u64) -> Duration {
+        let rate = self.bytes_per_second.max(1);
+        let seconds = received / rate;
+        let nanos = (received % rate).saturating_mul(1_000_000_000) / rate;
+        let earned = Duration::from_secs(seconds).saturating_add(Duration::from_nanos(nanos));
+        earned.max(self.grace)
     }
 }
 
@@ -197,6 +308,57 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "invalid server setting `max_header_size`: it must be at least 8192 bytes"
+        );
+    }
+
+    #[test]
+    fn the_new_timeouts_are_checked() {
+        let broken: [(&str, Settings); 4] = [
+            (
+                "request_body_timeout",
+                Settings {
+                    request_body_timeout: Some(Duration::ZERO),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "request_body_min_rate",
+                Settings {
+                    request_body_min_rate: Some(MinDataRate::new(0, Duration::from_secs(1))),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "request_body_min_rate",
+                Settings {
+                    request_body_min_rate: Some(MinDataRate::new(1, Duration::ZERO)),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "response_write_timeout",
+                Settings {
+                    response_write_timeout: Some(Duration::ZERO),
+                    ..Settings::default()
+                },
+            ),
+        ];
+        for (name, settings) in broken {
+            assert_eq!(settings.validate().unwrap_err().name(), name);
+        }
+    }
+
+    #[test]
+    fn the_allowed_wait_grows_with_the_bytes_received() {
+        let rate = MinDataRate::new(240, Duration::from_secs(5));
+        assert_eq!(rate.allowed_wait(0), Duration::from_secs(5));
+        assert_eq!(rate.allowed_wait(240 * 5), Duration::from_secs(5));
+        assert_eq!(rate.allowed_wait(240 * 10), Duration::from_secs(10));
+        assert_eq!(rate.allowed_wait(360 * 10), Duration::from_secs(15));
+        assert_eq!(
+            rate.allowed_wait(u64::MAX),
+            Duration::from_secs(u64::MAX / 240)
+                .saturating_add(Duration::from_nanos((u64::MAX % 240) * 1_000_000_000 / 240))
         );
     }
 }

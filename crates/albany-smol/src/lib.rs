@@ -3,6 +3,6 @@
 mod binding;
 mod server;
 
-pub use albany_server::Settings;
+pub use albany_server::{MinDataRate, Settings};
 pub use binding::{handle, SmolBinding};
 pub use server::{run, Server};

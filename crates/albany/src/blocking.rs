@@ -23,6 +23,9 @@ pub const DEFAULT_BLOCKING_BODY_LIMIT: u64 = 2 * 1024 * 1024;
 /// Answers without calling `f`:
 /// - `413 Content Too Large` when the body is longer than the limit
 ///   (RFC 9110 §15.5.14);
+/// - `408 Request Timeout` when the server stopped waiting for the body
+///   ([`TimeoutError`](crate::body::TimeoutError): the client sent it too
+///   slowly; RFC 9110 §15.5.9);
 /// - `400 Bad Request` when the request body fails (malformed or cut short);
 /// - `500 Internal Server Error` when the request has no runtime
 ///   [`Handle`](crate::rt::Handle) (it was not served by an adapter).
@@ -103,6 +106,9 @@ where
                 Ok(bytes) => bytes,
                 Err(CollectError::TooLarge { .. }) => {
                     return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+                }
+                Err(CollectError::TimedOut(_)) => {
+                    return plain(StatusCode::REQUEST_TIMEOUT, "request body timed out\n")
                 }
                 Err(_) => return plain(StatusCode::BAD_REQUEST, "malformed request body\n"),
             };

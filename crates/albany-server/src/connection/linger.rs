@@ -1,7 +1,8 @@
 //! The connection's I/O as hyper sees it: an end of file held back for one
-//! turn of the connection (spec H1-24), and the lingering close once hyper
-//! is done with the connection (spec LIMIT-13). Both are here, once, so
-//! that every adapter's transport behaves the same.
+//! turn of the connection (spec H1-24), the response write timeout (spec
+//! LIMIT-17), and the lingering close once hyper is done with the
+//! connection (spec LIMIT-13). All are here, once, so that every adapter's
+//! transport behaves the same.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -15,6 +16,7 @@ use albany::ShutdownSignal;
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 
 use super::Requests;
+use crate::rt::deadline_after;
 use crate::Binding;
 
 /// The most bytes one read asks the transport for.
@@ -38,9 +40,15 @@ fn lock<I>(state: &Mutex<State<I>>) -> MutexGuard<'_, State<I>> {
 }
 
 /// Splits `io` into the I/O hyper serves, which notes its reads in
-/// `requests` (spec SHUT-9), and the handle that closes it after hyper has
-/// dropped it.
-pub(crate) fn split<I>(io: I, requests: Arc<Requests>) -> (ConnectionIo<I>, Closer<I>) {
+/// `requests` (spec SHUT-9) and fails a write that makes no progress for
+/// `write_timeout` (spec LIMIT-17; timers on `binding`), and the handle
+/// that closes it after hyper has dropped it.
+pub(crate) fn split<I, B: Binding>(
+    io: I,
+    requests: Arc<Requests>,
+    binding: &B,
+    write_timeout: Option<Duration>,
+) -> (ConnectionIo<I, B>, Closer<I>) {
     let state = Arc::new(Mutex::new(State {
         io,
         eof_held: false,
@@ -49,6 +57,13 @@ pub(crate) fn split<I>(io: I, requests: Arc<Requests>) -> (ConnectionIo<I>, Clos
         ConnectionIo {
             state: state.clone(),
             requests,
+            write_timer: write_timeout.map(|timeout| WriteTimer {
+                binding: binding.clone(),
+                timeout,
+                sleep: None,
+                armed: false,
+                fired: false,
+            }),
         },
         Closer { state },
     )
@@ -56,14 +71,107 @@ pub(crate) fn split<I>(io: I, requests: Arc<Requests>) -> (ConnectionIo<I>, Clos
 
 /// The connection's I/O, as handed to hyper (and, after an upgrade, to the
 /// application).
-pub(crate) struct ConnectionIo<I> {
+pub(crate) struct ConnectionIo<I, B: Binding> {
     state: Arc<Mutex<State<I>>>,
     /// Told of every read that returns (bytes, the end, an error): a
     /// request head may have begun (spec SHUT-9).
     requests: Arc<Requests>,
+    /// [LIMIT-17] `None` when the response write timeout is off.
+    write_timer: Option<WriteTimer<B>>,
 }
 
-impl<I: Read + Unpin> Read for ConnectionIo<I> {
+// No field is ever pinned: the timer is boxed.
+impl<I, B: Binding> Unpin for ConnectionIo<I, B> {}
+
+/// [LIMIT-17] The response write timeout: armed when a write (or a flush,
+/// or the shutdown) returns `Pending`, disarmed when one makes progress;
+/// when it fires, that write and every later one fails with
+/// `io::ErrorKind::TimedOut`, which ends the connection. One timer per
+/// connection, made on its first stalled write and reset in place after.
+struct WriteTimer<B: Binding> {
+    binding: B,
+    timeout: Duration,
+    sleep: Option<Pin<Box<B::Sleep>>>,
+    /// A write is stalled: the timer runs.
+    armed: bool,
+    /// The timeout has fired: the connection is over.
+    fired: bool,
+}
+
+impl<B: Binding> WriteTimer<B> {
+    /// Whether the connection's writes have timed out (before a write).
+    fn failed<T>(&self) -> Option<Poll<io::Result<T>>> {
+        self.fired.then(|| Poll::Ready(Err(timed_out())))
+    }
+
+    /// `polled`, a write's outcome, seen by the timer: a ready outcome
+    /// (progress, or an error) disarms it; `Pending` arms it (if it was
+    /// not) and fails once it has run for the timeout.
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.armed = false;
+            return polled;
+        }
+        if !self.armed {
+            self.armed = true;
+            let deadline = deadline_after(Instant::now(), self.timeout);
+            match &mut self.sleep {
+                Some(sleep) => B::reset(sleep.as_mut(), deadline),
+                None => self.sleep = Some(Box::pin(self.binding.sleep_until(deadline))),
+            }
+        }
+        let sleep = self.sleep.as_mut().expect("the timer was just armed");
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.armed = false;
+        self.fired = true;
+        // The client's doing: DEBUG.
+        tracing::debug!(
+            timeout_ms = self.timeout.as_millis() as u64,
+            "a write to the client made no progress within the response write timeout; closing the connection"
+        );
+        Poll::Ready(Err(timed_out()))
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no write progress within the response write timeout",
+    )
+}
+
+/// Runs one write operation of a [`ConnectionIo`] under its write timer.
+macro_rules! timed_write {
+    ($this:expr, $cx:expr, $op:expr) => {{
+        let this = $this.get_mut();
+        match &mut this.write_timer {
+            None => {
+                let mut state = lock(&this.state);
+                #[allow(clippy::redundant_closure_call)]
+                $op(Pin::new(&mut state.io), $cx)
+            }
+            Some(timer) => {
+                if let Some(failed) = timer.failed() {
+                    return failed;
+                }
+                let polled = {
+                    let mut state = lock(&this.state);
+                    #[allow(clippy::redundant_closure_call)]
+                    $op(Pin::new(&mut state.io), $cx)
+                };
+                timer.check($cx, polled)
+            }
+        }
+    }};
+}
+
+impl<I: Read + Unpin, B: Binding> Read for ConnectionIo<I, B> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -97,13 +205,13 @@ impl<I: Read + Unpin> Read for ConnectionIo<I> {
     }
 }
 
-impl<I: Write + Unpin> Write for ConnectionIo<I> {
+impl<I: Write + Unpin, B: Binding> Write for ConnectionIo<I, B> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut lock(&self.state).io).poll_write(cx, buf)
+        timed_write!(self, cx, |io: Pin<&mut I>, cx| io.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -111,7 +219,8 @@ impl<I: Write + Unpin> Write for ConnectionIo<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut lock(&self.state).io).poll_write_vectored(cx, bufs)
+        timed_write!(self, cx, |io: Pin<&mut I>, cx| io
+            .poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -119,11 +228,11 @@ impl<I: Write + Unpin> Write for ConnectionIo<I> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut lock(&self.state).io).poll_flush(cx)
+        timed_write!(self, cx, |io: Pin<&mut I>, cx| io.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut lock(&self.state).io).poll_shutdown(cx)
+        timed_write!(self, cx, |io: Pin<&mut I>, cx| io.poll_shutdown(cx))
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) struct Protocols<B> {
     http1: http1::Builder,
     http2: Option<http2::Builder<HyperExecutor<B>>>,
     header_read_timeout: Option<Duration>,
+    response_write_timeout: Option<Duration>,
 }
 
 /// hyper's default `max_buf_size` (8 KiB plus 100 × 4 KiB): the largest
@@ -51,7 +52,12 @@ impl<B: Binding> Protocols<B> {
             .max_buf_size(MAX_BUF_SIZE.max(max_header_size.saturating_add(8192)))
             .header_read_timeout(None);
         let http2 = settings.http2.then(|| {
-            let mut http2 = http2::Builder::new(HyperExecutor(binding.clone()));
+            let mut http2 = http2::Builder::new(HyperExecutor {
+                binding: binding.clone(),
+                // [LIMIT-19] Each stream's response, under the write
+                // timeout.
+                stream_timeout: settings.response_write_timeout,
+            });
             http2
                 .timer(HyperTimer(binding.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
@@ -68,6 +74,7 @@ impl<B: Binding> Protocols<B> {
             http1,
             http2,
             header_read_timeout: settings.header_read_timeout,
+            response_write_timeout: settings.response_write_timeout,
         }
     }
 }
@@ -98,7 +105,13 @@ pub(crate) async fn serve_connection<A, B, I>(
     // [H1-24] [LIMIT-13] The same half-close and close on every transport.
     // [SHUT-9] Its reads are noted in `requests` (a request head may have
     // begun).
-    let (io, closer) = linger::split(io, requests.clone());
+    // [LIMIT-17] Every write goes through it, under the write timeout.
+    let (io, closer) = linger::split(
+        io,
+        requests.clone(),
+        &protocols.binding,
+        protocols.response_write_timeout,
+    );
     let linger_abort = abort.clone();
     let mut timer = pin!(protocols.header_read_timeout.map(|timeout| HeadTimer::new(
         &protocols.binding,

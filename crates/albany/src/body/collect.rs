@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderMap;
 
-use super::{Body, LengthLimitError};
+use super::{Body, LengthLimitError, TimeoutError};
 use crate::error::Error;
 
 /// A whole body: its data and its trailers. Returned by [`Body::collect`].
@@ -47,6 +47,10 @@ pub enum CollectError {
         /// The limit that was exceeded, in bytes.
         limit: u64,
     },
+    /// The server stopped waiting for the request body: no data for too
+    /// long, or data slower than its minimum rate (spec LIMIT-14,
+    /// LIMIT-15). Servers answer `408 Request Timeout` (RFC 9110 §15.5.9).
+    TimedOut(TimeoutError),
     /// The body itself failed (for a request, typically the client went
     /// away or sent a malformed body).
     Body(Error),
@@ -58,6 +62,7 @@ impl fmt::Display for CollectError {
             CollectError::TooLarge { limit } => {
                 write!(f, "the body is longer than the limit of {limit} bytes")
             }
+            CollectError::TimedOut(error) => error.fmt(f),
             CollectError::Body(error) => write!(f, "the body failed: {error}"),
         }
     }
@@ -67,9 +72,23 @@ impl std::error::Error for CollectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CollectError::TooLarge { .. } => None,
+            CollectError::TimedOut(error) => Some(error),
             CollectError::Body(error) => Some(error),
         }
     }
+}
+
+/// A body's error as [`Body::collect`] reports it.
+fn collect_error(error: Error) -> CollectError {
+    if let Some(exceeded) = error.downcast_ref::<LengthLimitError>() {
+        return CollectError::TooLarge {
+            limit: exceeded.limit(),
+        };
+    }
+    if let Some(timeout) = error.downcast_ref::<TimeoutError>() {
+        return CollectError::TimedOut(timeout.clone());
+    }
+    CollectError::Body(error)
 }
 
 impl Body {
@@ -83,8 +102,9 @@ impl Body {
     ///
     /// [`CollectError::TooLarge`] past `limit` bytes, or when the body fails
     /// with a [`LengthLimitError`] (a server's
-    /// request body limit, see [`Body::limit`]); [`CollectError::Body`] if
-    /// the body fails otherwise.
+    /// request body limit, see [`Body::limit`]); [`CollectError::TimedOut`]
+    /// when it fails with a [`TimeoutError`] (a server's request body
+    /// timeouts); [`CollectError::Body`] if the body fails otherwise.
     pub async fn collect(mut self, limit: u64) -> Result<Collected, CollectError> {
         if self.size_hint().lower() > limit {
             return Err(CollectError::TooLarge { limit });
@@ -94,12 +114,7 @@ impl Body {
         let mut length = 0u64;
         let mut trailers: Option<HeaderMap> = None;
         while let Some(frame) = self.frame().await {
-            let frame = frame.map_err(|error| match error.downcast_ref::<LengthLimitError>() {
-                Some(exceeded) => CollectError::TooLarge {
-                    limit: exceeded.limit(),
-                },
-                None => CollectError::Body(error),
-            })?;
+            let frame = frame.map_err(collect_error)?;
             let frame = match frame.into_data() {
                 Ok(data) => {
                     length = length.saturating_add(data.len() as u64);

@@ -37,6 +37,7 @@ mod collect;
 mod limit;
 mod reader;
 mod stream;
+mod timeout;
 
 use std::any::Any;
 use std::fmt;
@@ -54,6 +55,7 @@ pub use collect::{CollectError, Collected};
 pub use limit::LengthLimitError;
 pub use reader::BodyReader;
 pub use stream::{DataStream, FrameStream};
+pub use timeout::TimeoutError;
 
 pub use http_body::Frame;
 
