@@ -424,3 +424,77 @@ fn trace_layer_emits_its_span_and_events_on_every_runtime() {
         server.shutdown().unwrap();
     }
 }
+
+/// A WebSocket taken through axum's `WebSocketUpgrade` (hyper's own
+/// `OnUpgrade`, TOWER-6) is held like one taken through Albany's (spec
+/// SHUT-8, UPG-9, OBS-3): counted while open, waited for by graceful
+/// shutdown, and closed at its deadline, on every adapter.
+#[test]
+fn graceful_shutdown_waits_for_an_axum_websocket_and_closes_it_at_the_deadline() {
+    use albany_examples::testing::{serve_with, ADAPTERS};
+    use std::sync::mpsc;
+    use tungstenite::Message;
+    const DEADLINE: Duration = Duration::from_secs(1);
+    for adapter in ADAPTERS {
+        let mut settings = albany_server::Settings::default();
+        settings.graceful_shutdown_timeout = DEADLINE;
+        let server = serve_with(adapter, example::app(), settings);
+        let addr = server.addr();
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (mut socket, response) =
+            tungstenite::client(format!("ws://{addr}/ws"), stream).expect("the handshake");
+        assert_eq!(response.status(), 101, "{adapter}");
+        socket.send(Message::text("before")).unwrap();
+        assert_eq!(socket.read().unwrap(), Message::text("before"), "{adapter}");
+        assert_eq!(
+            server.counters().upgraded_connections(),
+            1,
+            "{adapter}: the WebSocket is not counted"
+        );
+
+        let (stopped, stop) = mpsc::channel();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            let result = server.stop();
+            let _ = stopped.send(result.map_err(|error| error.to_string()));
+        });
+        // Shutdown has begun: the WebSocket still works, and serving has not
+        // returned while it is open.
+        std::thread::sleep(DEADLINE / 4);
+        socket.send(Message::text("during")).unwrap();
+        assert_eq!(
+            socket.read().unwrap(),
+            Message::text("during"),
+            "{adapter}: the WebSocket was closed when shutdown began"
+        );
+        assert!(
+            stop.try_recv().is_err(),
+            "{adapter}: serving returned with a WebSocket open"
+        );
+        // The deadline closes it: the client's read ends (an end of file
+        // or a reset, no Close frame), and serving returns.
+        let ended = loop {
+            match socket.read() {
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(other) => panic!("{adapter}: {other:?} instead of the end of the connection"),
+                Err(error) => break error,
+            }
+        };
+        assert!(
+            !matches!(ended, tungstenite::Error::Io(ref error) if error.kind() == std::io::ErrorKind::WouldBlock),
+            "{adapter}: the WebSocket was still open 10 s after the deadline: {ended:?}"
+        );
+        let result = stop
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{adapter}: serving did not return after the deadline"));
+        assert_eq!(result, Ok(()), "{adapter}");
+        assert!(
+            started.elapsed() >= DEADLINE,
+            "{adapter}: serving returned before the deadline ({:?})",
+            started.elapsed()
+        );
+    }
+}

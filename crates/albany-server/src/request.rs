@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use crate::request_body::{read_ahead, BodyTimedOut, ClientGone, TimedBody};
 use crate::request_checks;
 use crate::service::ConnectionState;
-use crate::upgrade_io::Held;
+use crate::upgrade_io::{FromHyper, Held};
 
 /// A request ready for the application.
 pub(crate) struct Prepared {
@@ -82,8 +82,12 @@ pub(crate) fn prepare_request<A: Application>(
         let runtime = state.context.runtime().clone();
         parts.extensions.insert(OnUpgrade::new(async move {
             match on_upgrade.await {
-                // [SHUT-8, UPG-9] Counted, waited for by graceful shutdown,
-                // closed at its deadline.
+                // [SHUT-8, UPG-9] Over HTTP/1.1 the connection's task
+                // counts, holds and closes an upgraded connection, whoever
+                // took it (connection/linger.rs); an HTTP/2 stream is held
+                // here: counted, waited for by graceful shutdown, closed at
+                // its deadline.
+                Ok(upgraded) if !http2 => Ok(Upgraded::new(FromHyper::new(upgraded))),
                 Ok(upgraded) => Ok(Upgraded::new(Held::new(
                     upgraded,
                     counters.upgrade(),

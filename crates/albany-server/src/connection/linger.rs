@@ -9,7 +9,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use albany::ShutdownSignal;
@@ -30,9 +30,61 @@ pub(crate) const LINGER_IDLE: Duration = Duration::from_millis(100);
 pub(crate) const LINGER_BYTES: usize = 4 * 1024 * 1024;
 
 struct State<I> {
-    io: I,
+    /// `None` once the graceful shutdown deadline has closed an upgraded
+    /// connection.
+    io: Option<I>,
     /// An end of file was read and held back once.
     eof_held: bool,
+    /// Set when an upgrade holds the I/O after hyper is done with the
+    /// connection (spec SHUT-8).
+    upgrade: Option<UpgradeHold>,
+    /// The [`ConnectionIo`] was dropped (by hyper, or by the application
+    /// that held the upgraded connection).
+    dropped: bool,
+}
+
+/// The tasks to wake about an upgraded connection: the closer when the
+/// application drops it, the application's pending read and write when the
+/// shutdown deadline closes it.
+#[derive(Default)]
+struct UpgradeHold {
+    closer: Option<Waker>,
+    read: Option<Waker>,
+    write: Option<Waker>,
+}
+
+impl<I: Unpin> State<I> {
+    /// Runs `op` on the I/O. Fails once the deadline has closed it; keeps
+    /// the waker of a pending operation on an upgraded connection, to wake
+    /// it then.
+    fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: bool,
+        op: impl FnOnce(Pin<&mut I>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let Some(io) = self.io.as_mut() else {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server closed this upgraded connection at its graceful shutdown deadline",
+            )));
+        };
+        let polled = op(Pin::new(io), cx);
+        if let (Poll::Pending, Some(hold)) = (&polled, &mut self.upgrade) {
+            let slot = if write {
+                &mut hold.write
+            } else {
+                &mut hold.read
+            };
+            if !slot
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                *slot = Some(cx.waker().clone());
+            }
+        }
+        polled
+    }
 }
 
 fn lock<I>(state: &Mutex<State<I>>) -> MutexGuard<'_, State<I>> {
@@ -50,8 +102,10 @@ pub(crate) fn split<I, B: Binding>(
     write_timeout: Option<Duration>,
 ) -> (ConnectionIo<I, B>, Closer<I>) {
     let state = Arc::new(Mutex::new(State {
-        io,
+        io: Some(io),
         eof_held: false,
+        upgrade: None,
+        dropped: false,
     }));
     (
         ConnectionIo {
@@ -82,6 +136,19 @@ pub(crate) struct ConnectionIo<I, B: Binding> {
 
 // No field is ever pinned: the timer is boxed.
 impl<I, B: Binding> Unpin for ConnectionIo<I, B> {}
+
+impl<I, B: Binding> Drop for ConnectionIo<I, B> {
+    fn drop(&mut self) {
+        let closer = {
+            let mut state = lock(&self.state);
+            state.dropped = true;
+            state.upgrade.as_mut().and_then(|hold| hold.closer.take())
+        };
+        if let Some(closer) = closer {
+            closer.wake();
+        }
+    }
+}
 
 /// [LIMIT-17] The response write timeout: armed when a write (or a flush,
 /// or the shutdown) returns `Pending`, disarmed when one makes progress;
@@ -151,20 +218,12 @@ macro_rules! timed_write {
     ($this:expr, $cx:expr, $op:expr) => {{
         let this = $this.get_mut();
         match &mut this.write_timer {
-            None => {
-                let mut state = lock(&this.state);
-                #[allow(clippy::redundant_closure_call)]
-                $op(Pin::new(&mut state.io), $cx)
-            }
+            None => lock(&this.state).poll($cx, true, $op),
             Some(timer) => {
                 if let Some(failed) = timer.failed() {
                     return failed;
                 }
-                let polled = {
-                    let mut state = lock(&this.state);
-                    #[allow(clippy::redundant_closure_call)]
-                    $op(Pin::new(&mut state.io), $cx)
-                };
+                let polled = lock(&this.state).poll($cx, true, $op);
                 timer.check($cx, polled)
             }
         }
@@ -184,7 +243,9 @@ impl<I: Read + Unpin, B: Binding> Read for ConnectionIo<I, B> {
         let mut state = lock(&self.state);
         let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut read = ReadBuf::uninit(&mut scratch[..len]);
-        if let Err(error) = ready!(Pin::new(&mut state.io).poll_read(cx, read.unfilled())) {
+        if let Err(error) =
+            ready!(state.poll(cx, false, |io, cx| io.poll_read(cx, read.unfilled())))
+        {
             self.requests.note_read();
             return Poll::Ready(Err(error));
         }
@@ -224,7 +285,10 @@ impl<I: Write + Unpin, B: Binding> Write for ConnectionIo<I, B> {
     }
 
     fn is_write_vectored(&self) -> bool {
-        lock(&self.state).io.is_write_vectored()
+        lock(&self.state)
+            .io
+            .as_ref()
+            .is_some_and(Write::is_write_vectored)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -250,15 +314,35 @@ impl<I: Read + Write + Unpin> Closer<I> {
     /// bytes makes the kernel reset the connection, and a reset can destroy
     /// the response before the client reads it (RFC 9112 §9.6). Nothing
     /// when the connection is not waiting to be read (the close is a plain
-    /// FIN then), or when an upgrade still holds it.
-    pub(crate) async fn close<B: Binding>(self, binding: &B, mut abort: ShutdownSignal) {
-        let Ok(state) = Arc::try_unwrap(self.state) else {
-            return;
+    /// FIN then).
+    ///
+    /// [SHUT-8, UPG-9] When an upgrade still holds the connection (taken
+    /// through Albany's `OnUpgrade` or hyper's, as axum's `WebSocketUpgrade`
+    /// takes it), `upgraded` is given the task that holds it, to run apart
+    /// from the connection's (an upgraded connection no longer counts
+    /// against `max_connections`), counted and tracked by graceful shutdown:
+    /// the task ends when the application drops the connection, or when
+    /// `abort` (the shutdown deadline) resolves, and then closes it; the
+    /// application's reads and writes fail from then on.
+    pub(crate) async fn close<B: Binding>(
+        self,
+        binding: &B,
+        mut abort: ShutdownSignal,
+        upgraded: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>),
+    ) where
+        I: Send + 'static,
+    {
+        let state = match Arc::try_unwrap(self.state) {
+            Ok(state) => state,
+            Err(state) => return upgraded(Box::pin(hold(state, abort))),
         };
-        let mut io = state
+        let Some(mut io) = state
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
-            .io;
+            .io
+        else {
+            return;
+        };
         let started = Instant::now();
         let mut sleep = pin!(binding.sleep_until(started + LINGER_TIME));
         let mut shut = false;
@@ -303,4 +387,40 @@ impl<I: Read + Write + Unpin> Closer<I> {
         })
         .await;
     }
+}
+
+/// Waits while an upgrade holds the connection: until the application
+/// drops it, or `abort` resolves and the connection is closed (see
+/// [`Closer::close`]).
+async fn hold<I>(state: Arc<Mutex<State<I>>>, mut abort: ShutdownSignal) {
+    lock(&state).upgrade = Some(UpgradeHold::default());
+    poll_fn(|cx| {
+        let aborted = Pin::new(&mut abort).poll(cx).is_ready();
+        let mut guard = lock(&state);
+        if guard.dropped {
+            return Poll::Ready(());
+        }
+        if aborted {
+            let io = guard.io.take();
+            let hold = guard.upgrade.take();
+            drop(guard);
+            drop(io);
+            tracing::debug!("graceful shutdown deadline passed; closed an upgraded connection");
+            for waker in hold.into_iter().flat_map(|hold| [hold.read, hold.write]) {
+                waker.into_iter().for_each(Waker::wake);
+            }
+            return Poll::Ready(());
+        }
+        if let Some(hold) = guard.upgrade.as_mut() {
+            if !hold
+                .closer
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                hold.closer = Some(cx.waker().clone());
+            }
+        }
+        Poll::Pending
+    })
+    .await;
 }

@@ -191,7 +191,18 @@ pub(crate) async fn serve_connection<A, B, I>(
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
-    closer.close(&protocols.binding, linger_abort).await;
+    closer
+        .close(&protocols.binding, linger_abort, |hold| {
+            // [SHUT-8, UPG-9, OBS-3] Counted as upgraded and tracked by
+            // graceful shutdown while it is held.
+            let counters = &described.shared.counters;
+            let held = (counters.upgrade(), counters.tracker().track());
+            drop(described.context.runtime().spawn(async move {
+                hold.await;
+                drop(held);
+            }));
+        })
+        .await;
 }
 
 /// How long graceful shutdown keeps an HTTP/1.x connection that is between
