@@ -128,3 +128,17 @@ pub(crate) fn quantile(samples: &mut [Duration], q: f64) -> Duration {
 pub(crate) fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
     socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles() {
+        let mut samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        samples.reverse();
+        assert_eq!(quantile(&mut samples, 0.5), Duration::from_millis(51));
+        assert_eq!(quantile(&mut samples, 0.99), Duration::from_millis(99));
+        assert_eq!(quantile(&mut [], 0.5), Duration::ZERO);
+    }
+}

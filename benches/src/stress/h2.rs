@@ -112,7 +112,9 @@ fn handshake(addr: SocketAddr) -> std::io::Result<TcpStream> {
     let mut payload = vec![0u8; len];
     stream.read_exact(&mut payload)?;
     if header[3] != SETTINGS {
-        return Err(std::io::Error::other("the server's first frame is not SETTINGS"));
+        return Err(std::io::Error::other(
+            "the server's first frame is not SETTINGS",
+        ));
     }
     let mut ack = Vec::new();
     frame(&mut ack, SETTINGS, ACK, 0, &[]);
@@ -157,14 +159,27 @@ fn batch(flood: Flood, stream_id: &mut u32, out: &mut Vec<u8>) -> u64 {
     }
 }
 
-/// Runs one attacking connection: `flood` for at most `duration` and
-/// `max_frames` frames, then reads for at most 2 s.
-pub(crate) fn attack(
+/// Attacks for `duration`: one connection after another (at most 100,000),
+/// each running `flood` until the server closes it, `max_frames` frames,
+/// or the end; returns what each connection saw.
+pub(crate) fn attack_for(
     addr: SocketAddr,
     flood: Flood,
     duration: Duration,
     max_frames: u64,
-) -> Attacker {
+) -> Vec<Attacker> {
+    let started = Instant::now();
+    let mut attackers = Vec::new();
+    while started.elapsed() < duration && attackers.len() < 100_000 {
+        let left = duration.saturating_sub(started.elapsed());
+        attackers.push(attack(addr, flood, left, max_frames));
+    }
+    attackers
+}
+
+/// Runs one attacking connection: `flood` for at most `duration` and
+/// `max_frames` frames, then reads for at most 2 s.
+fn attack(addr: SocketAddr, flood: Flood, duration: Duration, max_frames: u64) -> Attacker {
     let mut attacker = Attacker::default();
     let Ok(mut stream) = handshake(addr) else {
         attacker.closed = true;
@@ -256,5 +271,26 @@ pub(crate) fn error_name(code: u32) -> String {
         0x9 => "COMPRESSION_ERROR".into(),
         0xb => "ENHANCE_YOUR_CALM".into(),
         other => format!("0x{other:x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_encoded_as_rfc_9113_section_4_1() {
+        let mut out = Vec::new();
+        frame(&mut out, RST_STREAM, 0, 3, &CANCEL.to_be_bytes());
+        assert_eq!(out, [0, 0, 4, 0x3, 0, 0, 0, 0, 3, 0, 0, 0, 8]);
+    }
+
+    #[test]
+    fn a_rapid_reset_batch_uses_new_odd_streams() {
+        let (mut id, mut out) = (1, Vec::new());
+        assert_eq!(batch(Flood::RapidReset, &mut id, &mut out), 100);
+        assert_eq!(id, 101);
+        // HEADERS on stream 1, with END_HEADERS and END_STREAM.
+        assert_eq!(&out[3..9], &[HEADERS, END_HEADERS | END_STREAM, 0, 0, 0, 1]);
     }
 }

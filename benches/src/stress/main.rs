@@ -97,7 +97,10 @@ fn parse_args() -> Result<Plan, String> {
     let mut out = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("missing value for `{arg}`"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("missing value for `{arg}`"))
+        };
         match arg.as_str() {
             "--quick" => quick = true,
             // benches/stress.sh builds, then passes this on.
@@ -107,11 +110,15 @@ fn parse_args() -> Result<Plan, String> {
                     .split(',')
                     .map(str::parse)
                     .collect::<Result<Vec<ServerKind>, String>>()?;
-                if let Some(s) = servers
-                    .iter()
-                    .find(|s| !matches!(s.family(), Family::Albany | Family::Hyper) || s.is_proxy() || s.is_tls() || s.is_compat())
-                {
-                    return Err(format!("{s}: the stress harness runs albany-* and hyper-* origin servers only"));
+                if let Some(s) = servers.iter().find(|s| {
+                    !matches!(s.family(), Family::Albany | Family::Hyper)
+                        || s.is_proxy()
+                        || s.is_tls()
+                        || s.is_compat()
+                }) {
+                    return Err(format!(
+                        "{s}: the stress harness runs albany-* and hyper-* origin servers only"
+                    ));
                 }
             }
             "--scenarios" => {
@@ -233,7 +240,9 @@ fn run(plan: &Plan) -> Result<bool> {
                         .checks
                         .iter()
                         .filter(|c| c.hard && c.pass == Some(false))
-                        .map(move |c| format!("{} on {kind}: {} ({})", scenario.name(), c.target, c.value))
+                        .map(move |c| {
+                            format!("{} on {kind}: {} ({})", scenario.name(), c.target, c.value)
+                        })
                 })
         })
         .collect();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use albany_bench::ServerKind;
 
 use crate::client;
-use crate::error::{bail, Context, Result};
+use crate::error::{self, bail, Context, Result};
 
 /// How long a server may take to answer `GET /` after it starts.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -72,11 +72,17 @@ impl Server {
                 break;
             }
             if started.elapsed() > START_DEADLINE {
-                bail!("{} did not listen on {addr} within {START_DEADLINE:?}", server.label);
+                bail!(
+                    "{} did not listen on {addr} within {START_DEADLINE:?}",
+                    server.label
+                );
             }
             thread::sleep(Duration::from_millis(20));
         }
         server.check_serves()?;
+        // Let the server close the checking connection: the scenarios
+        // take their baselines (fds, RSS) next.
+        thread::sleep(Duration::from_millis(200));
         Ok(server)
     }
 
@@ -111,29 +117,32 @@ impl Server {
     ///
     /// When it does not (within 10 s).
     pub(crate) fn check_serves(&self) -> Result<()> {
-        let response = client::get_once(self.addr, "/")
-            .context(|| format!("GET / on {}", self.label))?;
+        let response =
+            client::get_once(self.addr, "/").context(|| format!("GET / on {}", self.label))?;
         if response.status != 200 {
             bail!("{} answered GET / with {}", self.label, response.status);
         }
         Ok(())
     }
 
-    /// Sends SIGTERM (through `kill(1)`).
+    /// Prepares to send SIGTERM: a shell waiting on its standard input,
+    /// whose builtin `kill` sends the signal as soon as [`Terminator::fire`]
+    /// writes a line (no process is started at that moment, so the signal
+    /// leaves within a fraction of a millisecond).
     ///
     /// # Errors
     ///
-    /// When `kill` cannot run or fails.
-    pub(crate) fn terminate(&self) -> Result<()> {
-        let status = Command::new("kill")
-            .arg("-TERM")
+    /// When `sh` cannot start.
+    pub(crate) fn terminator(&self) -> Result<Terminator> {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("read -r line && kill -TERM \"$1\"")
+            .arg("sh")
             .arg(self.pid().to_string())
-            .status()
-            .context(|| "running kill -TERM".to_owned())?;
-        if !status.success() {
-            bail!("kill -TERM {} failed ({status})", self.pid());
-        }
-        Ok(())
+            .stdin(Stdio::piped())
+            .spawn()
+            .context(|| "starting sh for kill -TERM".to_owned())?;
+        Ok(Terminator { child })
     }
 
     /// Waits at most `bound` for the process to exit; its status, or
@@ -222,4 +231,47 @@ fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
         .context(|| "finding a free port".to_owned())?;
     Ok(listener.local_addr()?)
+}
+
+/// A shell ready to send SIGTERM to the server ([`Server::terminator`]).
+pub(crate) struct Terminator {
+    child: Child,
+}
+
+impl Terminator {
+    /// Sends the signal, and waits (at most 5 s) for the shell to have
+    /// sent it.
+    ///
+    /// # Errors
+    ///
+    /// When the shell cannot be written to, or its `kill` fails.
+    pub(crate) fn fire(mut self) -> Result<()> {
+        use std::io::Write;
+        let mut stdin = self
+            .child
+            .stdin
+            .take()
+            .ok_or_else(|| error::Error("no stdin for sh".into()))?;
+        stdin.write_all(b"go\n")?;
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                if status.success() {
+                    return Ok(());
+                }
+                bail!("kill -TERM failed ({status})");
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+        let _ = self.child.kill();
+        bail!("kill -TERM did not return within 5 s")
+    }
+}
+
+impl Drop for Terminator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -65,7 +65,10 @@ fn cell(text: &str) -> String {
 }
 
 /// The Targets table: a row per scenario and target, a column per server.
-pub(crate) fn targets_table(plan: &Plan, results: &[(Scenario, Vec<(ServerKind, Outcome)>)]) -> String {
+pub(crate) fn targets_table(
+    plan: &Plan,
+    results: &[(Scenario, Vec<(ServerKind, Outcome)>)],
+) -> String {
     let mut out = String::new();
     out.push_str("| scenario | target | hard |");
     for kind in &plan.servers {
@@ -164,7 +167,11 @@ pub(crate) fn markdown(
             for column in &columns {
                 out.push_str(&format!("| {} |", cell(column)));
                 for (_, outcome) in row {
-                    let value = outcome.figures.iter().find(|f| &f.name == column).map_or("-", |f| f.value.as_str());
+                    let value = outcome
+                        .figures
+                        .iter()
+                        .find(|f| &f.name == column)
+                        .map_or("-", |f| f.value.as_str());
                     out.push_str(&format!(" {} |", cell(value)));
                 }
                 out.push('\n');
@@ -182,7 +189,11 @@ pub(crate) fn markdown(
             for (kind, outcome) in row {
                 out.push_str(&format!("| {} |", server_name(*kind)));
                 for column in &columns {
-                    let value = outcome.figures.iter().find(|f| &f.name == column).map_or("-", |f| f.value.as_str());
+                    let value = outcome
+                        .figures
+                        .iter()
+                        .find(|f| &f.name == column)
+                        .map_or("-", |f| f.value.as_str());
                     out.push_str(&format!(" {} |", cell(value)));
                 }
                 out.push('\n');

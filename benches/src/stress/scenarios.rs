@@ -116,7 +116,7 @@ impl Scenario {
                 secs(slow_reader_duration(q))
             ),
             Scenario::H2Floods => format!(
-                "HTTP/2 floods (h2c): {} attacking connections per flood, each {} or {} frames at most",
+                "HTTP/2 floods (h2c): {} attacking threads per flood for {}, each opening a new connection when the server closes one; at most {} frames per connection",
                 pick(q, 2, 4),
                 secs(flood_duration(q)),
                 flood_frames(q)
@@ -188,7 +188,7 @@ fn slowloris_duration(quick: bool) -> Duration {
     Duration::from_secs(pick(quick, 4, 8))
 }
 fn slow_body_duration(quick: bool) -> Duration {
-    Duration::from_secs(pick(quick, 8, 15))
+    Duration::from_secs(pick(quick, 4, 15))
 }
 fn slow_reader_duration(quick: bool) -> Duration {
     Duration::from_secs(pick(quick, 4, 70))
@@ -216,7 +216,11 @@ fn check_up(outcome: &mut Outcome, server: &mut Server) {
     outcome.hard(
         "0 crashes",
         up,
-        if up { "up, serving" } else { "down or not serving" },
+        if up {
+            "up, serving"
+        } else {
+            "down or not serving"
+        },
     );
 }
 
@@ -375,7 +379,10 @@ fn connections(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     outcome.figure("lost", lost);
     outcome.figure("all answered in", secs(took));
     outcome.figure("fds idle / all open", format!("{idle_fds} / {open_fds}"));
-    outcome.figure("RSS idle / all open", format!("{} / {}", mib(idle_rss), mib(open_rss)));
+    outcome.figure(
+        "RSS idle / all open",
+        format!("{} / {}", mib(idle_rss), mib(open_rss)),
+    );
     outcome.figure("peak RSS", mib(peak_rss.max(server.peak_rss_kib())));
     outcome.hard("0 lost responses", lost == 0, format!("{lost} of {n}"));
     outcome.soft(
@@ -437,7 +444,10 @@ fn slowloris(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     let timeout = Duration::from_secs(SLOWLORIS_TIMEOUT_SECS);
     let mut server = plan.start(
         kind,
-        &["--header-read-timeout".into(), SLOWLORIS_TIMEOUT_SECS.to_string()],
+        &[
+            "--header-read-timeout".into(),
+            SLOWLORIS_TIMEOUT_SECS.to_string(),
+        ],
     )?;
     let addr = server.addr();
     // Without attackers first.
@@ -461,10 +471,19 @@ fn slowloris(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     outcome.figure("attacker connections", result.opened);
     outcome.figure("closed by the server", result.held.len());
-    outcome.figure("held (median / max)", format!("{} / {}", secs(result.median_closed()), secs(max_held)));
-    outcome.figure("open at the end", result.open_at_end);
-    outcome.figure("good p50 / p99, no attack", format!("{} / {}", ms(p50_calm), ms(p99_calm)));
-    outcome.figure("good p50 / p99, under attack", format!("{} / {}", ms(p50), ms(p99)));
+    outcome.figure(
+        "held (median / max)",
+        format!("{} / {}", secs(result.median_closed()), secs(max_held)),
+    );
+    outcome.figure("open at the end (replacements)", result.open_at_end);
+    outcome.figure(
+        "good p50 / p99, no attack",
+        format!("{} / {}", ms(p50_calm), ms(p99_calm)),
+    );
+    outcome.figure(
+        "good p50 / p99, under attack",
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
     outcome.figure("good failures", calm_failures + failures);
     // Attackers opened in the last `bound` of the attack cannot have been
     // closed by its end: only those older than the bound count.
@@ -500,7 +519,13 @@ fn slow_bodies(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     let result = trickle::run(server.addr(), &attack, |_| {});
     let mut outcome = Outcome::default();
     held_figures(&mut outcome, &result);
-    held_target(&mut outcome, &result, SLOW_BODY_BOUND, duration, "slow bodies");
+    held_target(
+        &mut outcome,
+        &result,
+        SLOW_BODY_BOUND,
+        duration,
+        "slow bodies",
+    );
     check_up(&mut outcome, &mut server);
     Ok(outcome)
 }
@@ -513,7 +538,11 @@ fn held_figures(outcome: &mut Outcome, result: &trickle::Outcome) {
         "held (median of closed / max)",
         format!(
             "{} / {}",
-            if result.held.is_empty() { "-".into() } else { secs(result.median_closed()) },
+            if result.held.is_empty() {
+                "-".into()
+            } else {
+                secs(result.median_closed())
+            },
             secs(result.max_held())
         ),
     );
@@ -532,12 +561,19 @@ fn held_target(
     let pass = (duration > bound)
         .then(|| result.open_at_end == 0 && result.held.iter().all(|h| *h <= bound));
     outcome.soft(
-        &format!("attackers closed within their timeout ({what}: {})", secs(bound)),
+        &format!(
+            "attackers closed within their timeout ({what}: {})",
+            secs(bound)
+        ),
         pass,
         format!(
             "max held {}{}, {} open at the end",
             secs(result.max_held()),
-            if result.open_at_end > 0 { " (capped: the run's length)" } else { "" },
+            if result.open_at_end > 0 {
+                " (capped: the run's length)"
+            } else {
+                ""
+            },
             result.open_at_end
         ),
     );
@@ -589,13 +625,18 @@ fn slow_readers(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     drop(streams);
     let mut outcome = Outcome::default();
     outcome.figure("attackers", n - failed);
-    outcome.figure("all closed after", closed_all_at.map_or(format!("not within {}", secs(duration)), secs));
+    outcome.figure(
+        "all closed after",
+        closed_all_at.map_or(format!("not within {}", secs(duration)), secs),
+    );
     outcome.figure("open at the end", open);
     outcome.figure("peak fds", peak_fds);
-    outcome.figure("RSS idle / peak", format!("{} / {}", mib(idle_rss), mib(peak_rss)));
-    let pass = (duration > SLOW_READER_BOUND).then(|| {
-        closed_all_at.is_some_and(|at| at <= SLOW_READER_BOUND) && open == 0
-    });
+    outcome.figure(
+        "RSS idle / peak",
+        format!("{} / {}", mib(idle_rss), mib(peak_rss)),
+    );
+    let pass = (duration > SLOW_READER_BOUND)
+        .then(|| closed_all_at.is_some_and(|at| at <= SLOW_READER_BOUND) && open == 0);
     outcome.soft(
         &format!(
             "attackers closed within their timeout (slow readers: {})",
@@ -604,7 +645,10 @@ fn slow_readers(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
         pass,
         format!(
             "{}, {open} open at the end",
-            closed_all_at.map_or(format!("held ≥ {} (capped: the run's length)", secs(duration)), |at| format!("all closed after {}", secs(at)))
+            closed_all_at.map_or(
+                format!("held ≥ {} (capped: the run's length)", secs(duration)),
+                |at| format!("all closed after {}", secs(at))
+            )
         ),
     );
     check_up(&mut outcome, &mut server);
@@ -614,7 +658,7 @@ fn slow_readers(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
 // ---------------------------------------------------------------- 5
 
 fn h2_floods(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
-    let connections = pick(plan.quick, 2, 4);
+    let threads = pick(plan.quick, 2, 4);
     let duration = flood_duration(plan.quick);
     let max_frames = flood_frames(plan.quick);
     let mut outcome = Outcome::default();
@@ -623,6 +667,8 @@ fn h2_floods(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     for flood in Flood::ALL {
         let mut server = plan.start(kind, &[])?;
         let addr = server.addr();
+        let idle_rss = server.rss_kib();
+        let sampler = Sampler::start(server.pid());
         let cpu_before = server.cpu_ms();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
@@ -639,47 +685,73 @@ fn h2_floods(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
             }
             (ok, failed)
         });
-        let attackers: Vec<_> = (0..connections)
-            .map(|_| thread::spawn(move || h2::attack(addr, flood, duration, max_frames)))
+        let attackers: Vec<_> = (0..threads)
+            .map(|_| thread::spawn(move || h2::attack_for(addr, flood, duration, max_frames)))
             .collect();
         let mut results = Vec::new();
         for a in attackers {
-            results.push(join(a)?);
+            results.extend(join(a)?);
         }
         let cpu = server.cpu_ms() - cpu_before;
         stop.store(true, Ordering::Relaxed);
         let (ok, failed) = join(good)?;
+        let (_, peak_rss) = sampler.stop();
         let after = server.check_serves().is_ok();
+        let connections = results.len().max(1);
         let frames: u64 = results.iter().map(|r| r.frames).sum();
         let goaways: Vec<String> = results
             .iter()
             .filter_map(|r| r.goaway.map(h2::error_name))
             .collect();
-        let closed = results.iter().filter(|r| r.closed || r.goaway.is_some()).count();
+        let closed = results
+            .iter()
+            .filter(|r| r.closed || r.goaway.is_some())
+            .count();
         let stalled = results.iter().filter(|r| r.stalled).count();
         let name = flood.name();
+        outcome.figure(&format!("{name}: attacking connections"), results.len());
         outcome.figure(
             &format!("{name}: frames per connection"),
             frames / connections as u64,
         );
         outcome.figure(
-            &format!("{name}: CPU per connection"),
-            format!("{:.0} ms", cpu / connections as f64),
+            &format!("{name}: server CPU per connection"),
+            format!("{:.2} ms", cpu / connections as f64),
         );
         outcome.figure(
-            &format!("{name}: attackers closed"),
+            &format!("{name}: closed by the server"),
             format!(
-                "{closed}/{connections}{}{}",
-                if goaways.is_empty() { String::new() } else { format!(" (GOAWAY {})", dedup(&goaways)) },
-                if stalled > 0 { format!(", {stalled} stalled (server stopped reading)") } else { String::new() }
+                "{closed}/{}{}{}",
+                results.len(),
+                if goaways.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (GOAWAY {})", dedup(&goaways))
+                },
+                if stalled > 0 {
+                    format!(", {stalled} stalled (the server stopped reading)")
+                } else {
+                    String::new()
+                }
             ),
         );
-        outcome.figure(&format!("{name}: good client ok / failed"), format!("{ok} / {failed}"));
+        outcome.figure(
+            &format!("{name}: RSS idle / peak"),
+            format!("{} / {}", mib(idle_rss), mib(peak_rss)),
+        );
+        outcome.figure(
+            &format!("{name}: good client ok / failed"),
+            format!("{ok} / {failed}"),
+        );
         all_served &= failed == 0 && ok > 0 && after;
         summary.push(format!("{name} {ok}/{}", ok + failed));
         let up = server.alive() && after;
         if !up {
-            outcome.hard("0 crashes", false, format!("down or not serving after the {name} flood"));
+            outcome.hard(
+                "0 crashes",
+                false,
+                format!("down or not serving after the {name} flood"),
+            );
         }
     }
     outcome.soft(
@@ -708,7 +780,6 @@ fn resets(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     let addr = server.addr();
     // The baseline: the fds of a server that has served and closed a
     // connection (the check in `start`), once that connection is gone.
-    thread::sleep(Duration::from_millis(200));
     let baseline = server.fds();
     let sampler = Sampler::start(server.pid());
     let threads = 8;
@@ -761,8 +832,18 @@ fn resets(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     outcome.figure("resets", done.load(Ordering::Relaxed));
     outcome.figure("client errors before the reset", failed);
-    outcome.figure("fds before / peak / after", format!("{baseline} / {peak} / {after}"));
-    outcome.figure("back to baseline in", if after <= baseline { secs(took) } else { "not within 10 s".into() });
+    outcome.figure(
+        "fds before / peak / after",
+        format!("{baseline} / {peak} / {after}"),
+    );
+    outcome.figure(
+        "back to baseline in",
+        if after <= baseline {
+            secs(took)
+        } else {
+            "not within 10 s".into()
+        },
+    );
     outcome.soft(
         "bounded fds: back to baseline after the resets",
         Some(after <= baseline),
@@ -815,7 +896,10 @@ fn panics(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
                     if panics {
                         tally.panics += 1;
                     }
-                    let read = if s.write_all(&client::get_request(&format!("/panic/{n}"))).is_ok() {
+                    let read = if s
+                        .write_all(&client::get_request(&format!("/panic/{n}")))
+                        .is_ok()
+                    {
                         client::read_response(s, &mut buf)
                     } else {
                         Read1::Nothing
@@ -824,7 +908,10 @@ fn panics(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
                         Read1::Full(r) => {
                             if panics && r.status == 500 {
                                 tally.panics_500 += 1;
-                            } else if !panics && r.status == 200 && r.body == format!("ok {n}").as_bytes() {
+                            } else if !panics
+                                && r.status == 200
+                                && r.body == format!("ok {n}").as_bytes()
+                            {
                                 tally.ok += 1;
                             } else {
                                 tally.wrong += 1;
@@ -858,8 +945,14 @@ fn panics(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     }
     let mut outcome = Outcome::default();
     outcome.figure("requests", t.requests);
-    outcome.figure("panics answered 500", format!("{} of {}", t.panics_500, t.panics));
-    outcome.figure("others correct and complete", format!("{} of {}", t.ok, t.requests - t.panics));
+    outcome.figure(
+        "panics answered 500",
+        format!("{} of {}", t.panics_500, t.panics),
+    );
+    outcome.figure(
+        "others correct and complete",
+        format!("{} of {}", t.ok, t.requests - t.panics),
+    );
     outcome.figure("wrong", t.wrong);
     outcome.figure("lost", t.lost);
     outcome.hard(
@@ -883,6 +976,7 @@ struct ShutdownTally {
     answered: u64,
     close: u64,
     unanswered_before: u64,
+    unanswered_during: u64,
     unanswered_after: u64,
     partial: u64,
     not_written: u64,
@@ -893,12 +987,17 @@ fn shutdown(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     let mut server = plan.start(kind, &["--graceful".into()])?;
     let addr = server.addr();
     let epoch = Instant::now();
+    // The window in which the signal left, in microseconds after `epoch`:
+    // from just before the shell was told to send it to just after it had
+    // (0: not yet).
     let signal_at = Arc::new(AtomicU64::new(0));
+    let signal_sent = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Arc::new(Barrier::new(65));
     let clients: Vec<_> = (0..64)
         .map(|_| {
-            let (signal_at, stop, start) = (signal_at.clone(), stop.clone(), start.clone());
+            let (signal_at, signal_sent) = (signal_at.clone(), signal_sent.clone());
+            let (stop, start) = (stop.clone(), start.clone());
             thread::spawn(move || {
                 let mut tally = ShutdownTally::default();
                 let Ok(mut stream) = client::connect(addr) else {
@@ -927,8 +1026,11 @@ fn shutdown(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
                         }
                         Read1::Nothing | Read1::TimedOut => {
                             let at = signal_at.load(Ordering::SeqCst);
+                            let sent = signal_sent.load(Ordering::SeqCst);
                             if at == 0 || written < at {
                                 tally.unanswered_before += 1;
+                            } else if sent == 0 || written < sent {
+                                tally.unanswered_during += 1;
                             } else {
                                 tally.unanswered_after += 1;
                             }
@@ -944,11 +1046,14 @@ fn shutdown(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
             })
         })
         .collect();
+    let terminator = server.terminator()?;
     start.wait();
     thread::sleep(run_for);
     signal_at.store(epoch.elapsed().as_micros() as u64, Ordering::SeqCst);
     let signalled = Instant::now();
-    server.terminate()?;
+    terminator.fire()?;
+    signal_sent.store(epoch.elapsed().as_micros() as u64, Ordering::SeqCst);
+    let window = signalled.elapsed();
     let status = server.wait_exit(Duration::from_secs(40));
     let exit_took = signalled.elapsed();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -962,6 +1067,7 @@ fn shutdown(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
         t.answered += x.answered;
         t.close += x.close;
         t.unanswered_before += x.unanswered_before;
+        t.unanswered_during += x.unanswered_during;
         t.unanswered_after += x.unanswered_after;
         t.partial += x.partial;
         t.not_written += x.not_written;
@@ -970,6 +1076,10 @@ fn shutdown(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     outcome.figure("answered", t.answered);
     outcome.figure("with Connection: close", t.close);
     outcome.figure("unanswered, sent before SIGTERM", t.unanswered_before);
+    outcome.figure(
+        "unanswered, sent while the signal left",
+        format!("{} (in {})", t.unanswered_during, ms(window)),
+    );
     outcome.figure("unanswered, sent after", t.unanswered_after);
     outcome.figure("truncated", t.partial);
     outcome.figure("refused before writing", t.not_written);
@@ -983,7 +1093,10 @@ fn shutdown(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     outcome.hard(
         "0 lost responses (sent before SIGTERM, unanswered)",
         t.unanswered_before == 0 && t.partial == 0,
-        format!("{} unanswered, {} truncated", t.unanswered_before, t.partial),
+        format!(
+            "{} unanswered, {} truncated",
+            t.unanswered_before, t.partial
+        ),
     );
     let clean = status.is_some_and(|s| s.success());
     outcome.hard(
@@ -1017,9 +1130,25 @@ fn memory(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
     outcome.figure("connections", result.opened);
     outcome.figure("not connected", result.connect_failed);
     outcome.figure("open at the end", result.open_at_end);
-    outcome.figure("RSS idle / peak", format!("{} / {}", mib(idle_rss), mib(peak_rss)));
+    outcome.figure(
+        "RSS idle / peak",
+        format!("{} / {}", mib(idle_rss), mib(peak_rss)),
+    );
     outcome.figure("peak fds", peak_fds);
     rss_target(&mut outcome, idle_rss, peak_rss, n);
     check_up(&mut outcome, &mut server);
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for scenario in Scenario::ALL {
+            assert_eq!(scenario.name().parse::<Scenario>(), Ok(scenario));
+        }
+        assert!("nope".parse::<Scenario>().is_err());
+    }
 }

@@ -142,8 +142,11 @@ fn serve_app(
             let binding = SmolBinding::with_executors(executors);
             // Albany's `Server::serve` applies the backlog (1024) itself.
             let listener = std::net::TcpListener::bind(addr)?;
-            on_signal(configure(albany_smol::Server::with_binding(listener, binding), tls))?
-                .serve_blocking(app)
+            on_signal(configure(
+                albany_smol::Server::with_binding(listener, binding),
+                tls,
+            ))?
+            .serve_blocking(app)
         }
     }
 }

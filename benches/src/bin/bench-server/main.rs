@@ -141,7 +141,10 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("invalid --header-read-timeout: {e}"))?;
                 if !(secs > 0.0 && secs < 86_400.0) {
-                    return Err("--header-read-timeout must be between 0 and 86400 seconds, exclusive".to_owned());
+                    return Err(
+                        "--header-read-timeout must be between 0 and 86400 seconds, exclusive"
+                            .to_owned(),
+                    );
                 }
                 stress.header_read_timeout = Some(std::time::Duration::from_secs_f64(secs));
             }
