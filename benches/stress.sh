@@ -4,7 +4,7 @@
 # bounded, loopback-only scenarios on each server: albany-tokio,
 # albany-async-std, albany-smol, and raw hyper-tokio as the reference.
 #
-#   benches/stress.sh            # full run (about 12 minutes): writes benches/STRESS.md
+#   benches/stress.sh            # full run (about 10 minutes): writes benches/STRESS.md
 #   benches/stress.sh --quick    # CI: smaller counts, shorter runs (about 2 minutes after the build)
 #   benches/stress.sh --servers albany-tokio,hyper-tokio --scenarios slowloris,panics
 #
