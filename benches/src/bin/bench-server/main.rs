@@ -169,6 +169,20 @@ fn parse_args() -> Result<Args, String> {
             }
         ));
     }
+    let albany = server.family() == Family::Albany && !server.is_proxy();
+    if stress.max_connections.is_some() && !albany {
+        return Err(format!(
+            "--max-connections is for Albany's servers, not {server}"
+        ));
+    }
+    if (stress.graceful || stress.header_read_timeout.is_some())
+        && !albany
+        && server != ServerKind::HyperTokio
+    {
+        return Err(format!(
+            "--graceful and --header-read-timeout are for Albany's servers and hyper-tokio, not {server}"
+        ));
+    }
     let tls = match (cert, key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (None, None) => None,
