@@ -11,7 +11,7 @@ use albany_server::{Binding, Server, Tls};
 use albany_smol::SmolBinding;
 
 use crate::alloc::allocations;
-use crate::app::{Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
+use crate::app::{maybe_panic, panic_body, Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
 
 /// The application: `examples/hello.rs`'s `GET /`, and the download,
 /// upload and allocation-count routes.
@@ -28,6 +28,10 @@ impl Application for Bench {
             ),
             Route::Upload => upload(request.into_body()).await,
             Route::Alloc => text(StatusCode::OK, allocations().to_string()),
+            Route::Panic(n) => {
+                maybe_panic(n);
+                text(StatusCode::OK, panic_body(n))
+            }
             Route::MethodNotAllowed => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
             Route::BadRequest => text(StatusCode::BAD_REQUEST, "Bad Request\n"),
             Route::NotFound => text(StatusCode::NOT_FOUND, "Not Found\n"),
@@ -66,7 +70,11 @@ fn with_type(mut response: Response, content_type: HeaderValue) -> Response {
 }
 
 fn configure<B: Binding>(server: Server<B>, tls: Option<Tls>) -> Server<B> {
-    let server = server.max_connections(MAX_CONNECTIONS);
+    let options = crate::options();
+    let mut server = server.max_connections(options.max_connections.unwrap_or(MAX_CONNECTIONS));
+    if let Some(timeout) = options.header_read_timeout {
+        server = server.header_read_timeout(Some(timeout));
+    }
     match tls {
         Some(tls) => server.tls(tls),
         None => server,
@@ -100,6 +108,14 @@ pub(crate) fn serve(
     }
 }
 
+/// With `--graceful`, makes SIGTERM start `server`'s graceful shutdown.
+fn on_signal<B: Binding>(server: Server<B>) -> io::Result<Server<B>> {
+    if crate::options().graceful {
+        albany_server::shutdown_on_signal(server.shutdown_trigger())?;
+    }
+    Ok(server)
+}
+
 fn serve_app(
     runtime: Runtime,
     threads: usize,
@@ -113,11 +129,11 @@ fn serve_app(
                 .worker_threads(threads)
                 .enable_all()
                 .build()?;
-            let server = configure(albany_tokio::Server::bind(addr)?, tls);
+            let server = on_signal(configure(albany_tokio::Server::bind(addr)?, tls))?;
             tokio.block_on(server.serve(app))
         }
         Runtime::AsyncStd => {
-            configure(albany_async_std::Server::bind(addr)?, tls).serve_blocking(app)
+            on_signal(configure(albany_async_std::Server::bind(addr)?, tls))?.serve_blocking(app)
         }
         Runtime::Smol => {
             let executors = (0..threads.max(1))
@@ -126,7 +142,11 @@ fn serve_app(
             let binding = SmolBinding::with_executors(executors);
             // Albany's `Server::serve` applies the backlog (1024) itself.
             let listener = std::net::TcpListener::bind(addr)?;
-            configure(albany_smol::Server::with_binding(listener, binding), tls).serve_blocking(app)
+            on_signal(configure(
+                albany_smol::Server::with_binding(listener, binding),
+                tls,
+            ))?
+            .serve_blocking(app)
         }
     }
 }

@@ -41,6 +41,10 @@ pub(crate) enum Route {
     Upload,
     /// `GET /alloc`: the process's allocation count so far.
     Alloc,
+    /// `GET /panic/N` (the stress harness's panics-under-load scenario):
+    /// the handler panics when N is a multiple of 10 (one request in ten),
+    /// and otherwise answers `200` with the body [`panic_body`]`(N)`.
+    Panic(u64),
     /// A known path with another method: `405`.
     MethodNotAllowed,
     /// `/download` without a valid `size`: `400`.
@@ -61,9 +65,34 @@ impl Route {
             },
             "/upload" if method == "POST" => Route::Upload,
             "/alloc" if get => Route::Alloc,
+            _ if get && path.starts_with("/panic/") => match path["/panic/".len()..].parse() {
+                Ok(n) => Route::Panic(n),
+                Err(_) => Route::BadRequest,
+            },
             "/" | "/download" | "/upload" | "/alloc" => Route::MethodNotAllowed,
             _ => Route::NotFound,
         }
+    }
+}
+
+/// The message of the deliberate panics of `GET /panic/N`; `main`'s panic
+/// hook keeps them off stderr.
+pub(crate) const DELIBERATE_PANIC: &str = "bench-server: deliberate panic";
+
+/// Whether `GET /panic/N` panics: one N in ten.
+pub(crate) fn panics(n: u64) -> bool {
+    n % 10 == 0
+}
+
+/// The body of a `GET /panic/N` that does not panic: `ok N`.
+pub(crate) fn panic_body(n: u64) -> String {
+    format!("ok {n}")
+}
+
+/// Panics with [`DELIBERATE_PANIC`] when `n` is one that [`panics`].
+pub(crate) fn maybe_panic(n: u64) {
+    if panics(n) {
+        std::panic::panic_any(DELIBERATE_PANIC);
     }
 }
 
@@ -172,6 +201,9 @@ mod tests {
         assert_eq!(Route::of("GET", "/upload", None), Route::MethodNotAllowed);
         assert_eq!(Route::of("GET", "/alloc", None), Route::Alloc);
         assert_eq!(Route::of("GET", "/nope", None), Route::NotFound);
+        assert_eq!(Route::of("GET", "/panic/17", None), Route::Panic(17));
+        assert_eq!(Route::of("GET", "/panic/x", None), Route::BadRequest);
+        assert!(panics(20) && !panics(21));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{Request, Response, StatusCode};
 
 use crate::alloc::allocations;
-use crate::app::{Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
+use crate::app::{maybe_panic, panic_body, Chunks, Route, OCTET_STREAM_VALUE, TEXT_PLAIN_VALUE};
 
 /// A response body: a whole `Bytes` (`Content-Length`) or the download
 /// stream (chunked).
@@ -31,6 +31,12 @@ pub(crate) async fn handle(request: Request<Incoming>) -> Result<Response<HyperB
         }
         Route::Upload => upload(request.into_body()).await,
         Route::Alloc => text(StatusCode::OK, allocations().to_string().into()),
+        // hyper catches no panic: the connection's task ends with it (the
+        // stress harness's reference figure).
+        Route::Panic(n) => {
+            maybe_panic(n);
+            text(StatusCode::OK, panic_body(n).into())
+        }
         Route::MethodNotAllowed => text(
             StatusCode::METHOD_NOT_ALLOWED,
             Bytes::from_static(b"Method Not Allowed\n"),

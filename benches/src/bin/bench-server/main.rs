@@ -15,6 +15,16 @@
 //! serve the same routes over HTTPS with the PEM certificate and key of
 //! `--tls-cert` and `--tls-key` (ALPN `h2` and `http/1.1`). It serves until
 //! it is killed.
+//!
+//! The stress harness (`albany-stress`) adds `GET /panic/N` (a panic for
+//! one N in ten) and three options, for Albany's servers and
+//! `hyper-tokio`: `--max-connections N` (Albany's `max_connections`;
+//! default 1,000,000, far above any run; raw hyper has no limit),
+//! `--header-read-timeout SECS` (Albany's `header_read_timeout`, hyper's
+//! HTTP/1.1 `header_read_timeout`; default: each server's own, 30 s for
+//! Albany, none for raw hyper without a timer) and `--graceful` (graceful
+//! shutdown on SIGTERM, then exit 0: Albany's `shutdown_on_signal`, hyper-util's
+//! `GracefulShutdown`; without it SIGTERM kills the process).
 
 mod albany;
 mod alloc;
@@ -39,7 +49,26 @@ use albany_bench::{Family, Runtime, ServerKind};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const USAGE: &str = "Usage: bench-server --server NAME --threads N --addr 127.0.0.1:PORT [--upstream http://HOST:PORT] [--tls-cert PEM --tls-key PEM]";
+const USAGE: &str = "Usage: bench-server --server NAME --threads N --addr 127.0.0.1:PORT [--upstream http://HOST:PORT] [--tls-cert PEM --tls-key PEM] [--max-connections N] [--header-read-timeout SECS] [--graceful]";
+
+/// The stress harness's settings (`--max-connections`,
+/// `--header-read-timeout`, `--graceful`), set once by `main`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StressOptions {
+    /// Albany's `max_connections`; `None`: [`albany_bench::MAX_CONNECTIONS`].
+    pub(crate) max_connections: Option<usize>,
+    /// The header read timeout; `None`: the server's default.
+    pub(crate) header_read_timeout: Option<std::time::Duration>,
+    /// Graceful shutdown on SIGTERM.
+    pub(crate) graceful: bool,
+}
+
+static OPTIONS: std::sync::OnceLock<StressOptions> = std::sync::OnceLock::new();
+
+/// The stress options of this run (all unset unless given).
+pub(crate) fn options() -> StressOptions {
+    OPTIONS.get().copied().unwrap_or_default()
+}
 
 struct Args {
     server: ServerKind,
@@ -49,6 +78,8 @@ struct Args {
     upstream: Option<hyper::Uri>,
     /// The certificate and key files of the `tls-*` servers.
     tls: Option<TlsFiles>,
+    /// The stress harness's options.
+    stress: StressOptions,
 }
 
 /// The PEM files of a TLS server: the certificate chain and its key.
@@ -66,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
     let mut upstream = None;
     let mut cert = None;
     let mut key = None;
+    let mut stress = StressOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -98,6 +130,25 @@ fn parse_args() -> Result<Args, String> {
             }
             "--tls-cert" => cert = Some(PathBuf::from(value()?)),
             "--tls-key" => key = Some(PathBuf::from(value()?)),
+            "--max-connections" => {
+                let n: usize = value()?
+                    .parse()
+                    .map_err(|e| format!("invalid --max-connections: {e}"))?;
+                stress.max_connections = Some(n.max(1));
+            }
+            "--header-read-timeout" => {
+                let secs: f64 = value()?
+                    .parse()
+                    .map_err(|e| format!("invalid --header-read-timeout: {e}"))?;
+                if !(secs > 0.0 && secs < 86_400.0) {
+                    return Err(
+                        "--header-read-timeout must be between 0 and 86400 seconds, exclusive"
+                            .to_owned(),
+                    );
+                }
+                stress.header_read_timeout = Some(std::time::Duration::from_secs_f64(secs));
+            }
+            "--graceful" => stress.graceful = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument `{other}`")),
         }
@@ -116,6 +167,20 @@ fn parse_args() -> Result<Args, String> {
             } else {
                 "only"
             }
+        ));
+    }
+    let albany = server.family() == Family::Albany && !server.is_proxy();
+    if stress.max_connections.is_some() && !albany {
+        return Err(format!(
+            "--max-connections is for Albany's servers, not {server}"
+        ));
+    }
+    if (stress.graceful || stress.header_read_timeout.is_some())
+        && !albany
+        && server != ServerKind::HyperTokio
+    {
+        return Err(format!(
+            "--graceful and --header-read-timeout are for Albany's servers and hyper-tokio, not {server}"
         ));
     }
     let tls = match (cert, key) {
@@ -139,6 +204,7 @@ fn parse_args() -> Result<Args, String> {
         addr: addr.ok_or("--addr is required")?,
         upstream,
         tls,
+        stress,
     })
 }
 
@@ -159,6 +225,15 @@ fn main() -> ExitCode {
     if let Some(var) = args.server.threads_env_var() {
         std::env::set_var(var, args.threads.to_string());
     }
+    OPTIONS.get_or_init(|| args.stress);
+    // The deliberate panics of `GET /panic/N` are expected: keep them off
+    // stderr, and every other panic on it.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<&str>() != Some(&app::DELIBERATE_PANIC) {
+            default_hook(info);
+        }
+    }));
     // 10,000 idle connections need more descriptors than the usual 1024.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
 

@@ -23,7 +23,9 @@ async fn handler(mut conn: Conn) -> Conn {
             Ok(read) => text(conn, Status::Ok, read.to_string()),
             Err(_) => text(conn, Status::BadRequest, "Bad Request\n"),
         },
-        Route::Alloc | Route::NotFound => text(conn, Status::NotFound, "Not Found\n"),
+        Route::Alloc | Route::Panic(_) | Route::NotFound => {
+            text(conn, Status::NotFound, "Not Found\n")
+        }
         Route::MethodNotAllowed => text(conn, Status::MethodNotAllowed, "Method Not Allowed\n"),
         Route::BadRequest => text(conn, Status::BadRequest, "Bad Request\n"),
     }
