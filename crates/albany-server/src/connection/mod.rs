@@ -135,8 +135,8 @@ pub(crate) async fn serve_connection<A, B, I>(
             if let Poll::Ready(detected) = detect.as_mut().poll(cx) {
                 return Poll::Ready(Some(detected));
             }
-            let idle = requests.idle(false);
-            if idle && grace.is_none() && registered.poll_asked(idle, cx) {
+            // (A partly read preface declines.)
+            if grace.is_none() && registered.poll_asked(requests.idle(false), cx) {
                 grace.set(Some(protocols.binding.sleep_until(deadline_after(
                     Instant::now(),
                     READ_GRACE,

@@ -145,7 +145,8 @@ impl Registered {
     pub(crate) fn poll_asked(&self, idle: bool, cx: &mut Context<'_>) -> bool {
         let slot = &*self.slot;
         if !idle {
-            if slot.asked.swap(false, Ordering::SeqCst) {
+            // A load first: no atomic write on a busy connection's polls.
+            if slot.asked.load(Ordering::Relaxed) && slot.asked.swap(false, Ordering::SeqCst) {
                 self.table.wanted.store(true, Ordering::SeqCst);
                 self.table.declined.notify(1);
             }
