@@ -137,7 +137,10 @@ fn full_of_idle_http1<B: Binding + Default>(adapter: &str) {
     let mut originals: Vec<TcpStream> = (0..LIMIT).map(|_| idle_http1(server.addr)).collect();
     let mut newcomers = Vec::new();
     for round in 0..LIMIT {
-        newcomers.push(served_promptly(server.addr, &format!("{adapter} round {round}")));
+        newcomers.push(served_promptly(
+            server.addr,
+            &format!("{adapter} round {round}"),
+        ));
         let open = server.counters.open_connections();
         assert!(open <= LIMIT + 1, "{adapter}: {open} connections open");
     }
@@ -171,7 +174,9 @@ fn idle_http2(
     tokio::task::JoinHandle<()>,
 ) {
     runtime.block_on(async {
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("connecting");
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connecting");
         let (mut sender, connection) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
                 .await
@@ -204,7 +209,9 @@ fn full_of_idle_http2<B: Binding + Default>(adapter: &str) {
         .build()
         .expect("the client runtime");
     let server = start::<B>(settings());
-    let mut idle: Vec<_> = (0..LIMIT).map(|_| idle_http2(&runtime, server.addr)).collect();
+    let mut idle: Vec<_> = (0..LIMIT)
+        .map(|_| idle_http2(&runtime, server.addr))
+        .collect();
     let _first = served_promptly(server.addr, &format!("{adapter} HTTP/1.1"));
     let started = Instant::now();
     let _second = idle_http2(&runtime, server.addr);

@@ -464,7 +464,11 @@ fn max_connections(context: &mut Context<'_>) -> Result<(), Failure> {
     for (index, connection) in busy.iter_mut().enumerate() {
         let response = connection.read_response(false)?;
         ensure_eq!(response.status(), 200, "slow response {index}");
-        ensure_eq!(response.body.as_slice(), b"slow", "slow response {index}'s body");
+        ensure_eq!(
+            response.body.as_slice(),
+            b"slow",
+            "slow response {index}'s body"
+        );
     }
     server.shutdown()?;
     Ok(())
@@ -491,7 +495,9 @@ fn served_promptly(server: &RunningServer) -> Result<(), Failure> {
     let started = Instant::now();
     let mut client = h1::Connection::open_deferred(server.endpoint())?;
     client.send(&h1::get("/say/new"))?;
-    client.stream().set_read_timeout(Some(Duration::from_secs(3)))?;
+    client
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(3)))?;
     ensure_eq!(
         client.read_response(false)?.body,
         b"new".to_vec(),
@@ -547,14 +553,20 @@ fn full_table_idle_http2(context: &mut Context<'_>) -> Result<(), Failure> {
     let ending = oldest
         .join()
         .map_err(|_| Failure::Fail("a client thread panicked".to_owned()))??;
-    ensure!(ending.closed, "the oldest idle HTTP/2 connection is still open");
+    ensure!(
+        ending.closed,
+        "the oldest idle HTTP/2 connection is still open"
+    );
     ensure_eq!(ending.goaway, Some(0), "its GOAWAY (NO_ERROR)");
     server.shutdown()?;
     for other in idle {
         let ending = other
             .join()
             .map_err(|_| Failure::Fail("a client thread panicked".to_owned()))??;
-        ensure!(ending.closed, "an idle HTTP/2 connection outlived the server");
+        ensure!(
+            ending.closed,
+            "an idle HTTP/2 connection outlived the server"
+        );
     }
     Ok(())
 }
@@ -568,7 +580,11 @@ fn full_table_no_request_lost(context: &mut Context<'_>) -> Result<(), Failure> 
     for round in 0..5 {
         let mut first = open_waiting_5s(&server)?;
         first.send(&h1::get("/hello"))?;
-        ensure_eq!(first.read_response(false)?.status(), 200, "round {round}: first request");
+        ensure_eq!(
+            first.read_response(false)?.status(),
+            200,
+            "round {round}: first request"
+        );
         let mut second = h1::Connection::open_deferred(server.endpoint())?;
         second.send(&h1::get("/say/second"))?;
         first.send(&h1::get("/say/again"))?;
@@ -612,7 +628,10 @@ fn http2_idle_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
         "a stream open longer than the idle timeout"
     );
     let ending = connection.until_closed(Duration::from_secs(4), true)?;
-    ensure!(ending.closed, "the idle connection was not closed within 4 s");
+    ensure!(
+        ending.closed,
+        "the idle connection was not closed within 4 s"
+    );
     ensure_eq!(ending.goaway, Some(0), "its GOAWAY (NO_ERROR)");
     ensure!(
         ending.after >= Duration::from_millis(700),
@@ -639,7 +658,10 @@ fn http2_idle_timeout_no_pong(context: &mut Context<'_>) -> Result<(), Failure> 
     })?;
     let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
     let ending = connection.until_closed(Duration::from_secs(5), false)?;
-    ensure!(ending.closed, "the idle connection was not closed within 5 s");
+    ensure!(
+        ending.closed,
+        "the idle connection was not closed within 5 s"
+    );
     ensure_eq!(ending.goaway, Some(0), "its GOAWAY (NO_ERROR)");
     ensure!(
         ending.after >= Duration::from_millis(1500),
@@ -664,7 +686,11 @@ fn http2_keep_alive(context: &mut Context<'_>) -> Result<(), Failure> {
     let mut ignoring = h2_frames::RawConnection::open(server.endpoint())?;
     let stayed = answering.until_closed(Duration::from_secs(2), true)?;
     ensure!(!stayed.closed, "a peer answering PINGs was closed");
-    ensure!(stayed.pings >= 2, "{} keep-alive PINGs in 2 s", stayed.pings);
+    ensure!(
+        stayed.pings >= 2,
+        "{} keep-alive PINGs in 2 s",
+        stayed.pings
+    );
     answering.send_get(1, &authority, "/hello", &[])?;
     ensure_eq!(
         answering.outcome(1, Duration::from_secs(5))?,

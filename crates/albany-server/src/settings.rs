@@ -245,4 +245,49 @@ mod tests {
             "invalid server setting `max_header_size`: it must be at least 8192 bytes"
         );
     }
+
+    /// [LIMIT-23] The HTTP/2 idle and keep-alive durations: zero is
+    /// invalid, `None` turns them off.
+    #[test]
+    fn http2_idle_and_keep_alive_settings() {
+        let defaults = Settings::default();
+        assert_eq!(defaults.http2_idle_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(
+            defaults.http2_keep_alive_interval,
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(defaults.http2_keep_alive_timeout, Duration::from_secs(20));
+        let off = Settings {
+            http2_idle_timeout: None,
+            http2_keep_alive_interval: None,
+            ..Settings::default()
+        };
+        assert_eq!(off.validate(), Ok(()));
+        let zero: [(&str, Settings); 3] = [
+            (
+                "http2_idle_timeout",
+                Settings {
+                    http2_idle_timeout: Some(Duration::ZERO),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "http2_keep_alive_interval",
+                Settings {
+                    http2_keep_alive_interval: Some(Duration::ZERO),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "http2_keep_alive_timeout",
+                Settings {
+                    http2_keep_alive_timeout: Duration::ZERO,
+                    ..Settings::default()
+                },
+            ),
+        ];
+        for (name, settings) in zero {
+            assert_eq!(settings.validate().map_err(|e| e.name()), Err(name));
+        }
+    }
 }

@@ -351,7 +351,9 @@ where
                     .as_pin_mut()
                     .is_some_and(|sleep| sleep.poll(cx).is_ready());
                 if expired {
-                    tracing::debug!("no open stream within the HTTP/2 idle timeout; sending GOAWAY");
+                    tracing::debug!(
+                        "no open stream within the HTTP/2 idle timeout; sending GOAWAY"
+                    );
                 }
                 expired
             } else {
