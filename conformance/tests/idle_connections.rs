@@ -287,3 +287,49 @@ fn http2_idle_timeout_closes_idle_connections() {
     idle_timeout::<albany_async_std::AsyncStdBinding>("async-std");
     idle_timeout::<albany_smol::SmolBinding>("smol");
 }
+
+/// The issue's scenario at a larger scale, measured (not run by default:
+/// `cargo test -p albany-conformance --test idle_connections -- --ignored
+/// --nocapture`): `max_connections` = 2000 idle HTTP/2 connections of
+/// hyper's client, then 50 new HTTP/1.1 clients one after another, each
+/// kept open (so each makes room anew); prints the slowest wait.
+fn at_scale<B: Binding + Default>(adapter: &str) {
+    const SCALE: usize = 2000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the client runtime");
+    let mut settings = Settings::default();
+    settings.max_connections = SCALE;
+    let server = start::<B>(settings);
+    let idle: Vec<_> = (0..SCALE)
+        .map(|_| idle_http2(&runtime, server.addr))
+        .collect();
+    let mut newcomers = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for round in 0..50 {
+        let started = Instant::now();
+        newcomers.push(served_promptly(
+            server.addr,
+            &format!("{adapter} round {round}"),
+        ));
+        slowest = slowest.max(started.elapsed());
+    }
+    let open = server.counters.open_connections();
+    println!(
+        "{adapter}: {SCALE} idle HTTP/2 connections, 50 new clients served, slowest {slowest:?}, {open} connections open"
+    );
+    assert!(open <= SCALE + 1, "{adapter}: {open} connections open");
+    drop(server);
+    drop(idle);
+}
+
+#[test]
+#[ignore = "a measurement: 2000 connections per adapter"]
+fn issue_scenario_at_scale() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    at_scale::<albany_tokio::TokioBinding>("tokio");
+    at_scale::<albany_async_std::AsyncStdBinding>("async-std");
+    at_scale::<albany_smol::SmolBinding>("smol");
+}
