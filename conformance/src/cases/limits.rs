@@ -159,6 +159,14 @@ pub(super) const CASES: &[Case] = &[
         http2_idle_timeout_no_pong
     ),
     case!(
+        "limits.http2-idle-timeout-tunnel",
+        Must,
+        ["LIMIT-11", "UPG-8"],
+        ["RFC 9113 §8.5"],
+        "a CONNECT tunnel over HTTP/2 idle past http2_idle_timeout is an open stream: not closed",
+        http2_idle_timeout_tunnel
+    ),
+    case!(
         "limits.http2-keep-alive",
         Must,
         ["LIMIT-21"],
@@ -668,6 +676,34 @@ fn http2_idle_timeout_no_pong(context: &mut Context<'_>) -> Result<(), Failure> 
         "closed {:?} after the preface: before the PING's grace",
         ending.after
     );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With `http2_idle_timeout` of 1 s, a `CONNECT` tunnel (the reference
+/// application's echo) sends nothing for 2.5 s (longer than the timeout
+/// and the GOAWAY's 1 s grace), then still echoes.
+fn http2_idle_timeout_tunnel(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| {
+        s.http2_idle_timeout = Some(Duration::from_secs(1));
+        s.http2_keep_alive_interval = None;
+    })?;
+    let endpoint = server.endpoint();
+    let request = http::Request::connect(endpoint.to_string())
+        .body(bytes::Bytes::new())
+        .map_err(|error| Failure::Fail(error.to_string()))?;
+    let mut tunnel = h2::connect_tunnel(endpoint, request)?;
+    ensure_eq!(tunnel.status.as_u16(), 200, "status");
+    let wait = Duration::from_secs(5);
+    ensure_eq!(tunnel.read_exact(2, wait)?, b"-\n".to_vec(), "the greeting");
+    std::thread::sleep(Duration::from_millis(2500));
+    tunnel.write_all(b"still here")?;
+    ensure_eq!(
+        tunnel.read_exact(10, wait)?,
+        b"still here".to_vec(),
+        "echo after 2.5 s idle"
+    );
+    drop(tunnel);
     server.shutdown()?;
     Ok(())
 }
