@@ -33,8 +33,8 @@ pub struct Settings {
     pub keep_alive: bool,
     /// The most connections served at once. When the table is full and a
     /// new connection arrives, the server accepts it (one beyond the limit)
-    /// and closes an idle connection to make room: the one accepted
-    /// earliest among those with no request in flight (HTTP/1.x between
+    /// and closes an idle connection to make room: the one served longest
+    /// among those with no request in flight (HTTP/1.x between
     /// requests, closed as graceful shutdown closes it, so that a request
     /// already sent is answered; HTTP/2 with no open stream, sent `GOAWAY`).
     /// With none idle, the new connection waits until one is, or closes;
