@@ -143,6 +143,14 @@ pub(super) const CASES: &[Case] = &[
         full_table_no_request_lost
     ),
     case!(
+        serial "limits.full-table-room-elsewhere",
+        Must,
+        ["LIMIT-20", "LIMIT-22"],
+        [],
+        "the oldest idle connection sent a partial head as room is made: another closes instead",
+        full_table_room_elsewhere
+    ),
+    case!(
         "limits.http2-idle-timeout",
         Must,
         ["LIMIT-11"],
@@ -616,6 +624,56 @@ fn full_table_no_request_lost(context: &mut Context<'_>) -> Result<(), Failure> 
             "round {round}: the new client"
         );
     }
+    server.shutdown()?;
+    Ok(())
+}
+
+/// max_connections = 2, both idle: as a new client arrives, the oldest
+/// sends the start of a request head (and stalls): it is not idle any
+/// more, so the other idle connection closes, and the new client is served
+/// promptly; the stalled one, once its head is complete, is answered.
+fn full_table_room_elsewhere(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_connections = 2)?;
+    let mut oldest = open_waiting_5s(&server)?;
+    oldest.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        oldest.read_response(false)?.status(),
+        200,
+        "the oldest's request"
+    );
+    let mut other = open_waiting_5s(&server)?;
+    other.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        other.read_response(false)?.status(),
+        200,
+        "the other's request"
+    );
+    let started = Instant::now();
+    let mut new = h1::Connection::open_deferred(server.endpoint())?;
+    new.send(&h1::get("/say/new"))?;
+    oldest.send(b"GET /say/oldest HTTP/1.1\r\nHost: loc")?;
+    new.stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    ensure_eq!(
+        new.read_response(false)?.body,
+        b"new".to_vec(),
+        "the new client"
+    );
+    let waited = started.elapsed();
+    ensure!(
+        waited < Duration::from_secs(2),
+        "the new client waited {waited:?}"
+    );
+    ensure!(
+        other.is_closed_within(Duration::from_secs(2)),
+        "the other idle connection was not closed"
+    );
+    oldest.send(b"alhost\r\n\r\n")?;
+    ensure_eq!(
+        oldest.read_response(false)?.body,
+        b"oldest".to_vec(),
+        "the stalled request, completed"
+    );
     server.shutdown()?;
     Ok(())
 }

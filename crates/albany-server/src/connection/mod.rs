@@ -304,6 +304,8 @@ where
     // set (`None` while a stream is open).
     let mut idle_timer = pin!(None::<B::Sleep>);
     let mut idle_since = None::<u64>;
+    // [LIMIT-20] Closing to make room; and whether it turned out busy.
+    let (mut for_room, mut busy_after_all) = (false, false);
     poll_fn(|cx| {
         if !draining && Pin::new(&mut shutdown).poll(cx).is_ready() {
             draining = true;
@@ -333,6 +335,7 @@ where
             };
             let close = if registered.poll_asked(idle, cx) {
                 tracing::debug!("closing an idle connection to make room (max_connections)");
+                for_room = true;
                 true
             } else if let (true, Some(timeout)) = (idle, idle_timeout) {
                 // [LIMIT-11] From the end of the last stream (or the
@@ -372,6 +375,12 @@ where
                     requests.drain();
                 }
             }
+        }
+        if for_room && !busy_after_all && !requests.idle(http2) {
+            // A request arrived as the close began: it is answered first,
+            // and another connection makes room meanwhile.
+            busy_after_all = true;
+            registered.busy_after_all();
         }
         if draining && !graceful && requests.may_close() {
             // Over HTTP/1.x between requests, after the grace.

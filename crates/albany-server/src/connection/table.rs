@@ -38,7 +38,7 @@ use super::Requests;
 /// The server's connections, in accept order.
 #[derive(Default)]
 pub(crate) struct Table {
-    slots: Mutex<BTreeMap<u64, Arc<Slot>>>,
+    inner: Mutex<Inner>,
     next: AtomicU64,
     /// A new connection waits for room and no connection has been asked to
     /// close for it yet.
@@ -46,6 +46,15 @@ pub(crate) struct Table {
     /// Notified when a connection asked to close declines (it was busy by
     /// the time it looked): the accept loop asks another.
     declined: Event,
+}
+
+#[derive(Default)]
+struct Inner {
+    slots: BTreeMap<u64, Arc<Slot>>,
+    /// A new connection waits for room (between [`Table::make_room`] and
+    /// [`Table::room_made`]); `wanted` is set again on a decline only
+    /// then, under this lock.
+    waiting: bool,
 }
 
 /// One connection in the [`Table`].
@@ -76,7 +85,7 @@ impl Table {
             asked: AtomicBool::new(false),
             waker: AtomicWaker::new(),
         });
-        lock(&self.slots).insert(id, slot.clone());
+        lock(&self.inner).slots.insert(id, slot.clone());
         Registered {
             table: self.clone(),
             id,
@@ -88,9 +97,10 @@ impl Table {
     /// earliest to close, or, with none idle now, the first to become idle
     /// (see the module's documentation).
     pub(crate) fn make_room(&self) {
+        let mut inner = lock(&self.inner);
+        inner.waiting = true;
         self.wanted.store(true, Ordering::SeqCst);
-        let slots = lock(&self.slots);
-        for slot in slots.values() {
+        for slot in inner.slots.values() {
             if slot.asked.load(Ordering::Relaxed)
                 || !slot.requests.idle(slot.http2.load(Ordering::Relaxed))
             {
@@ -106,7 +116,20 @@ impl Table {
     /// Room is no longer wanted (a connection closed, or the server shuts
     /// down).
     pub(crate) fn room_made(&self) {
+        let mut inner = lock(&self.inner);
+        inner.waiting = false;
         self.wanted.store(false, Ordering::SeqCst);
+    }
+
+    /// A connection that was to close for room will not, or not soon:
+    /// while a new connection still waits, room is wanted again and the
+    /// accept loop asks another.
+    fn want_again(&self) {
+        let inner = lock(&self.inner);
+        if inner.waiting {
+            self.wanted.store(true, Ordering::SeqCst);
+            self.declined.notify(1);
+        }
     }
 
     /// Takes the request for room, if there is one: only one connection
@@ -147,8 +170,7 @@ impl Registered {
         if !idle {
             // A load first: no atomic write on a busy connection's polls.
             if slot.asked.load(Ordering::Relaxed) && slot.asked.swap(false, Ordering::SeqCst) {
-                self.table.wanted.store(true, Ordering::SeqCst);
-                self.table.declined.notify(1);
+                self.table.want_again();
             }
             return false;
         }
@@ -158,9 +180,18 @@ impl Registered {
     }
 }
 
+impl Registered {
+    /// The connection, closing for room, has a request to answer first (one
+    /// that arrived as the close began): another connection is asked.
+    /// Called once per close.
+    pub(crate) fn busy_after_all(&self) {
+        self.table.want_again();
+    }
+}
+
 impl Drop for Registered {
     fn drop(&mut self) {
-        lock(&self.table.slots).remove(&self.id);
+        lock(&self.table.inner).slots.remove(&self.id);
     }
 }
 
