@@ -198,3 +198,78 @@ impl Drop for Registered {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Context;
+
+    use futures_util::task::noop_waker_ref;
+
+    use super::*;
+    use crate::counters::Counters;
+
+    fn connection(table: &Arc<Table>) -> (Arc<Requests>, Registered) {
+        let requests = Requests::new(Counters::default().requests());
+        let registered = table.register(requests.clone());
+        (requests, registered)
+    }
+
+    fn asked(registered: &Registered, requests: &Requests) -> bool {
+        let mut cx = Context::from_waker(noop_waker_ref());
+        registered.poll_asked(requests.idle(false), &mut cx)
+    }
+
+    /// [LIMIT-20] The idle connection served longest is asked, busy ones
+    /// are skipped, and one connection only closes for one new one.
+    #[test]
+    fn the_oldest_idle_connection_is_asked() {
+        let table = Arc::new(Table::default());
+        let (busy_requests, busy) = connection(&table);
+        let (old_requests, old) = connection(&table);
+        let (new_requests, new) = connection(&table);
+        let in_flight = busy_requests.start(None);
+        table.make_room();
+        assert!(!asked(&busy, &busy_requests));
+        assert!(asked(&old, &old_requests));
+        assert!(!asked(&new, &new_requests));
+        table.room_made();
+        drop(in_flight);
+    }
+
+    /// [LIMIT-20, LIMIT-22] With none idle, the first connection to become
+    /// idle takes the request; one that turns busy as it closes, or that
+    /// was asked and is busy by the time it looks, wants room again, but
+    /// only while a connection waits.
+    #[test]
+    fn the_first_to_become_idle_closes_and_a_busy_one_declines() {
+        let table = Arc::new(Table::default());
+        let (first_requests, first) = connection(&table);
+        let (second_requests, second) = connection(&table);
+        let first_request = first_requests.start(None);
+        let second_request = second_requests.start(None);
+        table.make_room();
+        assert!(!asked(&first, &first_requests));
+        drop(second_request);
+        assert!(asked(&second, &second_requests));
+        assert!(!table.wanted.load(Ordering::SeqCst));
+        // A request arrived as it began to close: room is wanted again.
+        second.busy_after_all();
+        assert!(table.wanted.load(Ordering::SeqCst));
+
+        // Asked (idle when the accept loop looked), busy when it looks.
+        drop(first_request);
+        table.make_room();
+        assert!(first.slot.asked.load(Ordering::SeqCst));
+        let busy = first_requests.start(None);
+        table.wanted.store(false, Ordering::SeqCst);
+        assert!(!asked(&first, &first_requests));
+        assert!(table.wanted.load(Ordering::SeqCst), "it declined");
+
+        // Once no connection waits, a decline wants nothing.
+        table.room_made();
+        first.slot.asked.store(true, Ordering::SeqCst);
+        assert!(!asked(&first, &first_requests));
+        assert!(!table.wanted.load(Ordering::SeqCst));
+        drop(busy);
+    }
+}
