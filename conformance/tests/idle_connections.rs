@@ -290,20 +290,24 @@ fn http2_idle_timeout_closes_idle_connections() {
 
 /// The scenario at a larger scale, measured (not run by default:
 /// `cargo test -p albany-conformance --test idle_connections -- --ignored
-/// --nocapture`): `max_connections` = 2000 idle HTTP/2 connections of
-/// hyper's client, then 50 new HTTP/1.1 clients one after another, each
-/// kept open (so each makes room anew); prints the slowest wait.
+/// --nocapture`): `max_connections` = 2000 (or `ALBANY_IDLE_SCALE`) idle
+/// HTTP/2 connections of hyper's client, then 50 new HTTP/1.1 clients one
+/// after another, each kept open (so each makes room anew); prints the
+/// slowest wait.
 fn at_scale<B: Binding + Default>(adapter: &str) {
-    const SCALE: usize = 2000;
+    let scale: usize = std::env::var("ALBANY_IDLE_SCALE")
+        .ok()
+        .and_then(|scale| scale.parse().ok())
+        .unwrap_or(2000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("the client runtime");
     let mut settings = Settings::default();
-    settings.max_connections = SCALE;
+    settings.max_connections = scale;
     let server = start::<B>(settings);
-    let idle: Vec<_> = (0..SCALE)
+    let idle: Vec<_> = (0..scale)
         .map(|_| idle_http2(&runtime, server.addr))
         .collect();
     let mut newcomers = Vec::new();
@@ -318,9 +322,9 @@ fn at_scale<B: Binding + Default>(adapter: &str) {
     }
     let open = server.counters.open_connections();
     println!(
-        "{adapter}: {SCALE} idle HTTP/2 connections, 50 new clients served, slowest {slowest:?}, {open} connections open"
+        "{adapter}: {scale} idle HTTP/2 connections, 50 new clients served, slowest {slowest:?}, {open} connections open"
     );
-    assert!(open <= SCALE + 1, "{adapter}: {open} connections open");
+    assert!(open <= scale + 1, "{adapter}: {open} connections open");
     drop(server);
     drop(idle);
 }
