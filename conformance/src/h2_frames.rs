@@ -268,6 +268,74 @@ impl RawConnection {
     }
 }
 
+/// How a connection ended, from [`RawConnection::until_closed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    /// Whether the server closed the connection within the wait.
+    pub closed: bool,
+    /// The error code of the first GOAWAY the server sent, if any.
+    pub goaway: Option<u32>,
+    /// The PINGs (not acknowledgements) the server sent.
+    pub pings: usize,
+    /// How long after the call the connection ended.
+    pub after: Duration,
+}
+
+impl RawConnection {
+    /// Reads frames until the server closes the connection or `wait`
+    /// passes, acknowledging SETTINGS and, if `answer_pings`, PINGs.
+    ///
+    /// # Errors
+    ///
+    /// A read error other than a timeout.
+    pub fn until_closed(&mut self, wait: Duration, answer_pings: bool) -> io::Result<Ending> {
+        let started = Instant::now();
+        let deadline = started + wait;
+        let (mut goaway, mut pings) = (None, 0);
+        let closed = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            let frame = match self.read_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break true,
+                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => break true,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break false
+                }
+                Err(error) => return Err(error),
+            };
+            match frame.kind {
+                kind::SETTINGS if frame.flags & ACK == 0 => {
+                    // The server may have closed already.
+                    let _ = self.write_frame(kind::SETTINGS, ACK, 0, &[]);
+                }
+                kind::PING if frame.flags & ACK == 0 => {
+                    pings += 1;
+                    if answer_pings {
+                        let _ = self.write_frame(kind::PING, ACK, 0, &frame.payload);
+                    }
+                }
+                kind::GOAWAY if goaway.is_none() => goaway = Some(error_code(&frame.payload, 4)),
+                _ => {}
+            }
+        };
+        Ok(Ending {
+            closed,
+            goaway,
+            pings,
+            after: started.elapsed(),
+        })
+    }
+}
+
 fn error_code(payload: &[u8], offset: usize) -> u32 {
     payload
         .get(offset..offset + 4)

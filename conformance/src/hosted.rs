@@ -118,7 +118,9 @@ fn builder(settings: &Settings) -> Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.http2_max_concurrent_streams)
-        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
+        .keep_alive_interval(settings.http2_keep_alive_interval)
+        .keep_alive_timeout(settings.http2_keep_alive_timeout);
     builder
 }
 
@@ -182,6 +184,8 @@ mod why {
     pub(super) const CANCEL: &str = "hyper does not read an unread request body ahead, so it does not see the client leave and keeps the application's future (CANCEL-5)";
     pub(super) const BODY_LIMIT: &str = "hyper-util has no request body limit (Settings::max_request_body_size is Albany's engine's; a tower host adds tower-http's RequestBodyLimitLayer)";
     pub(super) const CONNECTION_LIMIT: &str = "hyper-util has no connection limit (Settings::max_connections is Albany's engine's accept loop's)";
+    pub(super) const ROOM: &str = "hyper-util has no connection limit, so it closes no idle connection to make room (LIMIT-20 is Albany's engine's accept loop's)";
+    pub(super) const HTTP2_IDLE: &str = "hyper has no HTTP/2 idle timeout: a connection with no open stream stays open (Settings::http2_idle_timeout is Albany's engine's, LIMIT-11)";
     pub(super) const SILENT_TIMEOUT: &str = "hyper's header_read_timeout starts with the first byte of a request: a connection that sends nothing stays open; Albany's engine times it from accept (LIMIT-3)";
     pub(super) const HTTP2_OFF: &str = "hyper-util's serve_connection_with_upgrades serves HTTP/2 although the builder is http1_only (H2-2, spec §27's note)";
     pub(super) const SETTINGS: &str = "Settings are Albany's engine's: this host maps some to hyper-util's builder and rejects none (LIMIT-12)";
@@ -220,6 +224,13 @@ pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("limits.http2-stream-stalled", why::WRITE_TIMEOUT),
     expected("limits.header-read-timeout-upgraded", why::UPGRADE),
     expected("limits.max-connections", why::CONNECTION_LIMIT),
+    expected("limits.full-table-idle-http1", why::ROOM),
+    expected("limits.full-table-idle-http2", why::ROOM),
+    expected("limits.full-table-no-request-lost", why::ROOM),
+    expected("limits.full-table-room-elsewhere", why::ROOM),
+    expected("limits.http2-idle-timeout", why::HTTP2_IDLE),
+    expected("limits.http2-idle-timeout-no-pong", why::HTTP2_IDLE),
+    expected("limits.http2-idle-timeout-tunnel", why::UPGRADE),
     expected("limits.http2-disabled", why::HTTP2_OFF),
     expected("shutdown.upgraded-deadline", why::UPGRADE),
     expected("http2.no-content", why::RESPONSE_HEAD),

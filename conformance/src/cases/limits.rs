@@ -11,7 +11,7 @@ pub(super) const CASES: &[Case] = &[
     case!(
         "limits.invalid-settings",
         Must,
-        ["LIMIT-12", "LIMIT-1", "LIMIT-5", "ADAPT-6"],
+        ["LIMIT-12", "LIMIT-1", "LIMIT-5", "LIMIT-23", "ADAPT-6"],
         [],
         "settings out of range, given all at once, stop serve with InvalidInput naming the setting",
         invalid_settings
@@ -115,10 +115,74 @@ pub(super) const CASES: &[Case] = &[
     case!(
         "limits.max-connections",
         Must,
-        ["LIMIT-5"],
+        ["LIMIT-5", "LIMIT-22"],
         [],
-        "at max_connections further connections wait until one closes",
+        "at max_connections with every connection busy a new one waits until one is idle",
         max_connections
+    ),
+    case!(
+        serial "limits.full-table-idle-http1",
+        Must,
+        ["LIMIT-5", "LIMIT-20"],
+        [],
+        "max_connections idle HTTP/1.1 connections: the oldest is closed, a new client is served",
+        full_table_idle_http1
+    ),
+    case!(
+        serial "limits.full-table-idle-http2",
+        Must,
+        ["LIMIT-5", "LIMIT-20"],
+        ["RFC 9113 §6.8"],
+        "max_connections idle HTTP/2 connections: the oldest gets GOAWAY, a new client is served",
+        full_table_idle_http2
+    ),
+    case!(
+        serial "limits.full-table-no-request-lost",
+        Must,
+        ["LIMIT-20", "LIMIT-22"],
+        [],
+        "an idle connection closed to make room still answers the request it was sent meanwhile",
+        full_table_no_request_lost
+    ),
+    case!(
+        serial "limits.full-table-room-elsewhere",
+        Must,
+        ["LIMIT-20", "LIMIT-22"],
+        [],
+        "the oldest idle connection sent a partial head as room is made: another closes instead",
+        full_table_room_elsewhere
+    ),
+    case!(
+        "limits.http2-idle-timeout",
+        Must,
+        ["LIMIT-11"],
+        ["RFC 9113 §6.8"],
+        "an HTTP/2 connection with no open stream for http2_idle_timeout gets GOAWAY and is closed",
+        http2_idle_timeout
+    ),
+    case!(
+        "limits.http2-idle-timeout-no-pong",
+        Must,
+        ["LIMIT-11"],
+        ["RFC 9113 §6.8"],
+        "an idle HTTP/2 peer that ignores the GOAWAY's PING is closed 1 s later",
+        http2_idle_timeout_no_pong
+    ),
+    case!(
+        "limits.http2-idle-timeout-tunnel",
+        Must,
+        ["LIMIT-11", "UPG-8"],
+        ["RFC 9113 §8.5"],
+        "a CONNECT tunnel over HTTP/2 idle past http2_idle_timeout is an open stream: not closed",
+        http2_idle_timeout_tunnel
+    ),
+    case!(
+        "limits.http2-keep-alive",
+        Must,
+        ["LIMIT-21"],
+        ["RFC 9113 §6.7"],
+        "a peer that answers keep-alive PINGs stays; one that ignores them is closed",
+        http2_keep_alive
     ),
     case!(
         "limits.http2-disabled",
@@ -441,32 +505,353 @@ fn idle_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
     })
 }
 
+/// The connection limit of the full-table cases.
+const TABLE: usize = 8;
+
+/// 8 connections each waiting on a 1.5 s response: a ninth is not served
+/// while they are busy, and is served once one of them is idle; every slow
+/// response arrives complete.
 fn max_connections(context: &mut Context<'_>) -> Result<(), Failure> {
-    let (server, _) = context.start_with(|s| s.max_connections = 1)?;
-    let mut first = h1::Connection::open(server.endpoint())?;
-    first.send(&h1::get("/hello"))?;
-    ensure_eq!(
-        first.read_response(false)?.status(),
-        200,
-        "first connection"
-    );
+    let (server, _) = context.start_with(|s| s.max_connections = TABLE)?;
+    let mut busy = Vec::new();
+    for _ in 0..TABLE {
+        let mut connection = open_waiting_5s(&server)?;
+        connection.send(&h1::get("/slow?ms=1500"))?;
+        busy.push(connection);
+    }
     // Over TLS the handshake itself waits for the server to accept.
-    let mut second = h1::Connection::open_deferred(server.endpoint())?;
-    second.send(&h1::get("/say/second"))?;
-    second
+    let mut waiting = h1::Connection::open_deferred(server.endpoint())?;
+    waiting.send(&h1::get("/say/waiting"))?;
+    waiting
         .stream()
         .set_read_timeout(Some(Duration::from_millis(500)))?;
     ensure!(
-        second.read_head().is_err(),
-        "a second connection was served at max_connections = 1"
+        waiting.read_head().is_err(),
+        "a connection was served beyond max_connections while every connection was busy"
     );
-    drop(first);
-    second.stream().set_read_timeout(Some(h1::IO_TIMEOUT))?;
+    waiting.stream().set_read_timeout(Some(h1::IO_TIMEOUT))?;
     ensure_eq!(
-        second.read_response(false)?.body,
-        b"second".to_vec(),
-        "once the first closed"
+        waiting.read_response(false)?.body,
+        b"waiting".to_vec(),
+        "once a connection was idle"
     );
+    for (index, connection) in busy.iter_mut().enumerate() {
+        let response = connection.read_response(false)?;
+        ensure_eq!(response.status(), 200, "slow response {index}");
+        ensure_eq!(
+            response.body.as_slice(),
+            b"slow",
+            "slow response {index}'s body"
+        );
+    }
+    server.shutdown()?;
+    Ok(())
+}
+
+/// Fills the table with idle keep-alive connections (each answered once).
+fn idle_http1_connections(server: &RunningServer) -> Result<Vec<h1::Connection>, Failure> {
+    let mut idle = Vec::new();
+    for index in 0..TABLE {
+        let mut connection = open_waiting_5s(server)?;
+        connection.send(&h1::get("/hello"))?;
+        ensure_eq!(
+            connection.read_response(false)?.status(),
+            200,
+            "idle connection {index}'s request"
+        );
+        idle.push(connection);
+    }
+    Ok(idle)
+}
+
+/// A new client is served within 2 s, its request answered.
+fn served_promptly(server: &RunningServer) -> Result<(), Failure> {
+    let started = Instant::now();
+    let mut client = h1::Connection::open_deferred(server.endpoint())?;
+    client.send(&h1::get("/say/new"))?;
+    client
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(3)))?;
+    ensure_eq!(
+        client.read_response(false)?.body,
+        b"new".to_vec(),
+        "the new client's response"
+    );
+    let elapsed = started.elapsed();
+    ensure!(
+        elapsed < Duration::from_secs(2),
+        "the new client waited {elapsed:?}"
+    );
+    Ok(())
+}
+
+fn full_table_idle_http1(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_connections = TABLE)?;
+    let mut idle = idle_http1_connections(&server)?;
+    served_promptly(&server)?;
+    ensure!(
+        idle[0].is_closed_within(Duration::from_secs(2)),
+        "the oldest idle connection was not the one closed"
+    );
+    // The others are still served.
+    let last = idle.last_mut().expect("TABLE connections");
+    last.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        last.read_response(false)?.status(),
+        200,
+        "the newest idle connection"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn full_table_idle_http2(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_connections = TABLE)?;
+    let authority = server.endpoint().to_string();
+    let mut idle = Vec::new();
+    for index in 0..TABLE {
+        let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+        connection.send_get(1, &authority, "/hello", &[])?;
+        ensure_eq!(
+            connection.outcome(1, Duration::from_secs(5))?,
+            h2_frames::StreamOutcome::Response(Some(200)),
+            "idle connection {index}'s stream"
+        );
+        // As an HTTP/2 client does, each answers the server's PINGs.
+        idle.push(std::thread::spawn(move || {
+            connection.until_closed(Duration::from_secs(10), true)
+        }));
+    }
+    served_promptly(&server)?;
+    let oldest = idle.remove(0);
+    let ending = oldest
+        .join()
+        .map_err(|_| Failure::Fail("a client thread panicked".to_owned()))??;
+    ensure!(
+        ending.closed,
+        "the oldest idle HTTP/2 connection is still open"
+    );
+    ensure_eq!(ending.goaway, Some(0), "its GOAWAY (NO_ERROR)");
+    server.shutdown()?;
+    for other in idle {
+        let ending = other
+            .join()
+            .map_err(|_| Failure::Fail("a client thread panicked".to_owned()))??;
+        ensure!(
+            ending.closed,
+            "an idle HTTP/2 connection outlived the server"
+        );
+    }
+    Ok(())
+}
+
+/// max_connections = 1: the idle connection, asked to close for a new
+/// one, is sent a request at the same moment; that request is answered
+/// (with `Connection: close` if the close had begun), then the new client
+/// is served.
+fn full_table_no_request_lost(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_connections = 1)?;
+    for round in 0..5 {
+        let mut first = open_waiting_5s(&server)?;
+        first.send(&h1::get("/hello"))?;
+        ensure_eq!(
+            first.read_response(false)?.status(),
+            200,
+            "round {round}: first request"
+        );
+        let mut second = h1::Connection::open_deferred(server.endpoint())?;
+        second.send(&h1::get("/say/second"))?;
+        first.send(&h1::get("/say/again"))?;
+        let response = first.read_response(false)?;
+        ensure_eq!(
+            response.body,
+            b"again".to_vec(),
+            "round {round}: the request sent as the close began"
+        );
+        if response.header("connection") != Some("close") {
+            // Answered before the close began: the close follows it.
+            ensure!(
+                first.is_closed_within(Duration::from_secs(2)),
+                "round {round}: the idle connection was not closed"
+            );
+        }
+        second.stream().set_read_timeout(Some(h1::IO_TIMEOUT))?;
+        ensure_eq!(
+            second.read_response(false)?.body,
+            b"second".to_vec(),
+            "round {round}: the new client"
+        );
+    }
+    server.shutdown()?;
+    Ok(())
+}
+
+/// max_connections = 2, both idle: as a new client arrives, the oldest
+/// sends the start of a request head (and stalls): it is not idle any
+/// more, so the other idle connection closes, and the new client is served
+/// promptly; the stalled one, once its head is complete, is answered.
+fn full_table_room_elsewhere(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| s.max_connections = 2)?;
+    let mut oldest = open_waiting_5s(&server)?;
+    oldest.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        oldest.read_response(false)?.status(),
+        200,
+        "the oldest's request"
+    );
+    let mut other = open_waiting_5s(&server)?;
+    other.send(&h1::get("/hello"))?;
+    ensure_eq!(
+        other.read_response(false)?.status(),
+        200,
+        "the other's request"
+    );
+    let started = Instant::now();
+    let mut new = h1::Connection::open_deferred(server.endpoint())?;
+    new.send(&h1::get("/say/new"))?;
+    oldest.send(b"GET /say/oldest HTTP/1.1\r\nHost: loc")?;
+    new.stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))?;
+    ensure_eq!(
+        new.read_response(false)?.body,
+        b"new".to_vec(),
+        "the new client"
+    );
+    let waited = started.elapsed();
+    ensure!(
+        waited < Duration::from_secs(2),
+        "the new client waited {waited:?}"
+    );
+    ensure!(
+        other.is_closed_within(Duration::from_secs(2)),
+        "the other idle connection was not closed"
+    );
+    oldest.send(b"alhost\r\n\r\n")?;
+    ensure_eq!(
+        oldest.read_response(false)?.body,
+        b"oldest".to_vec(),
+        "the stalled request, completed"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With `http2_idle_timeout` of 1 s: a stream open longer (1.5 s) is not
+/// cut; 1 s after it ends the connection gets GOAWAY and is closed.
+fn http2_idle_timeout(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| {
+        s.http2_idle_timeout = Some(Duration::from_secs(1));
+        s.http2_keep_alive_interval = None;
+    })?;
+    let authority = server.endpoint().to_string();
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+    connection.send_get(1, &authority, "/slow?ms=1500", &[])?;
+    ensure_eq!(
+        connection.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "a stream open longer than the idle timeout"
+    );
+    let ending = connection.until_closed(Duration::from_secs(4), true)?;
+    ensure!(
+        ending.closed,
+        "the idle connection was not closed within 4 s"
+    );
+    ensure_eq!(ending.goaway, Some(0), "its GOAWAY (NO_ERROR)");
+    ensure!(
+        ending.after >= Duration::from_millis(700),
+        "closed {:?} after the stream's headers",
+        ending.after
+    );
+    drop(connection);
+    ensure_eq!(
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
+        200,
+        "a new client"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With `http2_idle_timeout` of 1 s, a connection that answers nothing
+/// (not even the GOAWAY's PING) gets GOAWAY after 1 s and is closed about
+/// 1 s later.
+fn http2_idle_timeout_no_pong(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| {
+        s.http2_idle_timeout = Some(Duration::from_secs(1));
+        s.http2_keep_alive_interval = None;
+    })?;
+    let mut connection = h2_frames::RawConnection::open(server.endpoint())?;
+    let ending = connection.until_closed(Duration::from_secs(5), false)?;
+    ensure!(
+        ending.closed,
+        "the idle connection was not closed within 5 s"
+    );
+    ensure_eq!(ending.goaway, Some(0), "its GOAWAY (NO_ERROR)");
+    ensure!(
+        ending.after >= Duration::from_millis(1500),
+        "closed {:?} after the preface: before the PING's grace",
+        ending.after
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+/// With `http2_idle_timeout` of 1 s, a `CONNECT` tunnel (the reference
+/// application's echo) sends nothing for 2.5 s (longer than the timeout
+/// and the GOAWAY's 1 s grace), then still echoes.
+fn http2_idle_timeout_tunnel(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| {
+        s.http2_idle_timeout = Some(Duration::from_secs(1));
+        s.http2_keep_alive_interval = None;
+    })?;
+    let endpoint = server.endpoint();
+    let request = http::Request::connect(endpoint.to_string())
+        .body(bytes::Bytes::new())
+        .map_err(|error| Failure::Fail(error.to_string()))?;
+    let mut tunnel = h2::connect_tunnel(endpoint, request)?;
+    ensure_eq!(tunnel.status.as_u16(), 200, "status");
+    let wait = Duration::from_secs(5);
+    ensure_eq!(tunnel.read_exact(2, wait)?, b"-\n".to_vec(), "the greeting");
+    std::thread::sleep(Duration::from_millis(2500));
+    tunnel.write_all(b"still here")?;
+    ensure_eq!(
+        tunnel.read_exact(10, wait)?,
+        b"still here".to_vec(),
+        "echo after 2.5 s idle"
+    );
+    drop(tunnel);
+    server.shutdown()?;
+    Ok(())
+}
+
+/// Keep-alive PINGs every 300 ms, answered within 500 ms: a peer that
+/// answers them stays open 2 s (and is served); one that ignores them is
+/// closed.
+fn http2_keep_alive(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start_with(|s| {
+        s.http2_idle_timeout = None;
+        s.http2_keep_alive_interval = Some(Duration::from_millis(300));
+        s.http2_keep_alive_timeout = Duration::from_millis(500);
+    })?;
+    let authority = server.endpoint().to_string();
+    let mut answering = h2_frames::RawConnection::open(server.endpoint())?;
+    let mut ignoring = h2_frames::RawConnection::open(server.endpoint())?;
+    let stayed = answering.until_closed(Duration::from_secs(2), true)?;
+    ensure!(!stayed.closed, "a peer answering PINGs was closed");
+    ensure!(
+        stayed.pings >= 2,
+        "{} keep-alive PINGs in 2 s",
+        stayed.pings
+    );
+    answering.send_get(1, &authority, "/hello", &[])?;
+    ensure_eq!(
+        answering.outcome(1, Duration::from_secs(5))?,
+        h2_frames::StreamOutcome::Response(Some(200)),
+        "a stream after 2 s of PINGs"
+    );
+    let ending = ignoring.until_closed(Duration::from_secs(3), false)?;
+    ensure!(ending.closed, "a peer ignoring PINGs was not closed");
+    ensure!(ending.pings >= 1, "no keep-alive PING was sent");
     server.shutdown()?;
     Ok(())
 }
@@ -507,7 +892,7 @@ fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
 type Breaker = (&'static str, fn(&mut albany_server::Settings));
 
 fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
-    let breakers: [Breaker; 9] = [
+    let breakers: [Breaker; 12] = [
         ("max_header_size", |s| s.max_header_size = 4096),
         ("header_read_timeout", |s| {
             s.header_read_timeout = Some(Duration::ZERO);
@@ -528,6 +913,15 @@ fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
         }),
         ("response_write_timeout", |s| {
             s.response_write_timeout = Some(Duration::ZERO);
+        }),
+        ("http2_idle_timeout", |s| {
+            s.http2_idle_timeout = Some(Duration::ZERO);
+        }),
+        ("http2_keep_alive_interval", |s| {
+            s.http2_keep_alive_interval = Some(Duration::ZERO);
+        }),
+        ("http2_keep_alive_timeout", |s| {
+            s.http2_keep_alive_timeout = Duration::ZERO;
         }),
     ];
     for (name, break_it) in breakers {

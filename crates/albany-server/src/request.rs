@@ -80,6 +80,9 @@ pub(crate) fn prepare_request<A: Application>(
         let counters = shared.counters.clone();
         let deadline = shared.shutdown_deadline.clone();
         let runtime = state.context.runtime().clone();
+        // [LIMIT-11] Over HTTP/2 the upgraded stream keeps the connection
+        // from being idle for as long as the application holds it.
+        let stream = http2.then(|| state.requests.hold_stream());
         parts.extensions.insert(OnUpgrade::new(async move {
             match on_upgrade.await {
                 // [SHUT-8, UPG-9] Over HTTP/1.1 the connection's task
@@ -90,7 +93,7 @@ pub(crate) fn prepare_request<A: Application>(
                 Ok(upgraded) if !http2 => Ok(Upgraded::new(FromHyper::new(upgraded))),
                 Ok(upgraded) => Ok(Upgraded::new(Held::new(
                     upgraded,
-                    counters.upgrade(),
+                    (counters.upgrade(), stream),
                     counters.tracker().track(),
                     deadline,
                     |closer| drop(runtime.spawn(closer)),

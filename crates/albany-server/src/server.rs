@@ -352,6 +352,29 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::http2_idle_timeout`] (default 60 seconds; `None`
+    /// disables it): an HTTP/2 connection with no open stream this long
+    /// gets `GOAWAY` and is closed.
+    pub fn http2_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.http2_idle_timeout = timeout;
+        self
+    }
+
+    /// See [`Settings::http2_keep_alive_interval`] (default 20 seconds;
+    /// `None` disables the pings): an HTTP/2 connection that has read
+    /// nothing this long is sent a `PING`.
+    pub fn http2_keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.settings.http2_keep_alive_interval = interval;
+        self
+    }
+
+    /// See [`Settings::http2_keep_alive_timeout`] (default 20 seconds): a
+    /// peer that does not answer a keep-alive `PING` this long is closed.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.http2_keep_alive_timeout = timeout;
+        self
+    }
+
     /// Serves HTTPS: every connection starts with a TLS handshake with
     /// `tls`, bounded by [`Settings::tls_handshake_timeout`], and HTTP/2 or
     /// HTTP/1.1 follows as ALPN agreed (spec TLS-1 to TLS-8). Each
@@ -543,15 +566,23 @@ impl<B: Binding> Serving<B> {
         });
         let tracker = counters.tracker();
         let permits = Arc::new(Semaphore::new(settings.max_connections));
+        let table = protocols.table.clone();
         let mut shutdown_signal = shutdown.signal();
         crate::notify::ready();
 
         loop {
             let accepted = {
                 let mut accept = pin!(async {
-                    let permit = permits.acquire_arc().await;
+                    // [LIMIT-5, LIMIT-20] At the limit, one connection more
+                    // is accepted and held while an idle one closes.
+                    let permit = permits.try_acquire_arc();
                     let accepted = poll_fn(|cx| listener.poll_accept(&binding, cx)).await;
-                    (permit, accepted)
+                    let permit = match permit {
+                        Some(permit) => permit,
+                        None if accepted.is_err() => return (None, accepted),
+                        None => make_room(&permits, &table).await,
+                    };
+                    (Some(permit), accepted)
                 });
                 poll_fn(|cx| {
                     if Pin::new(&mut shutdown_signal).poll(cx).is_ready() {
@@ -564,15 +595,17 @@ impl<B: Binding> Serving<B> {
             let Some((permit, accepted)) = accepted else {
                 break;
             };
-            let (io, info) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) if is_connection_error(&error) => continue,
-                Err(error) => {
+            let (accepted, permit) = match (accepted, permit) {
+                (Ok(accepted), Some(permit)) => (accepted, permit),
+                (Ok(_), None) => continue,
+                (Err(error), _) if is_connection_error(&error) => continue,
+                (Err(error), _) => {
                     tracing::error!(%error, "accept failed; pausing 100 ms");
                     handle.sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             };
+            let (io, info) = accepted;
             let tracked = tracker.track();
             let Some(tls) = &tls else {
                 let state = connection_state(&shared, &handle, info, &shutdown);
@@ -601,7 +634,9 @@ impl<B: Binding> Serving<B> {
             spawn_connection(&binding, connection, (tracked, permit));
         }
 
-        // Stop accepting: closing the listener refuses new connections.
+        // Stop accepting: closing the listener refuses new connections (and
+        // drops a connection held for room).
+        table.room_made();
         drop(listener);
         closed();
         crate::notify::stopping();
@@ -637,6 +672,37 @@ impl<B: Binding> fmt::Debug for Server<B> {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// [LIMIT-20] Waits, with a connection accepted beyond `max_connections`,
+/// for a permit: asks an idle connection to close (the earliest accepted
+/// among those idle, or the first to become idle), and another whenever
+/// one asked declines.
+async fn make_room(
+    permits: &Arc<Semaphore>,
+    table: &crate::connection::Table,
+) -> async_lock::SemaphoreGuardArc {
+    if let Some(permit) = permits.try_acquire_arc() {
+        return permit;
+    }
+    // Listening before asking: a decline is not missed.
+    let mut declined = table.declined();
+    table.make_room();
+    let mut acquire = pin!(permits.acquire_arc());
+    let permit = poll_fn(|cx| {
+        if let Poll::Ready(permit) = acquire.as_mut().poll(cx) {
+            return Poll::Ready(permit);
+        }
+        // A listener made now is pending until the next decline.
+        while Pin::new(&mut declined).poll(cx).is_ready() {
+            declined = table.declined();
+            table.make_room();
+        }
+        Poll::Pending
+    })
+    .await;
+    table.room_made();
+    permit
 }
 
 /// The state of a connection that `info` describes.

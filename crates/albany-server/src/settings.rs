@@ -61,9 +61,15 @@ pub struct Settings {
     /// Whether HTTP/1.1 connections are kept open between requests
     /// (RFC 9112 §9.3). Default: `true`.
     pub keep_alive: bool,
-    /// The most connections served at once. When reached, the server stops
-    /// accepting until one closes (pending connections wait in the listen
-    /// backlog). At least 1. Default: 10000.
+    /// The most connections served at once. When the table is full and a
+    /// new connection arrives, the server accepts it (one beyond the limit)
+    /// and closes an idle connection to make room: the one served longest
+    /// among those with no request in flight (HTTP/1.x between
+    /// requests, closed as graceful shutdown closes it, so that a request
+    /// already sent is answered; HTTP/2 with no open stream, sent `GOAWAY`).
+    /// With none idle, the new connection waits until one is, or closes;
+    /// further ones wait in the listen backlog (spec LIMIT-5, LIMIT-20). At
+    /// least 1. Default: 10000.
     pub max_connections: usize,
     /// The longest request body, in bytes. A request whose `Content-Length`
     /// is larger gets `413 Content Too Large` without the application being
@@ -100,6 +106,30 @@ pub struct Settings {
     /// The most concurrent streams per HTTP/2 connection (RFC 9113 §5.1.2).
     /// At least 1. Default: 200.
     pub http2_max_concurrent_streams: u32,
+    /// How long an HTTP/2 connection may have no open stream (no request
+    /// in flight, no response still being sent, no upgraded stream) before
+    /// the server sends it `GOAWAY` and closes it (spec LIMIT-11). The time
+    /// runs from the end of the last stream, or from the preface. A peer
+    /// that does not answer the `GOAWAY`'s `PING` within one second is
+    /// closed then. `None` disables it; zero is invalid. Default: 60
+    /// seconds: longer than the 30-second header read timeout that bounds
+    /// an idle HTTP/1.1 connection (an HTTP/2 connection is more costly to
+    /// set up again, and clients keep one per server), and the value
+    /// nginx's `keepalive_timeout` (75 s) and Go's `IdleTimeout` practice
+    /// are near.
+    pub http2_idle_timeout: Option<Duration>,
+    /// How often an HTTP/2 connection that has read nothing for that long
+    /// is sent a `PING` (hyper's `keep_alive_interval`, RFC 9113 §6.7),
+    /// open streams or not; a peer that does not answer within
+    /// [`http2_keep_alive_timeout`](Settings::http2_keep_alive_timeout) is
+    /// closed (spec LIMIT-21). It finds peers that are gone (a network
+    /// path lost without a FIN or reset) and peers that stopped reading.
+    /// `None` disables the pings; zero is invalid. Default: 20 seconds.
+    pub http2_keep_alive_interval: Option<Duration>,
+    /// How long the server waits for the answer to a keep-alive `PING`
+    /// before it closes the connection (spec LIMIT-21). Longer than zero.
+    /// Default: 20 seconds (hyper's default).
+    pub http2_keep_alive_timeout: Duration,
     /// The listen backlog: connections the kernel queues before they are
     /// accepted. At least 1. Default: 1024.
     pub backlog: u32,
@@ -142,6 +172,9 @@ impl Default for Settings {
             http2: true,
             http2_extended_connect: false,
             http2_max_concurrent_streams: 200,
+            http2_idle_timeout: Some(Duration::from_secs(60)),
+            http2_keep_alive_interval: Some(Duration::from_secs(20)),
+            http2_keep_alive_timeout: Duration::from_secs(20),
             backlog: 1024,
             tls_handshake_timeout: Duration::from_secs(10),
             access_log: false,
@@ -161,7 +194,8 @@ impl Settings {
     /// `response_write_timeout` of zero, a `request_body_min_rate` of 0
     /// bytes per second or with a grace of zero, `max_connections`,
     /// `http2_max_concurrent_streams` or `backlog` of 0,
-    /// `tls_handshake_timeout` of zero.
+    /// `tls_handshake_timeout`, `http2_idle_timeout`,
+    /// `http2_keep_alive_interval` or `http2_keep_alive_timeout` of zero.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let invalid = |name, requirement| Err(InvalidSetting { name, requirement });
         if self.max_header_size < 8192 {
@@ -204,6 +238,18 @@ impl Settings {
         }
         if self.tls_handshake_timeout.is_zero() {
             return invalid("tls_handshake_timeout", "longer than zero");
+        }
+        if self.http2_idle_timeout == Some(Duration::ZERO) {
+            return invalid("http2_idle_timeout", "longer than zero (None disables it)");
+        }
+        if self.http2_keep_alive_interval == Some(Duration::ZERO) {
+            return invalid(
+                "http2_keep_alive_interval",
+                "longer than zero (None disables the pings)",
+            );
+        }
+        if self.http2_keep_alive_timeout.is_zero() {
+            return invalid("http2_keep_alive_timeout", "longer than zero");
         }
         Ok(())
     }
@@ -360,5 +406,50 @@ mod tests {
             Duration::from_secs(u64::MAX / 240)
                 .saturating_add(Duration::from_nanos((u64::MAX % 240) * 1_000_000_000 / 240))
         );
+    }
+
+    /// [LIMIT-23] The HTTP/2 idle and keep-alive durations: zero is
+    /// invalid, `None` turns them off.
+    #[test]
+    fn http2_idle_and_keep_alive_settings() {
+        let defaults = Settings::default();
+        assert_eq!(defaults.http2_idle_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(
+            defaults.http2_keep_alive_interval,
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(defaults.http2_keep_alive_timeout, Duration::from_secs(20));
+        let off = Settings {
+            http2_idle_timeout: None,
+            http2_keep_alive_interval: None,
+            ..Settings::default()
+        };
+        assert_eq!(off.validate(), Ok(()));
+        let zero: [(&str, Settings); 3] = [
+            (
+                "http2_idle_timeout",
+                Settings {
+                    http2_idle_timeout: Some(Duration::ZERO),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "http2_keep_alive_interval",
+                Settings {
+                    http2_keep_alive_interval: Some(Duration::ZERO),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "http2_keep_alive_timeout",
+                Settings {
+                    http2_keep_alive_timeout: Duration::ZERO,
+                    ..Settings::default()
+                },
+            ),
+        ];
+        for (name, settings) in zero {
+            assert_eq!(settings.validate().map_err(|e| e.name()), Err(name));
+        }
     }
 }

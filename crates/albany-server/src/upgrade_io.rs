@@ -12,6 +12,7 @@ use albany::shutdown::ShutdownTrigger;
 use albany::ShutdownSignal;
 use futures_io::{AsyncRead, AsyncWrite};
 
+use crate::connection::StreamHeld;
 use crate::counters::UpgradedConnection;
 use crate::tracker::Tracked;
 
@@ -42,7 +43,9 @@ pub(crate) struct Held<T> {
 
 struct Open<T> {
     io: FromHyper<T>,
-    _counted: UpgradedConnection,
+    /// Counted as an upgraded connection and, over HTTP/2, as an open
+    /// stream of its connection (spec LIMIT-11).
+    _counted: (UpgradedConnection, Option<StreamHeld>),
     _tracked: Tracked,
 }
 
@@ -51,7 +54,7 @@ impl<T: Send + 'static> Held<T> {
     /// ends when the application drops it first).
     pub(crate) fn new(
         io: T,
-        counted: UpgradedConnection,
+        counted: (UpgradedConnection, Option<StreamHeld>),
         tracked: Tracked,
         deadline: ShutdownSignal,
         spawn: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>),

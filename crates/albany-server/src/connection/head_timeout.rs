@@ -31,6 +31,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
+
+use futures_util::task::AtomicWaker;
 use std::time::{Duration, Instant};
 
 use crate::counters::RequestCounts;
@@ -58,6 +60,10 @@ pub(crate) struct Requests {
     draining: AtomicBool,
     /// The server's total and in-flight request counts.
     counts: RequestCounts,
+    /// Woken when a request ends once the timeout no longer applies (over
+    /// HTTP/2, whose streams end in tasks of their own): the HTTP/2 idle
+    /// timeout starts when the last open stream ends (spec LIMIT-11).
+    stream_ended: AtomicWaker,
 }
 
 impl Requests {
@@ -71,6 +77,7 @@ impl Requests {
             read_since_response: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             counts,
+            stream_ended: AtomicWaker::new(),
         })
     }
 
@@ -81,13 +88,66 @@ impl Requests {
     /// observation, if any, ends then too.
     pub(crate) fn start(self: &Arc<Self>, observed: Option<Box<Observed>>) -> InFlight {
         self.counts.start();
-        if self.timed.load(Ordering::Relaxed) {
-            self.started.fetch_add(1, Ordering::Relaxed);
-        }
+        // Counted whether timed or not: over HTTP/2 the count tells an
+        // idle connection (spec LIMIT-11, LIMIT-20).
+        self.started.fetch_add(1, Ordering::Release);
         InFlight {
             requests: self.clone(),
             observed: ManuallyDrop::new(observed),
         }
+    }
+
+    /// Keeps an HTTP/2 connection's upgraded stream (extended `CONNECT`)
+    /// counted as open until the guard is dropped, with the application's
+    /// upgraded connection: the connection is not idle meanwhile (spec
+    /// LIMIT-11). Only over HTTP/2 (where the timeout no longer applies).
+    pub(crate) fn hold_stream(self: &Arc<Self>) -> StreamHeld {
+        self.started.fetch_add(1, Ordering::Release);
+        StreamHeld {
+            requests: self.clone(),
+        }
+    }
+
+    /// Whether a stream (or request) is open, whether timed or not: over
+    /// HTTP/2, an idle connection has none (spec LIMIT-11). Streams start
+    /// and end in tasks of their own: `finished` is read first (acquiring
+    /// the starts that came before those ends), so a stream ended is never
+    /// seen as open; one just started may be missed, which the idle timer
+    /// checks again when it fires.
+    pub(crate) fn streams_open(&self) -> bool {
+        let finished = self.finished.load(Ordering::Acquire);
+        self.started.load(Ordering::Acquire) != finished
+    }
+
+    /// How many streams (or requests) have ended: a change tells the idle
+    /// timer that the connection was busy meanwhile.
+    pub(crate) fn streams_ended(&self) -> u64 {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection is idle: over HTTP/1.x (or before the
+    /// protocol is known), not upgraded, no request in flight and nothing
+    /// read since the last response; over HTTP/2, no stream open (spec
+    /// LIMIT-20). Racy when read by another task than the connection's,
+    /// which checks again before it acts.
+    pub(crate) fn idle(&self, http2: bool) -> bool {
+        if http2 {
+            !self.streams_open()
+        } else {
+            self.timed.load(Ordering::Relaxed)
+                && !self.in_flight()
+                && !self.read_since_response.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Whether a stream is open; if one is, `cx` is woken when a stream
+    /// ends (over HTTP/2: see [`Requests::stream_ended`]).
+    pub(crate) fn poll_streams_open(&self, cx: &mut Context<'_>) -> bool {
+        if !self.streams_open() {
+            return false;
+        }
+        self.stream_ended.register(cx.waker());
+        self.streams_open()
     }
 
     /// Ends the timeout for the rest of the connection: over HTTP/2 (whose
@@ -184,16 +244,37 @@ impl Drop for InFlight {
         }
         let requests = &*self.requests;
         requests.counts.end();
-        // `timed` only ever turns off: a request started while it was on
-        // and ending after `stop` leaves `started` and `finished` apart,
-        // but nothing reads them any more.
         if requests.timed.load(Ordering::Relaxed) {
             requests.finished.fetch_add(1, Ordering::Relaxed);
             // [SHUT-9] A new wait for a request head begins. (Bytes of a
             // pipelined request read before this point are forgotten: see
             // `Requests::may_close`.)
             requests.read_since_response.store(false, Ordering::Relaxed);
+        } else {
+            requests.end_stream();
         }
+    }
+}
+
+impl Requests {
+    /// A stream (or request) ended after the timeout stopped applying:
+    /// over HTTP/2, in the stream's task; the connection's task is woken
+    /// to start its idle timeout (spec LIMIT-11).
+    #[inline(never)]
+    fn end_stream(&self) {
+        self.finished.fetch_add(1, Ordering::Release);
+        self.stream_ended.wake();
+    }
+}
+
+/// An HTTP/2 upgraded stream counted as open; see [`Requests::hold_stream`].
+pub(crate) struct StreamHeld {
+    requests: Arc<Requests>,
+}
+
+impl Drop for StreamHeld {
+    fn drop(&mut self) {
+        self.requests.end_stream();
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod head_timeout;
 mod linger;
+mod table;
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -13,13 +14,15 @@ use std::time::{Duration, Instant};
 use albany::{Application, ShutdownSignal};
 use hyper::server::conn::{http1, http2};
 
-pub(crate) use head_timeout::{InFlight, Requests};
+pub(crate) use head_timeout::{InFlight, Requests, StreamHeld};
+pub(crate) use table::Table;
 
 use crate::preface::{self, Protocol, Rewind};
 use crate::rt::{deadline_after, HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionState};
 use crate::{Binding, Settings};
 use head_timeout::HeadTimer;
+use table::Registered;
 
 /// The protocols a server speaks, configured from its [`Settings`]: hyper's
 /// HTTP/1 builder, and its HTTP/2 builder unless `http2` is off (spec H2-1,
@@ -30,6 +33,10 @@ pub(crate) struct Protocols<B> {
     http2: Option<http2::Builder<HyperExecutor<B>>>,
     header_read_timeout: Option<Duration>,
     response_write_timeout: Option<Duration>,
+    http2_idle_timeout: Option<Duration>,
+    /// The server's connections, for closing an idle one to make room
+    /// (spec LIMIT-5, LIMIT-20).
+    pub(crate) table: Arc<Table>,
 }
 
 /// hyper's default `max_buf_size` (8 KiB plus 100 × 4 KiB): the largest
@@ -61,7 +68,10 @@ impl<B: Binding> Protocols<B> {
             http2
                 .timer(HyperTimer(binding.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
-                .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX));
+                .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
+                // [LIMIT-21] A peer that does not answer a PING is closed.
+                .keep_alive_interval(settings.http2_keep_alive_interval)
+                .keep_alive_timeout(settings.http2_keep_alive_timeout);
             // [UPG-8] RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL, only when
             // asked for (see the setting's documentation).
             if settings.http2_extended_connect {
@@ -75,6 +85,8 @@ impl<B: Binding> Protocols<B> {
             http2,
             header_read_timeout: settings.header_read_timeout,
             response_write_timeout: settings.response_write_timeout,
+            http2_idle_timeout: settings.http2_idle_timeout,
+            table: Arc::default(),
         }
     }
 }
@@ -112,6 +124,8 @@ pub(crate) async fn serve_connection<A, B, I>(
         &protocols.binding,
         protocols.response_write_timeout,
     );
+    // [LIMIT-20] Its place in the connection table, until it ends.
+    let registered = protocols.table.register(requests.clone());
     let linger_abort = abort.clone();
     let mut timer = pin!(protocols.header_read_timeout.map(|timeout| HeadTimer::new(
         &protocols.binding,
@@ -123,13 +137,29 @@ pub(crate) async fn serve_connection<A, B, I>(
     } else if protocols.http2.is_some() {
         // The wait for the preface ends with graceful shutdown (the
         // connection has no request yet) and with the header read timeout.
+        // [LIMIT-20] Asked to close to make room while nothing has been
+        // read, it waits `READ_GRACE` for bytes already on their way.
         let mut detect = pin!(preface::detect(io));
+        let mut grace = pin!(None::<B::Sleep>);
         let detected = poll_fn(|cx| {
             if Pin::new(&mut shutdown).poll(cx).is_ready() {
                 return Poll::Ready(None);
             }
             if let Poll::Ready(detected) = detect.as_mut().poll(cx) {
                 return Poll::Ready(Some(detected));
+            }
+            // (A partly read preface declines.)
+            if grace.is_none() && registered.poll_asked(requests.idle(false), cx) {
+                grace.set(Some(protocols.binding.sleep_until(deadline_after(
+                    Instant::now(),
+                    READ_GRACE,
+                ))));
+            }
+            if let Some(sleep) = grace.as_mut().as_pin_mut() {
+                if sleep.poll(cx).is_ready() && requests.idle(false) {
+                    tracing::debug!(%peer, "closing an idle connection to make room (max_connections)");
+                    return Poll::Ready(None);
+                }
             }
             if timer
                 .as_mut()
@@ -159,12 +189,19 @@ pub(crate) async fn serve_connection<A, B, I>(
             // [LIMIT-3] Over HTTP/2 the timeout covered the preface only.
             requests.stop();
             timer.set(None);
+            registered.http2();
             let connection = pin!(http2.serve_connection(io, service));
+            let watch = Watch {
+                requests: &requests,
+                http2: true,
+                registered: &registered,
+                idle_timeout: protocols.http2_idle_timeout,
+                binding: &protocols.binding,
+            };
             drive(
                 connection,
                 |c| c.graceful_shutdown(),
-                None,
-                &protocols.binding,
+                watch,
                 timer,
                 shutdown,
                 abort,
@@ -176,11 +213,17 @@ pub(crate) async fn serve_connection<A, B, I>(
                 .http1
                 .serve_connection(io, service)
                 .with_upgrades());
+            let watch = Watch {
+                requests: &requests,
+                http2: false,
+                registered: &registered,
+                idle_timeout: None,
+                binding: &protocols.binding,
+            };
             drive(
                 connection,
                 |c| c.graceful_shutdown(),
-                Some(&requests),
-                &protocols.binding,
+                watch,
                 timer,
                 shutdown,
                 abort,
@@ -191,6 +234,8 @@ pub(crate) async fn serve_connection<A, B, I>(
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
+    // Out of the table before the lingering close: it is not idle any more.
+    drop(registered);
     closer
         .close(&protocols.binding, linger_abort, |hold| {
             // [SHUT-8, UPG-9, OBS-3] Counted as upgraded and tracked by
@@ -210,11 +255,32 @@ pub(crate) async fn serve_connection<A, B, I>(
 /// see [`drive`]).
 const READ_GRACE: Duration = Duration::from_millis(50);
 
+/// How long an HTTP/2 connection that was sent `GOAWAY` and has no open
+/// stream waits for the peer to answer the `GOAWAY`'s `PING` (hyper's
+/// graceful shutdown closes after that answer); then it is closed (spec
+/// LIMIT-11, LIMIT-20).
+const GOAWAY_GRACE: Duration = Duration::from_secs(1);
+
+/// What [`drive`] watches besides hyper's connection.
+struct Watch<'a, B> {
+    requests: &'a Requests,
+    /// HTTP/2 (otherwise HTTP/1.x): graceful shutdown is `GOAWAY` at once,
+    /// idle means no open stream.
+    http2: bool,
+    /// Its place in the connection table (spec LIMIT-20).
+    registered: &'a Registered,
+    /// Over HTTP/2, `http2_idle_timeout` (spec LIMIT-11).
+    idle_timeout: Option<Duration>,
+    binding: &'a B,
+}
+
 /// Polls `connection` to its end; closes it when `timer` says the wait for
 /// a request head is over, starts its graceful shutdown when `shutdown`
-/// resolves, and gives up on it when `abort` resolves after that.
+/// resolves, when the connection table asks an idle connection to make
+/// room, or when an HTTP/2 connection has had no open stream for the idle
+/// timeout, and gives up on it when `abort` resolves after shutdown began.
 ///
-/// [SHUT-9] Over HTTP/1.x (`requests` is `Some`), hyper's graceful
+/// [SHUT-9] Over HTTP/1.x, hyper's graceful
 /// shutdown closes a connection between requests at once, even with a
 /// request's bytes in the socket's receive buffer or a head partly in
 /// hyper's read buffer. So when `shutdown` resolves, the connection is
@@ -229,11 +295,15 @@ const READ_GRACE: Duration = Duration::from_millis(50);
 /// runtime may not have told the connection yet of bytes that reached its
 /// socket before shutdown began (tokio learns of readiness when its driver
 /// turns, which a busy worker may not have done); they are served too.
+/// [LIMIT-20] A connection closed to make room is closed the same way.
+///
+/// [LIMIT-11] Over HTTP/2, `GOAWAY` is sent at once; a connection that
+/// then has no open stream for [`GOAWAY_GRACE`] (its peer did not answer
+/// the `GOAWAY`'s `PING`) is closed.
 async fn drive<C, E, B>(
     mut connection: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
-    requests: Option<&Requests>,
-    binding: &B,
+    watch: Watch<'_, B>,
     mut timer: Pin<&mut Option<HeadTimer<B>>>,
     mut shutdown: ShutdownSignal,
     mut abort: ShutdownSignal,
@@ -243,20 +313,33 @@ where
     E: std::fmt::Display,
     B: Binding,
 {
-    // Shutdown has begun; hyper's graceful shutdown has been called.
+    let Watch {
+        requests,
+        http2,
+        registered,
+        idle_timeout,
+        binding,
+    } = watch;
+    // Shutdown (or a close to make room, or the idle timeout) has begun;
+    // hyper's graceful shutdown has been called.
     let (mut draining, mut graceful) = (false, false);
     let mut grace = pin!(None::<B::Sleep>);
+    // [LIMIT-11] The HTTP/2 idle timer, and the streams ended when it was
+    // set (`None` while a stream is open).
+    let mut idle_timer = pin!(None::<B::Sleep>);
+    let mut idle_since = None::<u64>;
+    // [LIMIT-20] Closing to make room; and whether it turned out busy.
+    let (mut for_room, mut busy_after_all) = (false, false);
     poll_fn(|cx| {
         if !draining && Pin::new(&mut shutdown).poll(cx).is_ready() {
             draining = true;
-            match requests {
-                Some(requests) => requests.drain(),
+            if http2 {
                 // HTTP/2: hyper's graceful shutdown (GOAWAY) at once, as
                 // before the first poll.
-                None => {
-                    graceful = true;
-                    graceful_shutdown(connection.as_mut());
-                }
+                graceful = true;
+                graceful_shutdown(connection.as_mut());
+            } else {
+                requests.drain();
             }
         }
         // The deadline fires only after shutdown has started: until then
@@ -267,21 +350,74 @@ where
         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
             return Poll::Ready(result.map_err(|error| error.to_string()));
         }
-        if draining && !graceful && requests.is_none_or(Requests::may_close) {
-            // Over HTTP/1.x between requests, after the grace.
-            let now = match requests {
-                Some(requests) if !requests.upgraded() => {
-                    if grace.is_none() {
-                        grace.set(Some(
-                            binding.sleep_until(deadline_after(Instant::now(), READ_GRACE)),
-                        ));
+        if !draining {
+            // Over HTTP/2, woken when a stream ends.
+            let idle = if http2 {
+                !requests.poll_streams_open(cx)
+            } else {
+                requests.idle(false)
+            };
+            let close = if registered.poll_asked(idle, cx) {
+                tracing::debug!("closing an idle connection to make room (max_connections)");
+                for_room = true;
+                true
+            } else if let (true, Some(timeout)) = (idle, idle_timeout) {
+                // [LIMIT-11] From the end of the last stream (or the
+                // preface): restarted whenever a stream ended meanwhile.
+                let ended = requests.streams_ended();
+                if idle_since != Some(ended) {
+                    idle_since = Some(ended);
+                    let at = deadline_after(Instant::now(), timeout);
+                    match idle_timer.as_mut().as_pin_mut() {
+                        Some(sleep) => B::reset(sleep, at),
+                        None => idle_timer.set(Some(binding.sleep_until(at))),
                     }
-                    grace
-                        .as_mut()
-                        .as_pin_mut()
-                        .is_some_and(|sleep| sleep.poll(cx).is_ready())
                 }
-                _ => true,
+                let expired = idle_timer
+                    .as_mut()
+                    .as_pin_mut()
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
+                if expired {
+                    tracing::debug!(
+                        "no open stream within the HTTP/2 idle timeout; sending GOAWAY"
+                    );
+                }
+                expired
+            } else {
+                idle_since = None;
+                false
+            };
+            if close {
+                draining = true;
+                if http2 {
+                    graceful = true;
+                    graceful_shutdown(connection.as_mut());
+                    if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                        return Poll::Ready(result.map_err(|error| error.to_string()));
+                    }
+                } else {
+                    requests.drain();
+                }
+            }
+        }
+        if for_room && !busy_after_all && !requests.idle(http2) {
+            // A request arrived as the close began: it is answered first,
+            // and another connection makes room meanwhile.
+            busy_after_all = true;
+            registered.busy_after_all();
+        }
+        if draining && !graceful && requests.may_close() {
+            // Over HTTP/1.x between requests, after the grace.
+            let now = requests.upgraded() || {
+                if grace.is_none() {
+                    grace.set(Some(
+                        binding.sleep_until(deadline_after(Instant::now(), READ_GRACE)),
+                    ));
+                }
+                grace
+                    .as_mut()
+                    .as_pin_mut()
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready())
             };
             if now {
                 graceful = true;
@@ -289,6 +425,28 @@ where
                 // hyper closes an idle connection at once.
                 if let Poll::Ready(result) = connection.as_mut().poll(cx) {
                     return Poll::Ready(result.map_err(|error| error.to_string()));
+                }
+            }
+        }
+        if graceful && http2 {
+            // [LIMIT-11] After GOAWAY, with no open stream: the peer has
+            // GOAWAY_GRACE to answer the PING, then the connection closes.
+            if requests.poll_streams_open(cx) {
+                grace.set(None);
+            } else {
+                if grace.is_none() {
+                    grace.set(Some(
+                        binding.sleep_until(deadline_after(Instant::now(), GOAWAY_GRACE)),
+                    ));
+                }
+                if grace
+                    .as_mut()
+                    .as_pin_mut()
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready())
+                {
+                    return Poll::Ready(Err(
+                        "no answer to GOAWAY's PING within 1 s; closed".to_owned()
+                    ));
                 }
             }
         }
