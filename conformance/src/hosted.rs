@@ -185,12 +185,15 @@ mod why {
     pub(super) const SILENT_TIMEOUT: &str = "hyper's header_read_timeout starts with the first byte of a request: a connection that sends nothing stays open; Albany's engine times it from accept (LIMIT-3)";
     pub(super) const HTTP2_OFF: &str = "hyper-util's serve_connection_with_upgrades serves HTTP/2 although the builder is http1_only (H2-2, spec §27's note)";
     pub(super) const SETTINGS: &str = "Settings are Albany's engine's: this host maps some to hyper-util's builder and rejects none (LIMIT-12)";
+    pub(super) const H2_LIMITS: &str = "this host leaves hyper's HTTP/2 flow-control windows at hyper's defaults (Settings::http2_initial_stream_window_size and _connection_window_size are Albany's engine's; H2-12)";
+    pub(super) const RAPID_RESET: &str = "hyper answers the burst with GOAWAY ENHANCE_YOUR_CALM, but hyper-util closes the socket at once with the rest of the burst unread: the kernel resets the connection and the client's write fails (broken pipe) before it reads the GOAWAY; Albany's engine closes with a lingering close (LIMIT-13, H2-13)";
+    pub(super) const REQUEST_CAP: &str = "hyper-util has no per-connection request cap (Settings::max_requests_per_connection is Albany's engine's; LIMIT-26)";
     pub(super) const FORWARDED: &str =
         "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
 }
 
-/// The cases the [`HyperUtilTower`] target fails, each with the reason: 30
-/// of the suite's 168 (conformance/REPORT.md, column `hyper-util-tower`).
+/// The cases the [`HyperUtilTower`] target fails, each with the reason: 34
+/// of the suite's 173 (conformance/REPORT.md, column `hyper-util-tower`).
 pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("framing.te-chunked-twice", why::CODINGS),
     expected("framing.te-unknown-coding", why::CODINGS),
@@ -222,6 +225,10 @@ pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("interface.extensions", why::UPGRADE),
     expected("interface.forwarded-trusted", why::FORWARDED),
     expected("interface.blocking-panic", why::PANIC),
+    expected("http2.settings-advertised", why::H2_LIMITS),
+    expected("http2.rapid-reset", why::RAPID_RESET),
+    expected("limits.max-requests-http1", why::REQUEST_CAP),
+    expected("limits.max-requests-http2", why::REQUEST_CAP),
 ];
 
 const fn expected(case: &'static str, reason: &'static str) -> ExpectedFailure {
