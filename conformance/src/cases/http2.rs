@@ -140,9 +140,9 @@ pub(super) const CASES: &[Case] = &[
     case!(
         "http2.settings-advertised",
         Must,
-        ["H2-11", "H2-12", "LIMIT-1"],
-        ["RFC 9113 §6.5.2", "RFC 9113 §6.9.2"],
-        "SETTINGS and the connection WINDOW_UPDATE carry the configured limits, by default and set",
+        ["H2-11", "H2-12", "H2-15", "LIMIT-1"],
+        ["RFC 9113 §6.5.2", "RFC 9113 §6.9.2", "RFC 9113 §4.2"],
+        "SETTINGS and the connection WINDOW_UPDATE carry the configured limits; a frame over 16384 bytes gets GOAWAY FRAME_SIZE_ERROR",
         settings_advertised
     ),
     case!(
@@ -536,6 +536,9 @@ fn h2c_upgrade_ignored(context: &mut Context<'_>) -> Result<(), Failure> {
 }
 
 /// SETTINGS parameters (RFC 9113 §6.5.2).
+/// The error code FRAME_SIZE_ERROR (RFC 9113 §7).
+const FRAME_SIZE_ERROR: u32 = 0x6;
+
 mod setting {
     pub(super) const HEADER_TABLE_SIZE: u16 = 0x1;
     pub(super) const MAX_CONCURRENT_STREAMS: u16 = 0x3;
@@ -611,6 +614,27 @@ fn check_advertised(
         increment,
         Some(expected.http2_initial_connection_window_size - 65_535),
         "{what}: the connection's WINDOW_UPDATE increment (window minus 65535)"
+    );
+    // [H2-15] A DATA frame one byte over the largest frame, on a request
+    // whose answer waits for its whole body.
+    let authority = server.endpoint().to_string();
+    let scheme = raw.scheme();
+    raw.send_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", scheme),
+            (":authority", &authority),
+            (":path", "/inspect"),
+        ],
+        false,
+    )?;
+    let _ = raw.send_data(1, &vec![b'x'; 16_385], false);
+    let outcome = raw.outcome(1, Duration::from_secs(10))?;
+    ensure_eq!(
+        outcome,
+        StreamOutcome::GoAway(FRAME_SIZE_ERROR),
+        "{what}: the answer to a 16385-byte DATA frame"
     );
     drop(raw);
     server.shutdown()?;
