@@ -95,8 +95,8 @@ pub const DEFAULT_LOG_FILTER: &str = "info,h2=error";
 /// by `RUST_LOG` (default [`DEFAULT_LOG_FILTER`]). Does nothing if one is
 /// installed already.
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)

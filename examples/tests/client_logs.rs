@@ -288,7 +288,11 @@ fn clients_cannot_make_the_server_warn() {
         attack(adapter, addr);
         settle(adapter, &server);
         let warned = warnings.take();
-        let albany = lines(warned.iter().filter(|seen| seen.target.starts_with("albany")));
+        let albany = lines(
+            warned
+                .iter()
+                .filter(|seen| seen.target.starts_with("albany")),
+        );
         assert!(
             albany.is_empty(),
             "{adapter}: Albany logged at WARN or above for what clients did: {albany:#?}"

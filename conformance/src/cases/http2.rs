@@ -547,9 +547,12 @@ mod setting {
     pub(super) const MAX_HEADER_LIST_SIZE: u16 = 0x6;
 }
 
+/// SETTINGS parameters as (identifier, value) pairs.
+type SettingsList = Vec<(u16, u32)>;
+
 /// The server's SETTINGS and the increment of its first WINDOW_UPDATE on
 /// stream 0 (`None` when none came within 2 s of the SETTINGS).
-fn advertised(raw: &mut RawConnection) -> Result<(Vec<(u16, u32)>, Option<u32>), Failure> {
+fn advertised(raw: &mut RawConnection) -> Result<(SettingsList, Option<u32>), Failure> {
     let settings = server_settings(raw)?;
     raw.write_frame(h2_frames::kind::SETTINGS, h2_frames::ACK, 0, &[])?;
     raw.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -583,7 +586,13 @@ fn check_advertised(
     let (server, _) = context.start_with(|s| *s = settings)?;
     let mut raw = RawConnection::open(server.endpoint())?;
     let (advertised, increment) = advertised(&mut raw)?;
-    let value = |id: u16| advertised.iter().rev().find(|(i, _)| *i == id).map(|(_, v)| *v);
+    let value = |id: u16| {
+        advertised
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .map(|(_, v)| *v)
+    };
     ensure_eq!(
         value(setting::MAX_CONCURRENT_STREAMS),
         Some(expected.http2_max_concurrent_streams),
@@ -710,23 +719,24 @@ fn local_reset_limit(context: &mut Context<'_>) -> Result<(), Failure> {
     raw.set_read_timeout(Some(Duration::from_secs(10)))?;
     // Reads frames until `resets` RST_STREAMs have come, or a GOAWAY (its
     // error code), or the connection ends.
-    let read = |raw: &mut RawConnection, resets: &mut u32, want: u32| -> Result<Option<u32>, Failure> {
-        while *resets < want {
-            let Some(frame) = raw.read_frame()? else {
-                return Ok(None);
-            };
-            match frame.kind {
-                h2_frames::kind::RST_STREAM => *resets += 1,
-                h2_frames::kind::GOAWAY => {
-                    return Ok(Some(frame.payload.get(4..8).map_or(u32::MAX, |c| {
-                        u32::from_be_bytes([c[0], c[1], c[2], c[3]])
-                    })))
+    let read =
+        |raw: &mut RawConnection, resets: &mut u32, want: u32| -> Result<Option<u32>, Failure> {
+            while *resets < want {
+                let Some(frame) = raw.read_frame()? else {
+                    return Ok(None);
+                };
+                match frame.kind {
+                    h2_frames::kind::RST_STREAM => *resets += 1,
+                    h2_frames::kind::GOAWAY => {
+                        return Ok(Some(frame.payload.get(4..8).map_or(u32::MAX, |c| {
+                            u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                        })))
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        Ok(None)
-    };
+            Ok(None)
+        };
     // 1000 malformed requests, 100 at a time: each is reset, and the
     // connection stays.
     let mut resets = 0;
@@ -742,7 +752,11 @@ fn local_reset_limit(context: &mut Context<'_>) -> Result<(), Failure> {
     // 100 more: past 1024, GOAWAY with ENHANCE_YOUR_CALM.
     let _ = burst(&mut raw, 100);
     let goaway = read(&mut raw, &mut resets, u32::MAX)?;
-    ensure_eq!(goaway, Some(ENHANCE_YOUR_CALM), "GOAWAY's error code past 1024 resets");
+    ensure_eq!(
+        goaway,
+        Some(ENHANCE_YOUR_CALM),
+        "GOAWAY's error code past 1024 resets"
+    );
     ensure!(
         resets <= 1024,
         "{resets} streams reset before the GOAWAY, expected at most 1024"

@@ -520,7 +520,11 @@ fn max_requests_http1(context: &mut Context<'_>) -> Result<(), Failure> {
         connection.send(&h1::get(&format!("/say/{n}")))?;
         let response = connection.read_response(false)?;
         ensure_eq!(response.status(), 200, "status of response {n}");
-        ensure_eq!(response.body, format!("{n}").into_bytes(), "body of response {n}");
+        ensure_eq!(
+            response.body,
+            format!("{n}").into_bytes(),
+            "body of response {n}"
+        );
         let close = response
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));

@@ -171,7 +171,9 @@ mod tests {
     #[test]
     fn an_application_error_is_not_a_peers() {
         assert!(!caused_by_peer(&Error::new("the database went away")));
-        assert!(!caused_by_peer(&Error::new(std::io::Error::other("disk full"))));
+        assert!(!caused_by_peer(&Error::new(std::io::Error::other(
+            "disk full"
+        ))));
     }
 
     #[test]

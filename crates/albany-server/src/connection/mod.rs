@@ -182,7 +182,9 @@ pub(crate) async fn serve_connection<A, B, I>(
         (Protocol::Http1, Rewind::new(io))
     };
     // [LIMIT-26] Counted as hyper hands each request over.
-    let cap = protocols.max_requests.map(|limit| Arc::new(RequestCap::new(limit)));
+    let cap = protocols
+        .max_requests
+        .map(|limit| Arc::new(RequestCap::new(limit)));
     let http2 = matches!(protocol, Protocol::Http2) && protocols.http2.is_some();
     let service = {
         let (cap, requests) = (cap.clone(), requests.clone());
