@@ -148,9 +148,9 @@ pub(super) const CASES: &[Case] = &[
     case!(
         "http2.rapid-reset",
         Must,
-        ["H2-13"],
+        ["H2-13", "LIMIT-13"],
         ["RFC 9113 §6.4", "RFC 9113 §5.4.1"],
-        "a burst of streams reset before they are served gets GOAWAY ENHANCE_YOUR_CALM",
+        "a burst of streams reset before they are served gets GOAWAY ENHANCE_YOUR_CALM, then a FIN at once",
         rapid_reset
     ),
     case!(
@@ -673,6 +673,37 @@ fn rapid_reset(context: &mut Context<'_>) -> Result<(), Failure> {
         outcome,
         StreamOutcome::GoAway(ENHANCE_YOUR_CALM),
         "the answer to 100 HEADERS + RST_STREAM pairs"
+    );
+    // [LIMIT-13] Then a FIN at once, although the client goes on sending
+    // (a PING every 20 ms, each of which would restart the lingering
+    // close's 100 ms idle timer): a server that closed without shutting
+    // down its write side first would end the connection only after the
+    // linger's 1 s.
+    let started = std::time::Instant::now();
+    raw.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut ended = false;
+    while started.elapsed() < Duration::from_millis(900) {
+        let _ = raw.write_frame(h2_frames::kind::PING, 0, 0, &[0; 8]);
+        match raw.read_frame() {
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Ok(Some(_)) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    ensure!(
+        ended,
+        "no end of file within 900 ms of the GOAWAY (the write side was not shut down)"
     );
     drop(raw);
     // The server itself goes on serving.
