@@ -39,12 +39,12 @@ pub(crate) struct Protocols<B> {
 /// read buffer, and how much hyper's write buffer queues before it flushes.
 const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
 
-/// [H2-11] `SETTINGS_MAX_FRAME_SIZE`: the largest frame payload the server
-/// accepts, RFC 9113's initial value (§6.5.2); larger frames only save
+/// [H2-11] [H2-15] `SETTINGS_MAX_FRAME_SIZE`: the largest frame payload
+/// the server accepts (a longer one is a `FRAME_SIZE_ERROR`), RFC 9113's initial value (§6.5.2); larger frames only save
 /// framing on bulk uploads, and cost a buffer that large per connection.
 const HTTP2_MAX_FRAME_SIZE: u32 = 16_384;
 
-/// [H2-15] The most bytes of a response body queued per HTTP/2 stream
+/// (Spec §17, note.) The most bytes of a response body queued per HTTP/2 stream
 /// ahead of the client's flow-control window: hyper's and h2's value,
 /// 400 KiB. Past it the body is not polled until the client reads.
 const HTTP2_MAX_SEND_BUFFER_SIZE: usize = 400 * 1024;
@@ -60,7 +60,7 @@ const HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 /// One more ends the connection with `GOAWAY` and `ENHANCE_YOUR_CALM`.
 const HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 
-/// [H2-15] The HPACK dynamic table the server decodes with
+/// [H2-11] The HPACK dynamic table the server decodes with
 /// (`SETTINGS_HEADER_TABLE_SIZE`): RFC 9113's initial value, 4096 bytes,
 /// which is therefore not advertised.
 const HTTP2_HEADER_TABLE_SIZE: u32 = 4096;
