@@ -63,6 +63,7 @@ pub const NOT_BY_CASES: &[(&str, &str)] = &[
     ("OBS-1", "tracing spans, recorded by a subscriber in examples/tests/observe.rs"),
     ("OBS-2", "the access log, recorded by a subscriber in examples/tests/observe.rs"),
     ("OBS-3", "an API of albany_server::Server, tested by examples/tests/observe.rs"),
+    ("OBS-4", "log levels, recorded by a subscriber around a server on each adapter under rapid reset, too many malformed requests and responses aborted mid-body over HTTP/1.1 and HTTP/2: examples/tests/client_logs.rs"),
     ("ADAPT-11", "process environment (LISTEN_FDS, HOST, PORT), tested in real processes by examples/tests/listeners.rs"),
     ("ADAPT-12", "SO_REUSEPORT across servers, tested by examples/tests/listeners.rs"),
     ("ADAPT-13", "an inherited blocking listener, tested by examples/tests/listeners.rs"),

@@ -43,6 +43,34 @@ pub const END_HEADERS: u8 = 0x4;
 pub const ACK: u8 = 0x1;
 /// The error code PROTOCOL_ERROR (RFC 9113 §7).
 pub const PROTOCOL_ERROR: u32 = 0x1;
+/// The error code CANCEL (RFC 9113 §7).
+pub const CANCEL: u32 = 0x8;
+/// The error code ENHANCE_YOUR_CALM (RFC 9113 §7).
+pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+/// One frame's bytes: the 9-byte header (RFC 9113 §4.1) and `payload`.
+pub fn frame_bytes(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let length = payload.len() as u32;
+    let mut frame = Vec::with_capacity(9 + payload.len());
+    frame.extend_from_slice(&length.to_be_bytes()[1..]);
+    frame.push(kind);
+    frame.push(flags);
+    frame.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A field block of `fields` in order (HPACK literals without indexing,
+/// without Huffman coding).
+pub fn field_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        block.push(0x00);
+        encode_string(&mut block, name.as_bytes());
+        encode_string(&mut block, value.as_bytes());
+    }
+    block
+}
 
 /// One frame as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,15 +157,68 @@ impl RawConnection {
         stream: u32,
         payload: &[u8],
     ) -> io::Result<()> {
-        let length = payload.len() as u32;
-        let mut frame = Vec::with_capacity(9 + payload.len());
-        frame.extend_from_slice(&length.to_be_bytes()[1..]);
-        frame.push(kind);
-        frame.push(flags);
-        frame.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
-        frame.extend_from_slice(payload);
-        self.stream.write_all(&frame)?;
+        self.write_raw(&frame_bytes(kind, flags, stream, payload))
+    }
+
+    /// Writes `bytes` (frames made with [`frame_bytes`]) in one write.
+    ///
+    /// # Errors
+    ///
+    /// The write error.
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)?;
         self.stream.flush()
+    }
+
+    /// A rapid-reset burst (CVE-2023-44487) in one write: `count` streams
+    /// from `first` (odd ids, two apart), each a GET for `path` whose
+    /// HEADERS frame is followed at once by RST_STREAM with CANCEL.
+    /// Returns the last stream id.
+    ///
+    /// # Errors
+    ///
+    /// The write error.
+    pub fn rapid_reset(
+        &mut self,
+        first: u32,
+        count: u32,
+        authority: &str,
+        path: &str,
+    ) -> io::Result<u32> {
+        let block = field_block(&[
+            (":method", "GET"),
+            (":scheme", self.scheme),
+            (":authority", authority),
+            (":path", path),
+        ]);
+        let mut bytes = Vec::new();
+        let mut stream = first;
+        for i in 0..count {
+            stream = first + 2 * i;
+            bytes.extend(frame_bytes(
+                kind::HEADERS,
+                END_HEADERS | END_STREAM,
+                stream,
+                &block,
+            ));
+            bytes.extend(frame_bytes(
+                kind::RST_STREAM,
+                0,
+                stream,
+                &CANCEL.to_be_bytes(),
+            ));
+        }
+        self.write_raw(&bytes)?;
+        Ok(stream)
+    }
+
+    /// Sets the read timeout of the underlying connection.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
     }
 
     /// Sends a HEADERS frame with END_HEADERS (and END_STREAM when
@@ -152,12 +233,7 @@ impl RawConnection {
         fields: &[(&str, &str)],
         end_stream: bool,
     ) -> io::Result<()> {
-        let mut block = Vec::new();
-        for (name, value) in fields {
-            block.push(0x00);
-            encode_string(&mut block, name.as_bytes());
-            encode_string(&mut block, value.as_bytes());
-        }
+        let block = field_block(fields);
         let flags = END_HEADERS | if end_stream { END_STREAM } else { 0 };
         self.write_frame(kind::HEADERS, flags, stream, &block)
     }

@@ -191,6 +191,9 @@ mod why {
     pub(super) const SETTINGS: &str = "Settings are Albany's engine's: this host maps some to hyper-util's builder and rejects none (LIMIT-12)";
     pub(super) const BODY_TIMEOUT: &str = "hyper-util has no request body timeout or minimum rate (Settings::request_body_timeout and request_body_min_rate are Albany's engine's, LIMIT-14 to LIMIT-16): a stalled body is waited for without limit";
     pub(super) const WRITE_TIMEOUT: &str = "hyper-util has no write timeout (Settings::response_write_timeout is Albany's engine's, LIMIT-17): a client that stops reading holds the connection and the push writer";
+    pub(super) const H2_LIMITS: &str = "this host leaves hyper's HTTP/2 flow-control windows at hyper's defaults (Settings::http2_initial_stream_window_size and _connection_window_size are Albany's engine's; H2-12)";
+    pub(super) const RAPID_RESET: &str = "hyper answers the burst with GOAWAY ENHANCE_YOUR_CALM, but hyper-util closes the socket at once with the rest of the burst unread: the kernel resets the connection and, on most runs, the client's write fails (broken pipe) before it reads the GOAWAY (some runs pass); Albany's engine closes with a lingering close (LIMIT-13, H2-13)";
+    pub(super) const REQUEST_CAP: &str = "hyper-util has no per-connection request cap (Settings::max_requests_per_connection is Albany's engine's; LIMIT-26)";
     pub(super) const FORWARDED: &str =
         "trusted proxies are Albany's engine's (EXT-13): the bridge inserts no albany::Forwarded";
 }
@@ -242,6 +245,10 @@ pub const HYPER_UTIL_TOWER_EXPECTED: &[ExpectedFailure] = &[
     expected("interface.extensions", why::UPGRADE),
     expected("interface.forwarded-trusted", why::FORWARDED),
     expected("interface.blocking-panic", why::PANIC),
+    expected("http2.settings-advertised", why::H2_LIMITS),
+    expected("http2.rapid-reset", why::RAPID_RESET),
+    expected("limits.max-requests-http1", why::REQUEST_CAP),
+    expected("limits.max-requests-http2", why::REQUEST_CAP),
 ];
 
 const fn expected(case: &'static str, reason: &'static str) -> ExpectedFailure {

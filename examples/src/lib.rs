@@ -33,7 +33,7 @@
 //!
 //! `run` logs `listening on http://ADDR` when it starts. Logging goes to
 //! standard error through `tracing_subscriber`, filtered by `RUST_LOG`
-//! (default `info`).
+//! (default [`DEFAULT_LOG_FILTER`]: `info,h2=error`).
 
 use std::io::{self, IsTerminal};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -84,10 +84,19 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("`{text}` resolved to no address"))
 }
 
+/// The examples' log filter when `RUST_LOG` is not set: INFO and above,
+/// except the `h2` crate's events below ERROR. h2 logs its HTTP/2 flood
+/// defences (rapid reset, too many reset streams; spec H2-13, H2-14) at
+/// WARN, one line per connection it ends, so a client could fill the log
+/// at will; the engine logs what clients do at DEBUG (spec OBS-4).
+pub const DEFAULT_LOG_FILTER: &str = "info,h2=error";
+
 /// Installs a `tracing` subscriber that prints to standard error, filtered
-/// by `RUST_LOG` (default `info`). Does nothing if one is installed already.
+/// by `RUST_LOG` (default [`DEFAULT_LOG_FILTER`]). Does nothing if one is
+/// installed already.
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::case;
-use crate::h2_frames::{self, RawConnection, StreamOutcome, PROTOCOL_ERROR};
+use crate::h2_frames::{self, RawConnection, StreamOutcome, ENHANCE_YOUR_CALM, PROTOCOL_ERROR};
 use crate::{ensure, ensure_eq, h1, h2, Case, Context, Failure};
 
 pub(super) const CASES: &[Case] = &[
@@ -136,6 +136,30 @@ pub(super) const CASES: &[Case] = &[
         ["RFC 8441 §3", "RFC 9113 §8.3.1"],
         "by default: no SETTINGS_ENABLE_CONNECT_PROTOCOL, and a :protocol request is reset",
         extended_connect_off
+    ),
+    case!(
+        "http2.settings-advertised",
+        Must,
+        ["H2-11", "H2-12", "H2-15", "LIMIT-1"],
+        ["RFC 9113 §6.5.2", "RFC 9113 §6.9.2", "RFC 9113 §4.2"],
+        "SETTINGS and the connection WINDOW_UPDATE carry the configured limits; a frame over 16384 bytes gets GOAWAY FRAME_SIZE_ERROR",
+        settings_advertised
+    ),
+    case!(
+        "http2.rapid-reset",
+        Must,
+        ["H2-13"],
+        ["RFC 9113 §6.4", "RFC 9113 §5.4.1"],
+        "a burst of streams reset before they are served gets GOAWAY ENHANCE_YOUR_CALM, then a FIN at once",
+        rapid_reset
+    ),
+    case!(
+        "http2.local-reset-limit",
+        Must,
+        ["H2-14"],
+        ["RFC 9113 §5.4.2", "RFC 9113 §5.4.1"],
+        "more than 1024 malformed requests on one connection get GOAWAY ENHANCE_YOUR_CALM",
+        local_reset_limit
     ),
 ];
 
@@ -507,6 +531,270 @@ fn h2c_upgrade_ignored(context: &mut Context<'_>) -> Result<(), Failure> {
     ensure_eq!(response.status(), 200, "status");
     ensure_eq!(response.head.minor_version, 1, "HTTP/1.1");
     ensure_eq!(response.body, b"Hello, world!".to_vec(), "body");
+    server.shutdown()?;
+    Ok(())
+}
+
+/// SETTINGS parameters (RFC 9113 §6.5.2).
+/// The error code FRAME_SIZE_ERROR (RFC 9113 §7).
+const FRAME_SIZE_ERROR: u32 = 0x6;
+
+mod setting {
+    pub(super) const HEADER_TABLE_SIZE: u16 = 0x1;
+    pub(super) const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    pub(super) const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    pub(super) const MAX_FRAME_SIZE: u16 = 0x5;
+    pub(super) const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+}
+
+/// SETTINGS parameters as (identifier, value) pairs.
+type SettingsList = Vec<(u16, u32)>;
+
+/// The server's SETTINGS and the increment of its first WINDOW_UPDATE on
+/// stream 0 (`None` when none came within 2 s of the SETTINGS).
+fn advertised(raw: &mut RawConnection) -> Result<(SettingsList, Option<u32>), Failure> {
+    let settings = server_settings(raw)?;
+    raw.write_frame(h2_frames::kind::SETTINGS, h2_frames::ACK, 0, &[])?;
+    raw.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut increment = None;
+    for _ in 0..10 {
+        let frame = match raw.read_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) | Err(_) => break,
+        };
+        if frame.kind == h2_frames::kind::WINDOW_UPDATE && frame.stream == 0 {
+            let p = &frame.payload;
+            if p.len() == 4 {
+                increment = Some(u32::from_be_bytes([p[0], p[1], p[2], p[3]]) & 0x7fff_ffff);
+            }
+            break;
+        }
+    }
+    Ok((settings, increment))
+}
+
+/// Checks one server's SETTINGS and connection window against the values
+/// it was configured with.
+fn check_advertised(
+    context: &mut Context<'_>,
+    what: &str,
+    configure: impl FnOnce(&mut albany_server::Settings),
+) -> Result<(), Failure> {
+    let mut settings = crate::suite_settings();
+    configure(&mut settings);
+    let expected = settings.clone();
+    let (server, _) = context.start_with(|s| *s = settings)?;
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let (advertised, increment) = advertised(&mut raw)?;
+    let value = |id: u16| {
+        advertised
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .map(|(_, v)| *v)
+    };
+    ensure_eq!(
+        value(setting::MAX_CONCURRENT_STREAMS),
+        Some(expected.http2_max_concurrent_streams),
+        "{what}: SETTINGS_MAX_CONCURRENT_STREAMS"
+    );
+    ensure_eq!(
+        value(setting::INITIAL_WINDOW_SIZE),
+        Some(expected.http2_initial_stream_window_size),
+        "{what}: SETTINGS_INITIAL_WINDOW_SIZE"
+    );
+    // 16384 is RFC 9113's initial value: advertising it or not is the same.
+    ensure!(
+        matches!(value(setting::MAX_FRAME_SIZE), None | Some(16_384)),
+        "{what}: SETTINGS_MAX_FRAME_SIZE {:?}, expected 16384",
+        value(setting::MAX_FRAME_SIZE)
+    );
+    ensure_eq!(
+        value(setting::MAX_HEADER_LIST_SIZE),
+        Some(u32::try_from(expected.max_header_size).unwrap_or(u32::MAX)),
+        "{what}: SETTINGS_MAX_HEADER_LIST_SIZE"
+    );
+    ensure!(
+        matches!(value(setting::HEADER_TABLE_SIZE), None | Some(4096)),
+        "{what}: SETTINGS_HEADER_TABLE_SIZE {:?}, expected 4096",
+        value(setting::HEADER_TABLE_SIZE)
+    );
+    ensure_eq!(
+        increment,
+        Some(expected.http2_initial_connection_window_size - 65_535),
+        "{what}: the connection's WINDOW_UPDATE increment (window minus 65535)"
+    );
+    // [H2-15] A DATA frame one byte over the largest frame, on a request
+    // whose answer waits for its whole body.
+    let authority = server.endpoint().to_string();
+    let scheme = raw.scheme();
+    raw.send_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", scheme),
+            (":authority", &authority),
+            (":path", "/inspect"),
+        ],
+        false,
+    )?;
+    let _ = raw.send_data(1, &vec![b'x'; 16_385], false);
+    let outcome = raw.outcome(1, Duration::from_secs(10))?;
+    ensure_eq!(
+        outcome,
+        StreamOutcome::GoAway(FRAME_SIZE_ERROR),
+        "{what}: the answer to a 16385-byte DATA frame"
+    );
+    drop(raw);
+    server.shutdown()?;
+    Ok(())
+}
+
+fn settings_advertised(context: &mut Context<'_>) -> Result<(), Failure> {
+    check_advertised(context, "defaults", |_| {})?;
+    check_advertised(context, "configured", |s| {
+        s.http2_max_concurrent_streams = 50;
+        s.http2_initial_stream_window_size = 256 * 1024;
+        s.http2_initial_connection_window_size = 512 * 1024;
+        s.max_header_size = 32 * 1024;
+    })
+}
+
+fn rapid_reset(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, _) = context.start()?;
+    let authority = server.endpoint().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    // Past h2's limit of 20 streams reset while pending accept, in one
+    // write so that they arrive together.
+    // 100 pairs: about 6 KiB, one segment on loopback.
+    let last = raw.rapid_reset(1, 100, &authority, "/hello")?;
+    let outcome = raw.outcome(last, Duration::from_secs(10))?;
+    ensure_eq!(
+        outcome,
+        StreamOutcome::GoAway(ENHANCE_YOUR_CALM),
+        "the answer to 100 HEADERS + RST_STREAM pairs"
+    );
+    // Then a FIN at once (the lingering close, LIMIT-13, which
+    // examples/tests/half_close.rs covers otherwise), although the client
+    // goes on sending (a PING every 20 ms, each of which restarts the
+    // lingering close's 100 ms idle timer): a server that did not shut
+    // down its write side first would end the connection only after the
+    // linger's 1 s.
+    let started = std::time::Instant::now();
+    raw.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut ended = false;
+    while started.elapsed() < Duration::from_millis(900) {
+        let _ = raw.write_frame(h2_frames::kind::PING, 0, 0, &[0; 8]);
+        match raw.read_frame() {
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Ok(Some(_)) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    ensure!(
+        ended,
+        "no end of file within 900 ms of the GOAWAY (the write side was not shut down)"
+    );
+    drop(raw);
+    // The server itself goes on serving.
+    let mut fresh = RawConnection::open(server.endpoint())?;
+    fresh.send_get(1, &authority, "/hello", &[])?;
+    ensure_eq!(
+        fresh.outcome(1, Duration::from_secs(10))?,
+        StreamOutcome::Response(Some(200)),
+        "a new connection after the attack"
+    );
+    drop(fresh);
+    server.shutdown()?;
+    Ok(())
+}
+
+fn local_reset_limit(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start()?;
+    let authority = server.endpoint().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    let scheme = raw.scheme();
+    // Each request is malformed (a connection-specific field, H2-7): the
+    // server resets its stream.
+    let block = h2_frames::field_block(&[
+        (":method", "GET"),
+        (":scheme", scheme),
+        (":authority", &authority),
+        (":path", "/hello"),
+        ("connection", "keep-alive"),
+    ]);
+    let mut next = 1;
+    let mut burst = |raw: &mut RawConnection, count: u32| {
+        let mut bytes = Vec::new();
+        for _ in 0..count {
+            bytes.extend(h2_frames::frame_bytes(
+                h2_frames::kind::HEADERS,
+                h2_frames::END_HEADERS | h2_frames::END_STREAM,
+                next,
+                &block,
+            ));
+            next += 2;
+        }
+        raw.write_raw(&bytes)
+    };
+    raw.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // Reads frames until `resets` RST_STREAMs have come, or a GOAWAY (its
+    // error code), or the connection ends.
+    let read =
+        |raw: &mut RawConnection, resets: &mut u32, want: u32| -> Result<Option<u32>, Failure> {
+            while *resets < want {
+                let Some(frame) = raw.read_frame()? else {
+                    return Ok(None);
+                };
+                match frame.kind {
+                    h2_frames::kind::RST_STREAM => *resets += 1,
+                    h2_frames::kind::GOAWAY => {
+                        return Ok(Some(frame.payload.get(4..8).map_or(u32::MAX, |c| {
+                            u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                        })))
+                    }
+                    _ => {}
+                }
+            }
+            Ok(None)
+        };
+    // 1000 malformed requests, 100 at a time: each is reset, and the
+    // connection stays.
+    let mut resets = 0;
+    for round in 1..=10 {
+        burst(&mut raw, 100)?;
+        if let Some(code) = read(&mut raw, &mut resets, round * 100)? {
+            return Err(Failure::Fail(format!(
+                "GOAWAY ({code}) after {resets} reset streams, before 1000"
+            )));
+        }
+    }
+    ensure_eq!(resets, 1000, "streams reset");
+    // 100 more: past 1024, GOAWAY with ENHANCE_YOUR_CALM.
+    let _ = burst(&mut raw, 100);
+    let goaway = read(&mut raw, &mut resets, u32::MAX)?;
+    ensure_eq!(
+        goaway,
+        Some(ENHANCE_YOUR_CALM),
+        "GOAWAY's error code past 1024 resets"
+    );
+    ensure!(
+        resets <= 1024,
+        "{resets} streams reset before the GOAWAY, expected at most 1024"
+    );
+    ensure_eq!(state.calls(), 0, "application calls");
+    drop(raw);
     server.shutdown()?;
     Ok(())
 }

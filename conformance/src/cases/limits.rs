@@ -256,6 +256,22 @@ pub(super) const CASES: &[Case] = &[
         "over HTTP/2 a field block over max_header_size gets 431 or a reset",
         http2_head_too_large
     ),
+    case!(
+        "limits.max-requests-http1",
+        Must,
+        ["LIMIT-26"],
+        ["RFC 9112 §9.6"],
+        "max_requests_per_connection = 3: the third response says Connection: close, then the connection closes",
+        max_requests_http1
+    ),
+    case!(
+        "limits.max-requests-http2",
+        Must,
+        ["LIMIT-26"],
+        ["RFC 9113 §6.8"],
+        "max_requests_per_connection = 3: after the third stream, GOAWAY (NO_ERROR) and the third is answered",
+        max_requests_http2
+    ),
 ];
 
 fn uri_too_long(context: &mut Context<'_>) -> Result<(), Failure> {
@@ -892,7 +908,7 @@ fn http2_head_too_large(context: &mut Context<'_>) -> Result<(), Failure> {
 type Breaker = (&'static str, fn(&mut albany_server::Settings));
 
 fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
-    let breakers: [Breaker; 12] = [
+    let breakers: [Breaker; 16] = [
         ("max_header_size", |s| s.max_header_size = 4096),
         ("header_read_timeout", |s| {
             s.header_read_timeout = Some(Duration::ZERO);
@@ -922,6 +938,18 @@ fn invalid_settings(context: &mut Context<'_>) -> Result<(), Failure> {
         }),
         ("http2_keep_alive_timeout", |s| {
             s.http2_keep_alive_timeout = Duration::ZERO;
+        }),
+        ("http2_initial_stream_window_size", |s| {
+            s.http2_initial_stream_window_size = 65_534;
+        }),
+        ("http2_initial_stream_window_size", |s| {
+            s.http2_initial_stream_window_size = 1 << 31;
+        }),
+        ("http2_initial_connection_window_size", |s| {
+            s.http2_initial_connection_window_size = 1024;
+        }),
+        ("max_requests_per_connection", |s| {
+            s.max_requests_per_connection = Some(0);
         }),
     ];
     for (name, break_it) in breakers {
@@ -1273,6 +1301,82 @@ fn http2_stream_stalled(context: &mut Context<'_>) -> Result<(), Failure> {
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(connection);
+    server.shutdown()?;
+    Ok(())
+}
+
+fn max_requests_http1(context: &mut Context<'_>) -> Result<(), Failure> {
+    let (server, state) = context.start_with(|s| s.max_requests_per_connection = Some(3))?;
+    let mut connection = h1::Connection::open(server.endpoint())?;
+    for n in 1..=3 {
+        connection.send(&h1::get(&format!("/say/{n}")))?;
+        let response = connection.read_response(false)?;
+        ensure_eq!(response.status(), 200, "status of response {n}");
+        ensure_eq!(
+            response.body,
+            format!("{n}").into_bytes(),
+            "body of response {n}"
+        );
+        let close = response
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        ensure_eq!(close, n == 3, "Connection: close on response {n}");
+    }
+    ensure!(
+        connection.is_closed_within(Duration::from_secs(5)),
+        "the connection stayed open after its third response"
+    );
+    ensure_eq!(state.calls(), 3, "application calls");
+    // The limit is per connection: a new one is served.
+    ensure_eq!(
+        h1::exchange(server.endpoint(), &h1::get("/hello"))?.status(),
+        200,
+        "a new connection"
+    );
+    server.shutdown()?;
+    Ok(())
+}
+
+fn max_requests_http2(context: &mut Context<'_>) -> Result<(), Failure> {
+    use h2_frames::{kind, RawConnection, StreamOutcome};
+    let (server, _) = context.start_with(|s| s.max_requests_per_connection = Some(3))?;
+    let authority = server.endpoint().to_string();
+    let mut raw = RawConnection::open(server.endpoint())?;
+    for stream in [1, 3] {
+        raw.send_get(stream, &authority, "/hello", &[])?;
+        ensure_eq!(
+            raw.outcome(stream, Duration::from_secs(10))?,
+            StreamOutcome::Response(Some(200)),
+            "stream {stream}"
+        );
+    }
+    raw.send_get(5, &authority, "/hello", &[])?;
+    // The third stream is answered, and the server says GOAWAY (before or
+    // after the answer); the connection then ends.
+    let (mut answered, mut goaway) = (false, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    raw.set_read_timeout(Some(Duration::from_secs(10)))?;
+    while !(answered && goaway.is_some()) && Instant::now() < deadline {
+        let Some(frame) = raw.read_frame()? else {
+            break;
+        };
+        match frame.kind {
+            kind::HEADERS if frame.stream == 5 => answered = true,
+            kind::GOAWAY => {
+                goaway = frame
+                    .payload
+                    .get(4..8)
+                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+            }
+            kind::PING if frame.flags & h2_frames::ACK == 0 => {
+                raw.write_frame(kind::PING, h2_frames::ACK, 0, &frame.payload)?;
+            }
+            _ => {}
+        }
+    }
+    ensure!(answered, "the third stream was not answered");
+    ensure_eq!(goaway, Some(0), "GOAWAY's error code (NO_ERROR)");
+    drop(raw);
     server.shutdown()?;
     Ok(())
 }

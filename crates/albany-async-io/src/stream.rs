@@ -157,8 +157,21 @@ impl<S: StreamSocket> hyper::rt::Write for AsyncIoStream<S> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// Flushes, then shuts down the write side (`shutdown(2)` with
+    /// `SHUT_WR`: a FIN), as tokio's `TcpStream` does. async-io's
+    /// `Async<T>::poll_close` only flushes: through it, the lingering
+    /// close (spec LIMIT-13) sent no FIN, and a client waiting for the end
+    /// of the response (an HTTP/2 client after `GOAWAY`) waited for the
+    /// linger's 100 ms idle timeout on albany-smol and albany-async-std
+    /// (RELIABILITY.md, "HTTP/2 rapid reset").
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
+        ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        Poll::Ready(
+            self.inner
+                .get_ref()
+                .sock_ref()
+                .shutdown(std::net::Shutdown::Write),
+        )
     }
 }
 
@@ -211,5 +224,24 @@ mod tests {
             assert!(poll_read_once(&mut stream, &mut noop).is_pending());
         }
         assert_eq!(stream.failed_reads, 1);
+    }
+
+    /// `poll_shutdown` sends a FIN: the client reads its end of file while
+    /// the server still holds the socket (the lingering close, LIMIT-13).
+    #[test]
+    fn shutdown_sends_a_fin() {
+        use hyper::rt::Write as _;
+        use std::io::Read as _;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut stream = AsyncIoStream::new(Async::new(server).unwrap());
+        async_io::block_on(poll_fn(|cx| Pin::new(&mut stream).poll_shutdown(cx))).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(client.read(&mut byte).unwrap(), 0, "an end of file");
+        drop(stream);
     }
 }

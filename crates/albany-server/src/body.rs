@@ -100,19 +100,6 @@ impl http_body::Body for ResponseBody {
     }
 }
 
-/// Logs a failed response body: at WARN, the application's fault, or at
-/// DEBUG when it failed because the request body it streams timed out
-/// (the client's doing, LIMIT-16).
-#[cold]
-#[inline(never)]
-fn body_failed(error: &Error) {
-    if error.is::<albany::body::TimeoutError>() {
-        tracing::debug!(%error, "response body failed; aborting the response");
-    } else {
-        tracing::warn!(%error, "response body failed; aborting the response");
-    }
-}
-
 /// [LIMIT-16] The request body timed out after the response head was
 /// sent: the response is aborted (hyper closes an HTTP/1.1 connection
 /// before the response's end, resets an HTTP/2 stream), and the body ends.
@@ -160,5 +147,86 @@ fn checked(polled: std::thread::Result<Polled>, panicked: &mut bool) -> Polled {
             tracing::error!("response body panicked; aborting the response");
             Poll::Ready(Some(Err(Error::new("the response body panicked"))))
         }
+    }
+}
+
+/// Logs a response body's failure (the response is aborted): at DEBUG when
+/// a peer caused it, at WARN when the application's body failed by itself
+/// (spec OBS-4).
+#[cold]
+#[inline(never)]
+fn body_failed(error: &Error) {
+    if caused_by_peer(error) {
+        tracing::debug!(%error, "response body failed (its source's connection failed); aborting the response");
+    } else {
+        tracing::warn!(%error, "response body failed; aborting the response");
+    }
+}
+
+/// Whether a body error comes from a peer rather than from the application:
+/// anywhere in its chain of sources, a `hyper::Error` (a request body the
+/// application passes on, whose client went away, reset its stream or sent
+/// a malformed body; or another HTTP connection the application reads,
+/// such as a proxy's upstream), an I/O error of a connection that ended or
+/// was reset, a `LengthLimitError` (a request body longer than
+/// `max_request_body_size`), or a `TimeoutError` (a request body that timed
+/// out, LIMIT-16). An application's own error that wraps one of
+/// these keeps it as a source when made with `albany::Error::new`.
+fn caused_by_peer(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current.is::<hyper::Error>()
+            || current.is::<albany::body::LengthLimitError>()
+            || current.is::<albany::body::TimeoutError>()
+        {
+            return true;
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        cause = current.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caused_by_peer;
+    use albany::Error;
+
+    #[test]
+    fn an_application_error_is_not_a_peers() {
+        assert!(!caused_by_peer(&Error::new("the database went away")));
+        assert!(!caused_by_peer(&Error::new(std::io::Error::other(
+            "disk full"
+        ))));
+    }
+
+    #[test]
+    fn a_connection_that_ended_is_a_peers_even_wrapped() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(caused_by_peer(&Error::new(reset)));
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("upload failed")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped = Wrapper(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        assert!(caused_by_peer(&Error::new(wrapped)));
     }
 }

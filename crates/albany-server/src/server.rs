@@ -408,6 +408,27 @@ impl<B: Binding> Server<B> {
         self
     }
 
+    /// See [`Settings::http2_initial_stream_window_size`] (bytes; default
+    /// 1 MiB; 65535 to 2^31 − 1).
+    pub fn http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.settings.http2_initial_stream_window_size = bytes;
+        self
+    }
+
+    /// See [`Settings::http2_initial_connection_window_size`] (bytes;
+    /// default 1 MiB; 65535 to 2^31 − 1).
+    pub fn http2_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.settings.http2_initial_connection_window_size = bytes;
+        self
+    }
+
+    /// See [`Settings::max_requests_per_connection`] (default `None`: no
+    /// limit; at least 1).
+    pub fn max_requests_per_connection(mut self, requests: Option<u64>) -> Self {
+        self.settings.max_requests_per_connection = requests;
+        self
+    }
+
     /// Returns a handle to this server's live counters: open connections,
     /// requests in flight, upgraded connections, requests served (spec
     /// OBS-3). Take it before [`serve`](Server::serve), as the shutdown

@@ -155,6 +155,36 @@ pub struct Settings {
     /// socket file's permissions decide who can connect (spec EXT-13).
     /// Default: `false`.
     pub trust_unix_peers: bool,
+    /// HTTP/2 stream flow control: the server's
+    /// `SETTINGS_INITIAL_WINDOW_SIZE` (RFC 9113 §6.5.2, §6.9.2), the bytes
+    /// of a request body a client may send on one stream before the
+    /// application has read them. From 65535 (RFC 9113's initial value)
+    /// to 2147483647 (2^31 − 1, the largest window). Default: 1048576
+    /// (1 MiB; spec H2-12).
+    pub http2_initial_stream_window_size: u32,
+    /// HTTP/2 connection flow control: the window of the whole connection
+    /// (raised from RFC 9113's initial 65535 by a `WINDOW_UPDATE` on stream
+    /// 0 after the server's SETTINGS, RFC 9113 §6.9), the bytes of request
+    /// bodies, all streams together, a client may send before the
+    /// application has read them: what one connection's request bodies can
+    /// hold in the server's memory. From 65535 to 2147483647. Default:
+    /// 1048576 (1 MiB; spec H2-12).
+    pub http2_initial_connection_window_size: u32,
+    /// The most requests served on one connection; `None`: no limit. Over
+    /// HTTP/1.1 the response to the last one says `Connection: close` and
+    /// the server closes the connection after it; over HTTP/2, once the
+    /// last one has arrived, the server starts a graceful close (`GOAWAY`,
+    /// RFC 9113 §6.8): the streams already open finish, later ones are
+    /// refused, and the client opens a new connection (spec LIMIT-26). At
+    /// least 1.
+    ///
+    /// Default: `None`, as hyper and Go's `net/http` (nginx's
+    /// `keepalive_requests` is 1000): a cap exists to spread long-lived
+    /// clients over servers behind a balancer or to free per-connection
+    /// memory, neither of which a connection needs by itself here, and
+    /// clients that do not reconnect after `GOAWAY` (`h2load`) fail their
+    /// remaining requests under a cap.
+    pub max_requests_per_connection: Option<u64>,
 }
 
 impl Default for Settings {
@@ -180,6 +210,9 @@ impl Default for Settings {
             access_log: false,
             trusted_proxies: Vec::new(),
             trust_unix_peers: false,
+            http2_initial_stream_window_size: 1024 * 1024,
+            http2_initial_connection_window_size: 1024 * 1024,
+            max_requests_per_connection: None,
         }
     }
 }
@@ -195,7 +228,10 @@ impl Settings {
     /// bytes per second or with a grace of zero, `max_connections`,
     /// `http2_max_concurrent_streams` or `backlog` of 0,
     /// `tls_handshake_timeout`, `http2_idle_timeout`,
-    /// `http2_keep_alive_interval` or `http2_keep_alive_timeout` of zero.
+    /// `http2_keep_alive_interval` or `http2_keep_alive_timeout` of zero,
+    /// `http2_initial_stream_window_size` or
+    /// `http2_initial_connection_window_size` outside 65535 to 2147483647,
+    /// `max_requests_per_connection` of `Some(0)`.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let invalid = |name, requirement| Err(InvalidSetting { name, requirement });
         if self.max_header_size < 8192 {
@@ -250,6 +286,24 @@ impl Settings {
         }
         if self.http2_keep_alive_timeout.is_zero() {
             return invalid("http2_keep_alive_timeout", "longer than zero");
+        }
+        let windows = [
+            (
+                "http2_initial_stream_window_size",
+                self.http2_initial_stream_window_size,
+            ),
+            (
+                "http2_initial_connection_window_size",
+                self.http2_initial_connection_window_size,
+            ),
+        ];
+        for (name, window) in windows {
+            if !(65_535..=0x7fff_ffff).contains(&window) {
+                return invalid(name, "from 65535 to 2147483647 bytes");
+            }
+        }
+        if self.max_requests_per_connection == Some(0) {
+            return invalid("max_requests_per_connection", "at least 1 (None: no limit)");
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 mod head_timeout;
 mod linger;
 mod table;
+mod request_cap;
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -23,6 +24,7 @@ use crate::service::{serve_request, ConnectionState};
 use crate::{Binding, Settings};
 use head_timeout::HeadTimer;
 use table::Registered;
+use request_cap::{Capped, RequestCap};
 
 /// The protocols a server speaks, configured from its [`Settings`]: hyper's
 /// HTTP/1 builder, and its HTTP/2 builder unless `http2` is off (spec H2-1,
@@ -37,11 +39,39 @@ pub(crate) struct Protocols<B> {
     /// The server's connections, for closing an idle one to make room
     /// (spec LIMIT-5, LIMIT-20).
     pub(crate) table: Arc<Table>,
+    /// `Settings::max_requests_per_connection` (spec LIMIT-26).
+    max_requests: Option<u64>,
 }
 
 /// hyper's default `max_buf_size` (8 KiB plus 100 × 4 KiB): the largest
 /// read buffer, and how much hyper's write buffer queues before it flushes.
 const MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
+
+/// [H2-11] [H2-15] `SETTINGS_MAX_FRAME_SIZE`: the largest frame payload
+/// the server accepts (a longer one is a `FRAME_SIZE_ERROR`), RFC 9113's initial value (§6.5.2); larger frames only save
+/// framing on bulk uploads, and cost a buffer that large per connection.
+const HTTP2_MAX_FRAME_SIZE: u32 = 16_384;
+
+/// (Spec §17, note.) The most bytes of a response body queued per HTTP/2 stream
+/// ahead of the client's flow-control window: hyper's and h2's value,
+/// 400 KiB. Past it the body is not polled until the client reads.
+const HTTP2_MAX_SEND_BUFFER_SIZE: usize = 400 * 1024;
+
+/// [H2-13] The most streams a client may reset before the application has
+/// been called (h2's pending-accept queue), the defence against rapid
+/// reset (CVE-2023-44487): h2's value since 0.3.22 / 0.4.0, 20. One more
+/// ends the connection with `GOAWAY` and `ENHANCE_YOUR_CALM`.
+const HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// [H2-14] The most streams the server resets because of the client's
+/// errors over one connection (RUSTSEC-2024-0003): hyper's value, 1024.
+/// One more ends the connection with `GOAWAY` and `ENHANCE_YOUR_CALM`.
+const HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
+/// [H2-11] The HPACK dynamic table the server decodes with
+/// (`SETTINGS_HEADER_TABLE_SIZE`): RFC 9113's initial value, 4096 bytes,
+/// which is therefore not advertised.
+const HTTP2_HEADER_TABLE_SIZE: u32 = 4096;
 
 impl<B: Binding> Protocols<B> {
     /// The protocols and their limits from `settings` (already validated);
@@ -65,13 +95,23 @@ impl<B: Binding> Protocols<B> {
                 // timeout.
                 stream_timeout: settings.response_write_timeout,
             });
+            // [H2-11] to [H2-15] Every limit set here, none left to
+            // hyper's or h2's defaults (which may change).
             http2
                 .timer(HyperTimer(binding.clone()))
                 .max_concurrent_streams(settings.http2_max_concurrent_streams)
                 .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
                 // [LIMIT-21] A peer that does not answer a PING is closed.
                 .keep_alive_interval(settings.http2_keep_alive_interval)
-                .keep_alive_timeout(settings.http2_keep_alive_timeout);
+                .keep_alive_timeout(settings.http2_keep_alive_timeout)
+                .adaptive_window(false)
+                .initial_stream_window_size(settings.http2_initial_stream_window_size)
+                .initial_connection_window_size(settings.http2_initial_connection_window_size)
+                .max_frame_size(HTTP2_MAX_FRAME_SIZE)
+                .max_send_buf_size(HTTP2_MAX_SEND_BUFFER_SIZE)
+                .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+                .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS)
+                .header_table_size(HTTP2_HEADER_TABLE_SIZE);
             // [UPG-8] RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL, only when
             // asked for (see the setting's documentation).
             if settings.http2_extended_connect {
@@ -87,6 +127,7 @@ impl<B: Binding> Protocols<B> {
             response_write_timeout: settings.response_write_timeout,
             http2_idle_timeout: settings.http2_idle_timeout,
             table: Arc::default(),
+            max_requests: settings.max_requests_per_connection,
         }
     }
 }
@@ -183,14 +224,35 @@ pub(crate) async fn serve_connection<A, B, I>(
     } else {
         (Protocol::Http1, Rewind::new(io))
     };
-    let service = hyper::service::service_fn(move |request| serve_request(state.clone(), request));
+    // [LIMIT-26] Counted as hyper hands each request over.
+    let cap = protocols
+        .max_requests
+        .map(|limit| Arc::new(RequestCap::new(limit)));
+    let http2 = matches!(protocol, Protocol::Http2) && protocols.http2.is_some();
+    let service = {
+        let (cap, requests) = (cap.clone(), requests.clone());
+        hyper::service::service_fn(move |request| {
+            if let Some(cap) = &cap {
+                if cap.count() && !http2 {
+                    // The last response says `Connection: close`, as in
+                    // graceful shutdown; hyper closes after it.
+                    requests.drain();
+                }
+            }
+            serve_request(state.clone(), request)
+        })
+    };
     let result = match (protocol, &protocols.http2) {
         (Protocol::Http2, Some(http2)) => {
             // [LIMIT-3] Over HTTP/2 the timeout covered the preface only.
             requests.stop();
             timer.set(None);
             registered.http2();
-            let connection = pin!(http2.serve_connection(io, service));
+            let connection = pin!(Capped::new(
+                http2.serve_connection(io, service),
+                cap.as_deref(),
+                |c| c.graceful_shutdown(),
+            ));
             let watch = Watch {
                 requests: &requests,
                 http2: true,
