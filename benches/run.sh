@@ -4,7 +4,8 @@
 # `ci-bench` profile with --quick).
 #
 #   benches/run.sh            # full run: 3 rounds, writes benches/RESULTS.md and benches/results.json
-#   benches/run.sh --quick    # CI: 1 round of short runs, writes to a temporary directory
+#   benches/run.sh --quick    # 1 round of short runs, writes to a temporary directory
+#   benches/run.sh --quick --debug   # CI: the same with the debug build
 #   benches/run.sh --servers albany-tokio,hyper-tokio --rounds 5
 #
 # Every argument goes to the driver (`albany-bench --help`). The exit status
@@ -22,15 +23,24 @@ install_missing wrk=wrk h2load=nghttp2-client taskset=util-linux
 # RESULTS.md were measured); `--quick` builds with `ci-bench` (release
 # without LTO, 16 codegen units), which builds in a fraction of the time: a
 # quick run checks that the harness works, its figures are not published.
+# `--debug` (CI, after `cargo test --workspace`) uses the debug build
+# instead, whose dependencies the test build has already compiled: it
+# checks that every row still runs, at debug speed.
 profile=release
 build=1
 proxy=1
+args=()
 for arg in "$@"; do
     case "$arg" in
-    --quick) profile=ci-bench ;;
+    --quick) [[ "$profile" == dev ]] || profile=ci-bench ;;
+    --debug) profile=dev; continue ;;
     --no-build) build=0 ;;
     esac
+    args+=("$arg")
 done
+# The directory cargo builds a profile into.
+dir=$profile
+[[ "$profile" == dev ]] && dir=debug
 # The proxy example is built unless `--servers` leaves its row out.
 servers=$(printf '%s\n' "$@" | sed -n '/^--servers$/{n;p}')
 if [[ -n "$servers" && "$servers" != *proxy-* ]]; then
@@ -40,7 +50,7 @@ if ((build)); then
     # One build of the driver and the servers, here, so that the driver
     # (run directly below, not through `cargo run`, whose environment would
     # make cargo rebuild) finds them up to date.
-    if ((proxy)) && [[ "$profile" == ci-bench ]]; then
+    if ((proxy)) && [[ "$profile" != release ]]; then
         # Quick: one cargo command, so that the dependencies are built once
         # with the union of both packages' features.
         cargo build --profile "$profile" -p albany-bench --bins -p albany-examples --example proxy
@@ -54,4 +64,4 @@ if ((build)); then
     fi
 fi
 target_dir="${CARGO_TARGET_DIR:-target}"
-exec "$target_dir/$profile/albany-bench" --no-build "$@"
+exec "$target_dir/$dir/albany-bench" --no-build "${args[@]}"

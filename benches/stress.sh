@@ -5,12 +5,14 @@
 # albany-async-std, albany-smol, and raw hyper-tokio as the reference.
 #
 #   benches/stress.sh            # full run (about 10 minutes): writes benches/STRESS.md
-#   benches/stress.sh --quick    # CI: smaller counts, shorter runs (about 2 minutes after the build)
+#   benches/stress.sh --quick    # smaller counts, shorter runs (about 2 minutes after the build)
+#   benches/stress.sh --quick --debug --no-build   # CI: the debug build `cargo test` made
 #   benches/stress.sh --servers albany-tokio,hyper-tokio --scenarios slowloris,panics
 #
 # Every argument goes to the driver (`albany-stress --help`). Both modes
 # build with the `ci-bench` profile (release without LTO, 16 codegen
-# units; the build `benches/run.sh --quick` makes, so CI builds once): the
+# units; the build `benches/run.sh --quick` makes), or with `--debug` the
+# debug build (CI, where `cargo test --workspace` has built it): the
 # harness checks bounds (crashes, lost responses, RSS, fds, timeouts), not
 # speed, and thin LTO does not move them. The exit status is
 # non-zero when the build or the harness fails, or when a hard target
@@ -22,17 +24,21 @@ cd "$(dirname "$0")/.."
 
 profile=ci-bench
 build=1
+args=()
 for arg in "$@"; do
     case "$arg" in
+    # CI, after `cargo test --workspace`: the debug build.
+    --debug) profile=dev; continue ;;
     --no-build) build=0 ;;
     esac
+    args+=("$arg")
 done
+dir=$profile
+[[ "$profile" == dev ]] && dir=debug
 if ((build)); then
     # Built here and run directly (not through `cargo run`), as
     # benches/run.sh does, so that the driver finds bench-server next to it.
     cargo build --profile "$profile" -p albany-bench --bin albany-stress --bin bench-server
 fi
-# 10,000 connections: the driver raises its own RLIMIT_NOFILE to the hard
-# limit, and so does bench-server.
 target_dir="${CARGO_TARGET_DIR:-target}"
-exec "$target_dir/$profile/albany-stress" "$@"
+exec "$target_dir/$dir/albany-stress" "${args[@]}"
