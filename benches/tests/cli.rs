@@ -27,7 +27,14 @@ fn bench_server_without_arguments_prints_its_usage() {
 fn bench_server_names_an_unknown_server() {
     let output = run(
         env!("CARGO_BIN_EXE_bench-server"),
-        &["--server", "no-such-server", "--threads", "1", "--addr", "127.0.0.1:1"],
+        &[
+            "--server",
+            "no-such-server",
+            "--threads",
+            "1",
+            "--addr",
+            "127.0.0.1:1",
+        ],
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
@@ -44,12 +51,21 @@ fn the_drivers_refuse_an_unknown_option() {
         env!("CARGO_BIN_EXE_albany-stress"),
     ] {
         let output = run(program, &["--no-such-option"]);
-        assert_eq!(output.status.code(), Some(2), "{program}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{program}: {}",
+            stderr(&output)
+        );
         assert!(
             stderr(&output).contains("--no-such-option"),
             "{program}: {}",
             stderr(&output)
         );
-        assert!(stderr(&output).contains("Usage:"), "{program}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("Usage:"),
+            "{program}: {}",
+            stderr(&output)
+        );
     }
 }

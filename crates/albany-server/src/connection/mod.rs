@@ -3,8 +3,8 @@
 
 mod head_timeout;
 mod linger;
-mod table;
 mod request_cap;
+mod table;
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -23,8 +23,8 @@ use crate::rt::{deadline_after, HyperExecutor, HyperTimer};
 use crate::service::{serve_request, ConnectionState};
 use crate::{Binding, Settings};
 use head_timeout::HeadTimer;
-use table::Registered;
 use request_cap::{Capped, RequestCap};
+use table::Registered;
 
 /// The protocols a server speaks, configured from its [`Settings`]: hyper's
 /// HTTP/1 builder, and its HTTP/2 builder unless `http2` is off (spec H2-1,
