@@ -34,3 +34,35 @@ wait_for_server() {
     done
     curl -fs -o /dev/null "http://$1/"
 }
+
+# parse_build_args PROFILE ARG...: the arguments benches/run.sh and
+# benches/stress.sh read for themselves. Sets `profile` (PROFILE; `ci-bench`
+# with --quick; `dev` with --debug, whatever the order), `dir` (the
+# directory under the target directory cargo builds that profile into),
+# `build` (0 with --no-build) and `args` (the ARGs but --debug, for the
+# driver).
+parse_build_args() {
+    local arg debug=0
+    profile=$1
+    shift
+    build=1
+    args=()
+    for arg in "$@"; do
+        case "$arg" in
+        --quick) profile=ci-bench ;;
+        --debug)
+            debug=1
+            continue
+            ;;
+        --no-build) build=0 ;;
+        esac
+        args+=("$arg")
+    done
+    if ((debug)); then
+        profile=dev
+    fi
+    dir=$profile
+    if [[ "$profile" == dev ]]; then
+        dir=debug
+    fi
+}

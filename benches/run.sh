@@ -26,21 +26,8 @@ install_missing wrk=wrk h2load=nghttp2-client taskset=util-linux
 # `--debug` (CI, after `cargo test --workspace`) uses the debug build
 # instead, whose dependencies the test build has already compiled: it
 # checks that every row still runs, at debug speed.
-profile=release
-build=1
+parse_build_args release "$@"
 proxy=1
-args=()
-for arg in "$@"; do
-    case "$arg" in
-    --quick) [[ "$profile" == dev ]] || profile=ci-bench ;;
-    --debug) profile=dev; continue ;;
-    --no-build) build=0 ;;
-    esac
-    args+=("$arg")
-done
-# The directory cargo builds a profile into.
-dir=$profile
-[[ "$profile" == dev ]] && dir=debug
 # The proxy example is built unless `--servers` leaves its row out.
 servers=$(printf '%s\n' "$@" | sed -n '/^--servers$/{n;p}')
 if [[ -n "$servers" && "$servers" != *proxy-* ]]; then

@@ -22,19 +22,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-profile=ci-bench
-build=1
-args=()
-for arg in "$@"; do
-    case "$arg" in
-    # CI, after `cargo test --workspace`: the debug build.
-    --debug) profile=dev; continue ;;
-    --no-build) build=0 ;;
-    esac
-    args+=("$arg")
-done
-dir=$profile
-[[ "$profile" == dev ]] && dir=debug
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+# --debug: CI, after `cargo test --workspace`, the debug build.
+parse_build_args ci-bench "$@"
 if ((build)); then
     # Built here and run directly (not through `cargo run`), as
     # benches/run.sh does, so that the driver finds bench-server next to it.
