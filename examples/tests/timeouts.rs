@@ -368,3 +368,66 @@ fn the_defaults_stop_a_one_byte_a_second_body() {
         println!("408 after {elapsed:?}");
     }
 }
+
+/// [LIMIT-17] An HTTP/1.1 client that asks for a large streamed response
+/// and never reads it (a 4 KiB receive buffer) is closed once the write
+/// timeout passes without progress, on every adapter (in parallel). The
+/// timeout is 20 s, not 1 s: while a client's window is zero the kernel
+/// probes it at growing intervals, and async-io wakes the stalled writer at
+/// each probe; a flush that is ready then counted as progress and kept
+/// the timer from firing whenever the probes came more often than the
+/// timeout (smol and async-std held such clients for minutes at 60 s).
+#[test]
+fn an_http1_client_that_stops_reading_a_stream_is_closed_after_the_write_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(20);
+    let runs: Vec<_> = ADAPTERS
+        .into_iter()
+        .map(|adapter| std::thread::spawn(move || stops_reading(adapter, TIMEOUT)))
+        .collect();
+    for run in runs {
+        run.join().expect("a client thread panicked");
+    }
+}
+
+fn stops_reading(adapter: &'static str, timeout: Duration) {
+    let mut settings = Settings::default();
+    settings.response_write_timeout = Some(timeout);
+    let endless = from_fn(|_: Request| async {
+        let chunks = futures_lite::stream::repeat(vec![b'x'; 64 * 1024]);
+        Response::new(Body::from_stream(futures_lite::StreamExt::map(
+            chunks,
+            Ok::<_, std::io::Error>,
+        )))
+    });
+    let server = serve_with(adapter, endless, settings);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.addr().into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    // Not read for the timeout and 8 s more: the server's writes stall,
+    // and the timeout passes.
+    std::thread::sleep(timeout + Duration::from_secs(8));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // What is left to read is what the socket buffers held (a few MiB); a
+    // connection still open would stream on without end.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read = 0usize;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("{adapter}: the connection is still open: {error}"),
+        }
+        assert!(
+            read < 64 * 1024 * 1024,
+            "{adapter}: 64 MiB read after the timeout passed: the connection is still open"
+        );
+    }
+    server.stop().unwrap();
+}

@@ -115,7 +115,7 @@ pub(crate) fn split<I, B: Binding>(
                 binding: binding.clone(),
                 timeout,
                 sleep: None,
-                armed: false,
+                armed: None,
                 fired: false,
             }),
         },
@@ -159,8 +159,8 @@ struct WriteTimer<B: Binding> {
     binding: B,
     timeout: Duration,
     sleep: Option<Pin<Box<B::Sleep>>>,
-    /// A write is stalled: the timer runs.
-    armed: bool,
+    /// A write (or a flush) is stalled: the timer runs.
+    armed: Option<Op>,
     /// The timeout has fired: the connection is over.
     fired: bool,
 }
@@ -171,20 +171,57 @@ impl<B: Binding> WriteTimer<B> {
         self.fired.then(|| Poll::Ready(Err(timed_out())))
     }
 
-    /// `polled`, a write's outcome, seen by the timer: a ready outcome
-    /// (progress, or an error) disarms it; `Pending` arms it (if it was
-    /// not) and fails once it has run for the timeout.
+    /// Whether the timer, armed by a stalled operation, has run out: then
+    /// the connection is over, and the next operation is not attempted.
+    /// Checked before each operation, so that the timer's own wake-up
+    /// cannot count as progress: a runtime that tries the write again
+    /// whenever the task wakes (async-io does; tokio waits for the socket to
+    /// be reported writable) would find a little room freed by the kernel
+    /// (a client that does not read still takes a trickle into its receive
+    /// queue) and reset the timer at every timeout.
+    fn expired<T>(&mut self, cx: &mut Context<'_>) -> Option<Poll<io::Result<T>>> {
+        self.armed?;
+        let sleep = self.sleep.as_mut()?;
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        Some(self.fire())
+    }
+
+    /// The timeout has passed: every operation fails from now on.
+    fn fire<T>(&mut self) -> Poll<io::Result<T>> {
+        self.armed = None;
+        self.fired = true;
+        // The client's doing: DEBUG.
+        tracing::debug!(
+            timeout_ms = self.timeout.as_millis() as u64,
+            "a write to the client made no progress within the response write timeout; closing the connection"
+        );
+        Poll::Ready(Err(timed_out()))
+    }
+
+    /// `polled`, the outcome of `op`, seen by the timer: `Pending` arms it
+    /// (if it was not) and fails once it has run for the timeout; a ready
+    /// write (progress, or an error) disarms it, and so does a ready flush
+    /// or shutdown when a flush or shutdown armed it. A flush that is ready
+    /// while a write is stalled is no progress: on a plain socket a flush
+    /// is always ready, and a runtime that wakes a stalled writer now and
+    /// then (async-io does, as the kernel probes the client's zero window)
+    /// would otherwise keep the timer from ever firing.
     fn check<T>(
         &mut self,
         cx: &mut Context<'_>,
+        op: Op,
         polled: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         if polled.is_ready() {
-            self.armed = false;
+            if op == Op::Write || self.armed == Some(op) {
+                self.armed = None;
+            }
             return polled;
         }
-        if !self.armed {
-            self.armed = true;
+        if self.armed.is_none() {
+            self.armed = Some(op);
             let deadline = deadline_after(Instant::now(), self.timeout);
             match &mut self.sleep {
                 Some(sleep) => B::reset(sleep.as_mut(), deadline),
@@ -195,15 +232,17 @@ impl<B: Binding> WriteTimer<B> {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        self.armed = false;
-        self.fired = true;
-        // The client's doing: DEBUG.
-        tracing::debug!(
-            timeout_ms = self.timeout.as_millis() as u64,
-            "a write to the client made no progress within the response write timeout; closing the connection"
-        );
-        Poll::Ready(Err(timed_out()))
+        self.fire()
     }
+}
+
+/// What a timed operation of a [`ConnectionIo`] is, for its [`WriteTimer`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `poll_write`, `poll_write_vectored`: bytes handed over.
+    Write,
+    /// `poll_flush`, `poll_shutdown`.
+    Flush,
 }
 
 fn timed_out() -> io::Error {
@@ -215,7 +254,7 @@ fn timed_out() -> io::Error {
 
 /// Runs one write operation of a [`ConnectionIo`] under its write timer.
 macro_rules! timed_write {
-    ($this:expr, $cx:expr, $op:expr) => {{
+    ($this:expr, $cx:expr, $kind:expr, $op:expr) => {{
         let this = $this.get_mut();
         match &mut this.write_timer {
             None => lock(&this.state).poll($cx, true, $op),
@@ -223,8 +262,11 @@ macro_rules! timed_write {
                 if let Some(failed) = timer.failed() {
                     return failed;
                 }
+                if let Some(expired) = timer.expired($cx) {
+                    return expired;
+                }
                 let polled = lock(&this.state).poll($cx, true, $op);
-                timer.check($cx, polled)
+                timer.check($cx, $kind, polled)
             }
         }
     }};
@@ -272,7 +314,8 @@ impl<I: Write + Unpin, B: Binding> Write for ConnectionIo<I, B> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        timed_write!(self, cx, |io: Pin<&mut I>, cx| io.poll_write(cx, buf))
+        timed_write!(self, cx, Op::Write, |io: Pin<&mut I>, cx| io
+            .poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -280,7 +323,7 @@ impl<I: Write + Unpin, B: Binding> Write for ConnectionIo<I, B> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        timed_write!(self, cx, |io: Pin<&mut I>, cx| io
+        timed_write!(self, cx, Op::Write, |io: Pin<&mut I>, cx| io
             .poll_write_vectored(cx, bufs))
     }
 
@@ -292,11 +335,12 @@ impl<I: Write + Unpin, B: Binding> Write for ConnectionIo<I, B> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        timed_write!(self, cx, |io: Pin<&mut I>, cx| io.poll_flush(cx))
+        timed_write!(self, cx, Op::Flush, |io: Pin<&mut I>, cx| io.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        timed_write!(self, cx, |io: Pin<&mut I>, cx| io.poll_shutdown(cx))
+        timed_write!(self, cx, Op::Flush, |io: Pin<&mut I>, cx| io
+            .poll_shutdown(cx))
     }
 }
 
