@@ -83,6 +83,7 @@ pub(crate) fn prepare_request<A: Application>(
         // [LIMIT-11] Over HTTP/2 the upgraded stream keeps the connection
         // from being idle for as long as the application holds it.
         let stream = http2.then(|| state.requests.hold_stream());
+        let requests = state.requests.clone();
         parts.extensions.insert(OnUpgrade::new(async move {
             match on_upgrade.await {
                 // [SHUT-8, UPG-9] Over HTTP/1.1 the connection's task
@@ -90,7 +91,10 @@ pub(crate) fn prepare_request<A: Application>(
                 // took it (connection/linger.rs); an HTTP/2 stream is held
                 // here: counted, waited for by graceful shutdown, closed at
                 // its deadline.
-                Ok(upgraded) if !http2 => Ok(Upgraded::new(FromHyper::new(upgraded))),
+                Ok(upgraded) if !http2 => {
+                    requests.count_upgrade(&counters);
+                    Ok(Upgraded::new(FromHyper::new(upgraded)))
+                }
                 Ok(upgraded) => Ok(Upgraded::new(Held::new(
                     upgraded,
                     (counters.upgrade(), stream),

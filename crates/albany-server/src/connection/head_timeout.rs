@@ -29,13 +29,13 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Waker};
 
 use futures_util::task::AtomicWaker;
 use std::time::{Duration, Instant};
 
-use crate::counters::RequestCounts;
+use crate::counters::{Counters, RequestCounts, UpgradedConnection};
 use crate::observe::Observed;
 use crate::rt::deadline_after;
 use crate::Binding;
@@ -64,6 +64,32 @@ pub(crate) struct Requests {
     /// HTTP/2, whose streams end in tasks of their own): the HTTP/2 idle
     /// timeout starts when the last open stream ends (spec LIMIT-11).
     stream_ended: AtomicWaker,
+    /// [OBS-3] Over HTTP/1.1, the connection's place in the count of
+    /// upgraded connections (spec UPG-9), once it is upgraded.
+    upgrade_count: Mutex<UpgradeCount>,
+}
+
+/// Who holds an HTTP/1.1 connection's place in the upgraded count.
+#[derive(Default)]
+enum UpgradeCount {
+    /// Not upgraded (yet).
+    #[default]
+    None,
+    /// Counted when Albany's `OnUpgrade` resolved, before the application
+    /// had the connection; the hold task takes it.
+    Counted(UpgradedConnection),
+    /// The hold task (connection/linger.rs) has the count.
+    Held,
+}
+
+impl std::fmt::Debug for UpgradeCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UpgradeCount::None => "None",
+            UpgradeCount::Counted(_) => "Counted",
+            UpgradeCount::Held => "Held",
+        })
+    }
 }
 
 impl Requests {
@@ -78,6 +104,7 @@ impl Requests {
             draining: AtomicBool::new(false),
             counts,
             stream_ended: AtomicWaker::new(),
+            upgrade_count: Mutex::default(),
         })
     }
 
@@ -257,6 +284,34 @@ impl Drop for InFlight {
 }
 
 impl Requests {
+    /// [OBS-3, UPG-9] Over HTTP/1.1, counts the connection as upgraded
+    /// when Albany's `OnUpgrade` hands it to the application, so that the
+    /// count is right before the application uses it; nothing if the hold
+    /// task already counts it.
+    pub(crate) fn count_upgrade(&self, counters: &Counters) {
+        let mut count = self
+            .upgrade_count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if matches!(*count, UpgradeCount::None) {
+            *count = UpgradeCount::Counted(counters.upgrade());
+        }
+    }
+
+    /// [OBS-3, UPG-9] The count for the task that holds the upgraded
+    /// connection: the one made by [`count_upgrade`](Self::count_upgrade),
+    /// or a new one (an upgrade taken through hyper's `OnUpgrade`).
+    pub(crate) fn hold_upgrade_count(&self, counters: &Counters) -> UpgradedConnection {
+        let mut count = self
+            .upgrade_count
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *count, UpgradeCount::Held) {
+            UpgradeCount::Counted(counted) => counted,
+            UpgradeCount::None | UpgradeCount::Held => counters.upgrade(),
+        }
+    }
+
     /// A stream (or request) ended after the timeout stopped applying:
     /// over HTTP/2, in the stream's task; the connection's task is woken
     /// to start its idle timeout (spec LIMIT-11).

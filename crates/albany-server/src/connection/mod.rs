@@ -303,7 +303,10 @@ pub(crate) async fn serve_connection<A, B, I>(
             // [SHUT-8, UPG-9, OBS-3] Counted as upgraded and tracked by
             // graceful shutdown while it is held.
             let counters = &described.shared.counters;
-            let held = (counters.upgrade(), counters.tracker().track());
+            let held = (
+                requests.hold_upgrade_count(counters),
+                counters.tracker().track(),
+            );
             drop(described.context.runtime().spawn(async move {
                 hold.await;
                 drop(held);
