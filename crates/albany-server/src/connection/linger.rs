@@ -71,19 +71,26 @@ impl<I: Unpin> State<I> {
         };
         let polled = op(Pin::new(io), cx);
         if let (Poll::Pending, Some(hold)) = (&polled, &mut self.upgrade) {
-            let slot = if write {
-                &mut hold.write
-            } else {
-                &mut hold.read
-            };
-            if !slot
-                .as_ref()
-                .is_some_and(|waker| waker.will_wake(cx.waker()))
-            {
-                *slot = Some(cx.waker().clone());
-            }
+            keep_waker(
+                if write {
+                    &mut hold.write
+                } else {
+                    &mut hold.read
+                },
+                cx,
+            );
         }
         polled
+    }
+}
+
+/// Keeps `cx`'s waker in `slot` (no clone when it is already there).
+fn keep_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if !slot
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()))
+    {
+        *slot = Some(cx.waker().clone());
     }
 }
 
@@ -456,13 +463,7 @@ async fn hold<I>(state: Arc<Mutex<State<I>>>, mut abort: ShutdownSignal) {
             return Poll::Ready(());
         }
         if let Some(hold) = guard.upgrade.as_mut() {
-            if !hold
-                .closer
-                .as_ref()
-                .is_some_and(|waker| waker.will_wake(cx.waker()))
-            {
-                hold.closer = Some(cx.waker().clone());
-            }
+            keep_waker(&mut hold.closer, cx);
         }
         Poll::Pending
     })

@@ -190,17 +190,13 @@ pub(crate) async fn serve_connection<A, B, I>(
                 return Poll::Ready(Some(detected));
             }
             // (A partly read preface declines.)
-            if grace.is_none() && registered.poll_asked(requests.idle(false), cx) {
-                grace.set(Some(protocols.binding.sleep_until(deadline_after(
-                    Instant::now(),
-                    READ_GRACE,
-                ))));
-            }
-            if let Some(sleep) = grace.as_mut().as_pin_mut() {
-                if sleep.poll(cx).is_ready() && requests.idle(false) {
-                    tracing::debug!(%peer, "closing an idle connection to make room (max_connections)");
-                    return Poll::Ready(None);
-                }
+            let asked = grace.is_some() || registered.poll_asked(requests.idle(false), cx);
+            if asked
+                && waited(grace.as_mut(), &protocols.binding, READ_GRACE, cx)
+                && requests.idle(false)
+            {
+                tracing::debug!(%peer, "closing an idle connection to make room (max_connections)");
+                return Poll::Ready(None);
             }
             if timer
                 .as_mut()
@@ -473,17 +469,7 @@ where
         }
         if draining && !graceful && requests.may_close() {
             // Over HTTP/1.x between requests, after the grace.
-            let now = requests.upgraded() || {
-                if grace.is_none() {
-                    grace.set(Some(
-                        binding.sleep_until(deadline_after(Instant::now(), READ_GRACE)),
-                    ));
-                }
-                grace
-                    .as_mut()
-                    .as_pin_mut()
-                    .is_some_and(|sleep| sleep.poll(cx).is_ready())
-            };
+            let now = requests.upgraded() || waited(grace.as_mut(), binding, READ_GRACE, cx);
             if now {
                 graceful = true;
                 graceful_shutdown(connection.as_mut());
@@ -498,21 +484,10 @@ where
             // GOAWAY_GRACE to answer the PING, then the connection closes.
             if requests.poll_streams_open(cx) {
                 grace.set(None);
-            } else {
-                if grace.is_none() {
-                    grace.set(Some(
-                        binding.sleep_until(deadline_after(Instant::now(), GOAWAY_GRACE)),
-                    ));
-                }
-                if grace
-                    .as_mut()
-                    .as_pin_mut()
-                    .is_some_and(|sleep| sleep.poll(cx).is_ready())
-                {
-                    return Poll::Ready(Err(
-                        "no answer to GOAWAY's PING within 1 s; closed".to_owned()
-                    ));
-                }
+            } else if waited(grace.as_mut(), binding, GOAWAY_GRACE, cx) {
+                return Poll::Ready(Err(
+                    "no answer to GOAWAY's PING within 1 s; closed".to_owned()
+                ));
             }
         }
         // [LIMIT-3] Checked while hyper waits, after it has handed over any
@@ -529,4 +504,23 @@ where
         Poll::Pending
     })
     .await
+}
+
+/// Whether `duration` has passed since `sleep` was first found empty here
+/// (it is set then, on `binding`); if not, `cx` is woken when it has.
+fn waited<B: Binding>(
+    mut sleep: Pin<&mut Option<B::Sleep>>,
+    binding: &B,
+    duration: Duration,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    if sleep.is_none() {
+        sleep.set(Some(
+            binding.sleep_until(deadline_after(Instant::now(), duration)),
+        ));
+    }
+    sleep
+        .as_mut()
+        .as_pin_mut()
+        .is_some_and(|sleep| sleep.poll(cx).is_ready())
 }

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 /// The requests a connection has received, against its cap.
@@ -18,7 +18,6 @@ use std::task::{Context, Poll};
 pub(crate) struct RequestCap {
     limit: u64,
     received: AtomicU64,
-    reached: AtomicBool,
 }
 
 impl RequestCap {
@@ -28,24 +27,18 @@ impl RequestCap {
         RequestCap {
             limit,
             received: AtomicU64::new(0),
-            reached: AtomicBool::new(false),
         }
     }
 
     /// Counts one request; `true` when it is the last one the connection
     /// serves.
     pub(crate) fn count(&self) -> bool {
-        let received = self.received.fetch_add(1, Ordering::Relaxed) + 1;
-        if received >= self.limit {
-            self.reached.store(true, Ordering::Relaxed);
-            return true;
-        }
-        false
+        self.received.fetch_add(1, Ordering::Relaxed) + 1 >= self.limit
     }
 
     /// Whether the last request has been received.
     pub(crate) fn reached(&self) -> bool {
-        self.reached.load(Ordering::Relaxed)
+        self.received.load(Ordering::Relaxed) >= self.limit
     }
 }
 
