@@ -42,7 +42,11 @@ impl Counters {
     /// Connections handed to the application by an upgrade (`101`, or a
     /// successful `CONNECT`) whose upgraded stream is still open: from the
     /// moment the application's `OnUpgrade` resolves until it drops the
-    /// `Upgraded`, or the shutdown deadline closes it (spec UPG-9).
+    /// `Upgraded`, or the shutdown deadline closes it (spec UPG-9). An
+    /// HTTP/1.1 connection taken through hyper's own `OnUpgrade` (TOWER-6)
+    /// is counted a moment later, when the connection's task sees hyper
+    /// hand it over.
+
     pub fn upgraded_connections(&self) -> usize {
         self.inner.upgraded.load(Ordering::Relaxed)
     }
