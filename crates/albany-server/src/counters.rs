@@ -46,7 +46,6 @@ impl Counters {
     /// HTTP/1.1 connection taken through hyper's own `OnUpgrade` (TOWER-6)
     /// is counted a moment later, when the connection's task sees hyper
     /// hand it over.
-
     pub fn upgraded_connections(&self) -> usize {
         self.inner.upgraded.load(Ordering::Relaxed)
     }
