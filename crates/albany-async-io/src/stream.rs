@@ -8,6 +8,15 @@
 //! fails with `EAGAIN` whenever the previous read emptied the socket. [`AsyncIoStream`] reads straight into hyper's
 //! uninitialised buffer and, as tokio does, waits for readiness first when
 //! the previous read returned less than it asked for or would have blocked.
+//! Writes follow the same rule: after a write that would have blocked, the
+//! next one waits for the reactor to report the socket writable.
+//! `async-io`'s own `poll_write` tries the write again whenever the task is
+//! polled, and a task is polled for other reasons too (a timer of the
+//! connection): each such try found whatever room the kernel had made in
+//! the send buffer (it grows it now and then), without the socket being
+//! reported writable, and counted as write progress, which restarted the
+//! response write timeout (spec LIMIT-17) of a client that had read nothing
+//! (RELIABILITY.md, "Slow readers on async-io").
 //! Every wait goes through `poll_readable`, which also consumes the
 //! reactor's readiness event: the common pattern of reading first and
 //! waiting only on `WouldBlock` leaves that event unconsumed whenever the
@@ -30,20 +39,39 @@ pub trait StreamSocket:
 {
     /// The socket, for `recv(2)`.
     fn sock_ref(&self) -> socket2::SockRef<'_>;
+
+    /// Writes `buf` through a shared reference, as the standard library's
+    /// `io::Write for &S` does (on Linux, `send(2)` with `MSG_NOSIGNAL`).
+    fn write_ref(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Writes `bufs` through a shared reference, as the standard library's
+    /// `io::Write for &S` does (`writev(2)`).
+    fn write_vectored_ref(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 }
 
-impl StreamSocket for TcpStream {
-    fn sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(self)
-    }
+/// The [`StreamSocket`] methods of a standard library stream, whose
+/// `io::Write` is implemented for shared references.
+macro_rules! stream_socket {
+    ($stream:ty) => {
+        impl StreamSocket for $stream {
+            fn sock_ref(&self) -> socket2::SockRef<'_> {
+                socket2::SockRef::from(self)
+            }
+
+            fn write_ref(&self, buf: &[u8]) -> io::Result<usize> {
+                io::Write::write(&mut &*self, buf)
+            }
+
+            fn write_vectored_ref(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                io::Write::write_vectored(&mut &*self, bufs)
+            }
+        }
+    };
 }
 
+stream_socket!(TcpStream);
 #[cfg(unix)]
-impl StreamSocket for std::os::unix::net::UnixStream {
-    fn sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(self)
-    }
-}
+stream_socket!(std::os::unix::net::UnixStream);
 
 mod sealed {
     pub trait Sealed {}
@@ -62,9 +90,15 @@ pub struct AsyncIoStream<S = TcpStream> {
     /// blocked: the socket is probably empty, so the next read waits for
     /// readiness first.
     drained: bool,
+    /// The last write would have blocked: the next one waits for the
+    /// reactor to report the socket writable first.
+    write_blocked: bool,
     /// Reads that failed with `WouldBlock`, for the tests.
     #[cfg(test)]
     failed_reads: usize,
+    /// Writes that failed with `WouldBlock`, for the tests.
+    #[cfg(test)]
+    failed_writes: usize,
 }
 
 impl<S> AsyncIoStream<S> {
@@ -73,8 +107,11 @@ impl<S> AsyncIoStream<S> {
         AsyncIoStream {
             inner,
             drained: false,
+            write_blocked: false,
             #[cfg(test)]
             failed_reads: 0,
+            #[cfg(test)]
+            failed_writes: 0,
         }
     }
 
@@ -132,13 +169,44 @@ impl<S: StreamSocket> hyper::rt::Read for AsyncIoStream<S> {
     }
 }
 
+impl<S: StreamSocket> AsyncIoStream<S> {
+    /// Runs `write` (a write on the socket), waiting for the
+    /// reactor to report the socket writable first when the last write
+    /// would have blocked, as tokio's `TcpStream` does. A task woken for
+    /// another reason (a timer) thus tries no write that the kernel did not
+    /// announce room for (see the module's documentation).
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut write: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if self.write_blocked {
+                ready!(self.inner.poll_writable(cx))?;
+                self.write_blocked = false;
+            }
+            match write(self.inner.get_ref()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    #[cfg(test)]
+                    {
+                        self.failed_writes += 1;
+                    }
+                    self.write_blocked = true;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+}
+
 impl<S: StreamSocket> hyper::rt::Write for AsyncIoStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.poll_write_with(cx, |socket| socket.write_ref(buf))
     }
 
     fn poll_write_vectored(
@@ -146,7 +214,7 @@ impl<S: StreamSocket> hyper::rt::Write for AsyncIoStream<S> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.poll_write_with(cx, |socket| socket.write_vectored_ref(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -224,6 +292,48 @@ mod tests {
             assert!(poll_read_once(&mut stream, &mut noop).is_pending());
         }
         assert_eq!(stream.failed_reads, 1);
+    }
+
+    /// A write that would block is not tried again until the reactor
+    /// reports the socket writable: a task polled again for another reason
+    /// (a timer) makes no write (spec LIMIT-17; async-io's own
+    /// `poll_write` tries one each time). Once the client reads, the write
+    /// goes through.
+    #[test]
+    fn a_blocked_write_waits_for_the_reactor() {
+        use hyper::rt::Write as _;
+        use std::io::Read as _;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut stream = AsyncIoStream::new(Async::new(server).unwrap());
+        let mut noop = Context::from_waker(Waker::noop());
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut written = 0usize;
+        while let Poll::Ready(n) = Pin::new(&mut stream).poll_write(&mut noop, &chunk) {
+            written += n.unwrap();
+            assert!(written < 1 << 30, "the socket never filled");
+        }
+        assert_eq!(stream.failed_writes, 1);
+        for _ in 0..100 {
+            assert!(Pin::new(&mut stream).poll_write(&mut noop, &chunk).is_pending());
+        }
+        assert_eq!(stream.failed_writes, 1, "a write was tried without readiness");
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut read = 0usize;
+            while read < written + 1 {
+                match client.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+            read
+        });
+        let n = async_io::block_on(poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &chunk)));
+        assert!(n.unwrap() > 0);
+        drop(stream);
+        assert!(reader.join().unwrap() > written);
     }
 
     /// `poll_shutdown` sends a FIN: the client reads its end of file while
