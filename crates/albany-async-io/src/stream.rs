@@ -316,9 +316,14 @@ mod tests {
         }
         assert_eq!(stream.failed_writes, 1);
         for _ in 0..100 {
-            assert!(Pin::new(&mut stream).poll_write(&mut noop, &chunk).is_pending());
+            assert!(Pin::new(&mut stream)
+                .poll_write(&mut noop, &chunk)
+                .is_pending());
         }
-        assert_eq!(stream.failed_writes, 1, "a write was tried without readiness");
+        assert_eq!(
+            stream.failed_writes, 1,
+            "a write was tried without readiness"
+        );
         let reader = std::thread::spawn(move || {
             let mut buf = vec![0u8; 1 << 20];
             let mut read = 0usize;
