@@ -12,7 +12,7 @@
 //! | `GET /albany` | Albany's `ConnectionContext` through axum's `Extension` | `{"local_addr": ..., "blocking_thread": ...}`: the server's address, and a name from the adapter's blocking pool |
 //! | `GET /lorem` | tower-http's `CompressionLayer` | a long text, gzip-compressed for `Accept-Encoding: gzip` |
 //! | `GET /slow?ms=N` | tower-http's `TimeoutLayer` (tokio's timer) | `slept N ms`, or `408 Request Timeout` after 1 s |
-//! | `GET /ws` | axum's `WebSocketUpgrade` | a WebSocket that echoes text and binary messages |
+//! | `GET /ws` | axum's `WebSocketUpgrade` | a WebSocket that echoes text and binary messages (over HTTP/2 too, RFC 8441's extended `CONNECT`, when the server's `http2_extended_connect` is on) |
 //!
 //! tower-http's `TraceLayer` logs every request (its `request` span and
 //! `finished processing request` event, at DEBUG: `RUST_LOG=tower_http=debug`).
@@ -67,7 +67,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Extension, Json, Router};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
@@ -94,7 +94,9 @@ pub(crate) fn router() -> Router {
         .route("/albany", get(albany_context))
         .route("/lorem", get(lorem))
         .route("/slow", get(slow))
-        .route("/ws", get(ws))
+        // `any`: over HTTP/2 a WebSocket opens with `CONNECT` (RFC 8441);
+        // `WebSocketUpgrade` refuses every other method but `GET`.
+        .route("/ws", any(ws))
         .with_state(AppState::default())
         // The last layer added runs first: trace, compress, time out, then
         // give `ConnectInfo` to the handlers.

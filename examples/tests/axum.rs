@@ -504,3 +504,59 @@ fn graceful_shutdown_waits_for_an_axum_websocket_and_closes_it_at_the_deadline()
         );
     }
 }
+
+/// An axum WebSocket over HTTP/2 (RFC 8441's extended `CONNECT`), taken
+/// through hyper's own `OnUpgrade` (TOWER-6), keeps its connection from
+/// being idle (spec LIMIT-11): with a 1 s `http2_idle_timeout` and no
+/// keep-alive PINGs, it still echoes after 2.5 s without a message, on
+/// every adapter. (Before, the stream counted as ended when its `200` was
+/// sent, and the idle timeout closed the connection after 1 s.)
+#[test]
+fn an_axum_websocket_over_http2_is_not_closed_as_idle() {
+    use albany_conformance::h2;
+    use albany_examples::testing::{serve_with, ADAPTERS};
+    /// A client's (masked, RFC 6455 §5.3) text frame of fewer than 126 bytes.
+    fn text_frame(text: &str) -> Vec<u8> {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut frame = vec![0x81, 0x80 | text.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+        frame
+    }
+    let wait = Duration::from_secs(5);
+    for adapter in ADAPTERS {
+        let mut settings = albany_server::Settings::default();
+        settings.http2_extended_connect = true;
+        settings.http2_idle_timeout = Some(Duration::from_secs(1));
+        settings.http2_keep_alive_interval = None;
+        let server = serve_with(adapter, example::app(), settings);
+        let request = h2::extended_connect(
+            server.addr(),
+            "/ws",
+            "websocket",
+            &[("sec-websocket-version", "13")],
+        );
+        let mut tunnel = h2::connect_tunnel(server.addr(), request).expect("the CONNECT");
+        assert_eq!(tunnel.status, 200, "{adapter}");
+        for (text, after) in [
+            ("before", Duration::ZERO),
+            ("after", Duration::from_millis(2500)),
+        ] {
+            std::thread::sleep(after);
+            tunnel
+                .write_all(&text_frame(text))
+                .unwrap_or_else(|error| panic!("{adapter}: {text}: {error}"));
+            let mut echo = vec![0x81, text.len() as u8];
+            echo.extend_from_slice(text.as_bytes());
+            assert_eq!(
+                tunnel
+                    .read_exact(echo.len(), wait)
+                    .unwrap_or_else(|error| panic!("{adapter}: the echo of {text:?}: {error}")),
+                echo,
+                "{adapter}"
+            );
+        }
+        drop(tunnel);
+        server.stop().unwrap();
+    }
+}

@@ -9,6 +9,7 @@ use http::{header, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
+use crate::connection::{StreamAnswer, StreamHeld};
 use crate::request_body::{read_ahead, BodyTimedOut, ClientGone, TimedBody};
 use crate::request_checks;
 use crate::service::ConnectionState;
@@ -25,6 +26,8 @@ pub(crate) struct Prepared {
     /// Says whether the request body timed out (LIMIT-16); `None` when it
     /// is not timed (no body, or the timeouts are off).
     pub(crate) body_timed_out: Option<Arc<BodyTimedOut>>,
+    /// Over HTTP/2, for a `CONNECT`: told the response (LIMIT-11).
+    pub(crate) stream_answer: Option<StreamAnswer>,
 }
 
 /// Checks hyper's request and builds the application's (body and
@@ -76,16 +79,25 @@ pub(crate) fn prepare_request<A: Application>(
     // hyper's own `OnUpgrade` stays in the extensions (a clone shares the
     // connection): tower applications hosted through `albany::from_tower`,
     // such as axum's `WebSocketUpgrade`, take it from there (spec TOWER-6).
+    let mut stream_answer = None;
     if let Some(on_upgrade) = parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned() {
         let counters = shared.counters.clone();
         let deadline = shared.shutdown_deadline.clone();
         let runtime = state.context.runtime().clone();
         // [LIMIT-11] Over HTTP/2 the upgraded stream keeps the connection
-        // from being idle for as long as the application holds it.
-        let stream = http2.then(|| state.requests.hold_stream());
+        // from being idle for as long as the application holds it (or,
+        // taken through hyper's `OnUpgrade`, as long as the connection
+        // lasts: see `Requests::hold_stream`).
+        let stream = http2.then(|| {
+            let (held, answer) = state.requests.hold_stream();
+            stream_answer = Some(answer);
+            held
+        });
         let requests = state.requests.clone();
         parts.extensions.insert(OnUpgrade::new(async move {
-            match on_upgrade.await {
+            let upgraded = on_upgrade.await;
+            let stream = stream.map(StreamHeld::resolved);
+            match upgraded {
                 // [SHUT-8, UPG-9] Over HTTP/1.1 the connection's task
                 // counts, holds and closes an upgraded connection, whoever
                 // took it (connection/linger.rs); an HTTP/2 stream is held
@@ -120,6 +132,7 @@ pub(crate) fn prepare_request<A: Application>(
         head_request,
         http2,
         body_timed_out,
+        stream_answer,
     })
 }
 

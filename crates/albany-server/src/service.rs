@@ -72,6 +72,7 @@ pub(crate) async fn serve_request<A: Application>(
     // its state across every await, which would make this future
     // (allocated once per connection by hyper) hold the request twice.
     let mut body_timed_out = None;
+    let mut stream_answer = None;
     let mut response = match prepare_request(&state, request) {
         Err(status) => status_response(status),
         Ok(Prepared {
@@ -80,8 +81,10 @@ pub(crate) async fn serve_request<A: Application>(
             head_request,
             http2,
             body_timed_out: timed_out,
+            stream_answer: answer,
         }) => {
             body_timed_out = timed_out;
+            stream_answer = answer;
             let mut call = pin!(state.shared.application.call(request));
             let mut client_gone = pin!(client_gone);
             // One poll function, so that the application's future is moved
@@ -119,6 +122,10 @@ pub(crate) async fn serve_request<A: Application>(
         }
     };
     let status = response.status();
+    if let Some(answer) = stream_answer {
+        // [LIMIT-11] An HTTP/2 `CONNECT` answered `2xx` is a tunnel.
+        answer.answer(connect && status.is_success());
+    }
     if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
         // [LIMIT-3] An upgraded connection has no more request heads.
         state.requests.stop();

@@ -28,7 +28,7 @@
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Waker};
 
@@ -124,15 +124,34 @@ impl Requests {
         }
     }
 
-    /// Keeps an HTTP/2 connection's upgraded stream (extended `CONNECT`)
-    /// counted as open until the guard is dropped, with the application's
-    /// upgraded connection: the connection is not idle meanwhile (spec
-    /// LIMIT-11). Only over HTTP/2 (where the timeout no longer applies).
-    pub(crate) fn hold_stream(self: &Arc<Self>) -> StreamHeld {
+    /// Counts an HTTP/2 `CONNECT` stream as open until it ends, so that
+    /// the connection is not idle meanwhile (spec LIMIT-11). Only over
+    /// HTTP/2 (where the timeout no longer applies).
+    ///
+    /// The stream ends when the [`StreamHeld`] (which rides in Albany's
+    /// `OnUpgrade`, then with the application's upgraded connection) is
+    /// dropped, unless the request was answered with a tunnel (a `2xx`,
+    /// told through the [`StreamAnswer`]) while Albany's `OnUpgrade` was
+    /// dropped unresolved: then the tunnel was taken through hyper's own
+    /// `OnUpgrade` (TOWER-6: axum's `WebSocketUpgrade`), whose end the
+    /// engine cannot see, and the stream stays counted as open for as long
+    /// as the connection lasts (its liveness is still checked by the
+    /// keep-alive PINGs, LIMIT-21).
+    pub(crate) fn hold_stream(self: &Arc<Self>) -> (StreamHeld, StreamAnswer) {
         self.started.fetch_add(1, Ordering::Release);
-        StreamHeld {
-            requests: self.clone(),
-        }
+        let tunnel = Arc::new(AtomicU8::new(0));
+        (
+            StreamHeld {
+                requests: self.clone(),
+                tunnel: tunnel.clone(),
+                resolved: false,
+            },
+            StreamAnswer {
+                requests: self.clone(),
+                tunnel,
+                answered: false,
+            },
+        )
     }
 
     /// Whether a stream (or request) is open, whether timed or not: over
@@ -322,14 +341,81 @@ impl Requests {
     }
 }
 
-/// An HTTP/2 upgraded stream counted as open; see [`Requests::hold_stream`].
+/// What is known of an HTTP/2 `CONNECT` stream (see
+/// [`Requests::hold_stream`]): bits of one `AtomicU8`.
+mod tunnel {
+    /// Albany's `OnUpgrade` was dropped without resolving.
+    pub(super) const DROPPED: u8 = 1;
+    /// The response head is known.
+    pub(super) const ANSWERED: u8 = 2;
+    /// The response was a `2xx`: hyper made a tunnel of the stream.
+    pub(super) const TUNNEL: u8 = 4;
+}
+
+/// An HTTP/2 `CONNECT` stream counted as open; see
+/// [`Requests::hold_stream`].
 pub(crate) struct StreamHeld {
     requests: Arc<Requests>,
+    tunnel: Arc<AtomicU8>,
+    /// Albany's `OnUpgrade` has resolved: the stream ends with this guard.
+    resolved: bool,
+}
+
+impl StreamHeld {
+    /// Albany's `OnUpgrade` has resolved (with the upgraded stream, or an
+    /// error): the stream ends when this guard is dropped.
+    pub(crate) fn resolved(mut self) -> Self {
+        self.resolved = true;
+        self
+    }
 }
 
 impl Drop for StreamHeld {
     fn drop(&mut self) {
-        self.requests.end_stream();
+        if self.resolved {
+            return self.requests.end_stream();
+        }
+        let known = self.tunnel.fetch_or(tunnel::DROPPED, Ordering::AcqRel);
+        // Answered without a tunnel: the stream is over. Answered with a
+        // tunnel: hyper's `OnUpgrade` has it, counted as open from now on.
+        // Not answered yet: the answer decides.
+        if known & tunnel::ANSWERED != 0 && known & tunnel::TUNNEL == 0 {
+            self.requests.end_stream();
+        }
+    }
+}
+
+/// Tells an HTTP/2 `CONNECT` stream's response; see
+/// [`Requests::hold_stream`]. Dropped untold, the stream had no tunnel.
+pub(crate) struct StreamAnswer {
+    requests: Arc<Requests>,
+    tunnel: Arc<AtomicU8>,
+    answered: bool,
+}
+
+impl StreamAnswer {
+    /// The response head: `tunnel` when it is a `2xx`.
+    pub(crate) fn answer(mut self, tunnel: bool) {
+        self.settle(tunnel);
+    }
+
+    fn settle(&mut self, made: bool) {
+        if std::mem::replace(&mut self.answered, true) {
+            return;
+        }
+        let bits = tunnel::ANSWERED | if made { tunnel::TUNNEL } else { 0 };
+        let known = self.tunnel.fetch_or(bits, Ordering::AcqRel);
+        // Albany's `OnUpgrade` was dropped unresolved before the answer:
+        // without a tunnel, the stream is over.
+        if known & tunnel::DROPPED != 0 && !made {
+            self.requests.end_stream();
+        }
+    }
+}
+
+impl Drop for StreamAnswer {
+    fn drop(&mut self) {
+        self.settle(false);
     }
 }
 

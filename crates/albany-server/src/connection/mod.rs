@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use albany::{Application, ShutdownSignal};
 use hyper::server::conn::{http1, http2};
 
-pub(crate) use head_timeout::{InFlight, Requests, StreamHeld};
+pub(crate) use head_timeout::{InFlight, Requests, StreamAnswer, StreamHeld};
 pub(crate) use table::Table;
 
 use crate::preface::{self, Protocol, Rewind};
