@@ -71,6 +71,14 @@ pub(crate) struct Attacker {
     pub(crate) frames: u64,
     /// Whether the server sent `GOAWAY`, and its error code.
     pub(crate) goaway: Option<u32>,
+    /// The last stream identifier of that `GOAWAY`: the highest stream the
+    /// server processed (RFC 9113 §6.8), so, for rapid reset, about half
+    /// the `HEADERS` + `RST_STREAM` pairs it parsed.
+    pub(crate) last_stream: Option<u32>,
+    /// The CPU this connection cost its attacking thread (milliseconds,
+    /// from the thread's clock-tick counts: a sum over many connections is
+    /// meaningful, one alone is not).
+    pub(crate) cpu_ms: f64,
     /// Whether the connection ended (EOF, reset, or a write failed).
     pub(crate) closed: bool,
     /// Whether the server stopped reading (a write made no progress for
@@ -172,7 +180,10 @@ pub(crate) fn attack_for(
     let mut attackers = Vec::new();
     while started.elapsed() < duration && attackers.len() < 100_000 {
         let left = duration.saturating_sub(started.elapsed());
-        attackers.push(attack(addr, flood, left, max_frames));
+        let cpu = crate::process::thread_cpu_ms();
+        let mut attacker = attack(addr, flood, left, max_frames);
+        attacker.cpu_ms = crate::process::thread_cpu_ms() - cpu;
+        attackers.push(attacker);
     }
     attackers
 }
@@ -241,6 +252,8 @@ fn read_end(stream: &mut TcpStream, attacker: &mut Attacker) {
                     if h[3] == GOAWAY && len >= 8 {
                         let p = &pending[at + 9..at + 17];
                         attacker.goaway = Some(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                        attacker.last_stream =
+                            Some(u32::from_be_bytes([p[0], p[1], p[2], p[3]]) & 0x7fff_ffff);
                     }
                     at += 9 + len;
                 }

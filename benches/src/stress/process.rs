@@ -206,20 +206,31 @@ fn clock_ticks() -> f64 {
     })
 }
 
+/// The CPU time the calling thread has used so far, user and system
+/// (`/proc/thread-self/stat`), in milliseconds; 0 when unknown.
+pub(crate) fn thread_cpu_ms() -> f64 {
+    stat_cpu_ms("thread-self").unwrap_or(0.0)
+}
+
 /// `utime` + `stime` of `/proc/PID/stat`, in milliseconds.
 fn cpu_ms(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat_cpu_ms(&pid.to_string())
+}
+
+/// `utime` + `stime` of `/proc/WHO/stat`, in milliseconds.
+fn stat_cpu_ms(who: &str) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{who}/stat"))?;
     // The command name (field 2) is in parentheses and may hold spaces:
     // fields are counted after its closing one (field 3 is the state).
     let rest = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest)
-        .ok_or_else(|| format!("no command in /proc/{pid}/stat"))?;
+        .ok_or_else(|| format!("no command in /proc/{who}/stat"))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15: indexes 11 and 12 from field 3.
     let ticks: f64 = fields
         .get(11..13)
-        .ok_or_else(|| format!("short /proc/{pid}/stat"))?
+        .ok_or_else(|| format!("short /proc/{who}/stat"))?
         .iter()
         .map(|f| f.parse::<f64>().unwrap_or(0.0))
         .sum();

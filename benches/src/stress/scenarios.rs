@@ -712,12 +712,53 @@ fn h2_floods(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
         let name = flood.name();
         outcome.figure(&format!("{name}: attacking connections"), results.len());
         outcome.figure(
-            &format!("{name}: frames per connection"),
+            &format!("{name}: frames written per connection"),
             frames / connections as u64,
         );
         outcome.figure(
             &format!("{name}: server CPU per connection"),
             format!("{:.2} ms", cpu / connections as f64),
+        );
+        // What the server did with them: from each GOAWAY's last stream
+        // identifier, the streams it processed before it ended the
+        // connection (the frames above are those the attacker wrote,
+        // whether or not the server parsed them).
+        if flood == Flood::RapidReset {
+            let mut written: Vec<u64> = results.iter().map(|r| r.frames).collect();
+            written.sort_unstable();
+            let at = |q: f64| written[((written.len() - 1) as f64 * q).round() as usize];
+            if !written.is_empty() {
+                outcome.figure(
+                    &format!("{name}: frames written per connection, min / median / max"),
+                    format!("{} / {} / {}", at(0.0), at(0.5), at(1.0)),
+                );
+            }
+            outcome.figure(
+                &format!("{name}: connections whose GOAWAY the attacker read"),
+                format!(
+                    "{}/{}",
+                    results.iter().filter(|r| r.goaway.is_some()).count(),
+                    results.len()
+                ),
+            );
+            let streams: Vec<u64> = results
+                .iter()
+                .filter_map(|r| r.last_stream.map(|id| u64::from(id).div_ceil(2)))
+                .collect();
+            outcome.figure(
+                &format!("{name}: streams processed per connection (GOAWAY last stream)"),
+                format!(
+                    "{} (min {}, max {})",
+                    streams.iter().sum::<u64>() / streams.len().max(1) as u64,
+                    streams.iter().min().unwrap_or(&0),
+                    streams.iter().max().unwrap_or(&0)
+                ),
+            );
+        }
+        let attacker_cpu: f64 = results.iter().map(|r| r.cpu_ms).sum();
+        outcome.figure(
+            &format!("{name}: attacker CPU per connection"),
+            format!("{:.2} ms", attacker_cpu / connections as f64),
         );
         outcome.figure(
             &format!("{name}: closed by the server"),

@@ -28,6 +28,15 @@ pub(crate) const LINGER_TIME: Duration = Duration::from_secs(1);
 pub(crate) const LINGER_IDLE: Duration = Duration::from_millis(100);
 /// The most bytes the lingering close reads (and discards).
 pub(crate) const LINGER_BYTES: usize = 4 * 1024 * 1024;
+/// The most bytes the lingering close reads after an HTTP/2 connection
+/// ended in an error (h2 sent `GOAWAY` with an error code, as for rapid
+/// reset, H2-13): room for what a client wrote before it could read the
+/// `GOAWAY` (the burst that tripped the limit), not for a client that goes
+/// on writing regardless. With [`LINGER_BYTES`] such a client had the
+/// server read and discard 4 MiB per connection (benches/STRESS.md,
+/// rapid reset): server work per attacking connection that raw hyper,
+/// which closes at once, does not do.
+pub(crate) const LINGER_BYTES_AFTER_HTTP2_ERROR: usize = 64 * 1024;
 
 struct State<I> {
     /// `None` once the graceful shutdown deadline has closed an upgraded
@@ -360,7 +369,8 @@ impl<I: Read + Write + Unpin> Closer<I> {
     /// [LIMIT-13] The lingering close: shuts down the write side (a FIN
     /// after whatever response hyper wrote), then reads and discards what
     /// the client still sends, until its end of file, [`LINGER_IDLE`]
-    /// without a byte, [`LINGER_TIME`] in all, [`LINGER_BYTES`], or
+    /// without a byte, [`LINGER_TIME`] in all, `max_bytes` (see
+    /// [`LINGER_BYTES`] and [`LINGER_BYTES_AFTER_HTTP2_ERROR`]), or
     /// `abort`; then drops the connection. Closing a socket with unread
     /// bytes makes the kernel reset the connection, and a reset can destroy
     /// the response before the client reads it (RFC 9112 §9.6). Nothing
@@ -379,6 +389,7 @@ impl<I: Read + Write + Unpin> Closer<I> {
         self,
         binding: &B,
         mut abort: ShutdownSignal,
+        max_bytes: usize,
         upgraded: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>),
     ) where
         I: Send + 'static,
@@ -417,7 +428,7 @@ impl<I: Read + Write + Unpin> Closer<I> {
                 match Pin::new(&mut io).poll_read(cx, read.unfilled()) {
                     Poll::Ready(Ok(())) if !read.filled().is_empty() => {
                         drained += read.filled().len();
-                        if drained >= LINGER_BYTES {
+                        if drained >= max_bytes {
                             return Poll::Ready(());
                         }
                         let deadline = (Instant::now() + LINGER_IDLE).min(started + LINGER_TIME);

@@ -289,13 +289,22 @@ pub(crate) async fn serve_connection<A, B, I>(
             .await
         }
     };
+    // [LIMIT-13] The lingering close reads at most 64 KiB after an HTTP/2
+    // connection ended with an error (h2 sent GOAWAY with an error code:
+    // rapid reset, H2-13, and h2's other limits; or a timeout or an I/O
+    // error ended it), 4 MiB otherwise.
+    let linger_bytes = if http2 && result.is_err() {
+        linger::LINGER_BYTES_AFTER_HTTP2_ERROR
+    } else {
+        linger::LINGER_BYTES
+    };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
     // Out of the table before the lingering close: it is not idle any more.
     drop(registered);
     closer
-        .close(&protocols.binding, linger_abort, |hold| {
+        .close(&protocols.binding, linger_abort, linger_bytes, |hold| {
             // [SHUT-8, UPG-9, OBS-3] Counted as upgraded and tracked by
             // graceful shutdown while it is held.
             let counters = &described.shared.counters;
