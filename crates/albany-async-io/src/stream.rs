@@ -257,6 +257,15 @@ mod tests {
 
     use super::AsyncIoStream;
 
+    /// A loopback TCP connection: the client's end, and the server's as
+    /// the transport.
+    fn connected() -> (TcpStream, AsyncIoStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, AsyncIoStream::new(Async::new(server).unwrap()))
+    }
+
     fn poll_read_once(stream: &mut AsyncIoStream, cx: &mut Context<'_>) -> Poll<usize> {
         let mut bytes = [0u8; 64];
         let mut buf = ReadBuf::new(&mut bytes);
@@ -275,10 +284,7 @@ mod tests {
     /// through the reactor without a failed `recv`.
     #[test]
     fn keep_alive_reads_do_not_fail_with_would_block() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let mut stream = AsyncIoStream::new(Async::new(server).unwrap());
+        let (mut client, mut stream) = connected();
         let mut noop = Context::from_waker(Waker::noop());
 
         assert!(poll_read_once(&mut stream, &mut noop).is_pending());
@@ -303,10 +309,7 @@ mod tests {
     fn a_blocked_write_waits_for_the_reactor() {
         use hyper::rt::Write as _;
         use std::io::Read as _;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let mut stream = AsyncIoStream::new(Async::new(server).unwrap());
+        let (mut client, mut stream) = connected();
         let mut noop = Context::from_waker(Waker::noop());
         let chunk = vec![b'x'; 64 * 1024];
         let mut written = 0usize;
@@ -347,10 +350,7 @@ mod tests {
     fn shutdown_sends_a_fin() {
         use hyper::rt::Write as _;
         use std::io::Read as _;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let mut stream = AsyncIoStream::new(Async::new(server).unwrap());
+        let (mut client, mut stream) = connected();
         async_io::block_on(poll_fn(|cx| Pin::new(&mut stream).poll_shutdown(cx))).unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
