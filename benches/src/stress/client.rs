@@ -113,10 +113,11 @@ pub(crate) fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Read1 
     }
 }
 
-/// The `q` quantile (0 to 1) of `samples` (sorted here), or 0 when empty.
-pub(crate) fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+/// The `q` quantile (0 to 1) of `samples` (sorted here), or zero
+/// (`T::default()`) when empty.
+pub(crate) fn quantile<T: Ord + Copy + Default>(samples: &mut [T], q: f64) -> T {
     if samples.is_empty() {
-        return Duration::ZERO;
+        return T::default();
     }
     samples.sort_unstable();
     let index = ((samples.len() - 1) as f64 * q).round() as usize;
@@ -139,6 +140,6 @@ mod tests {
         samples.reverse();
         assert_eq!(quantile(&mut samples, 0.5), Duration::from_millis(51));
         assert_eq!(quantile(&mut samples, 0.99), Duration::from_millis(99));
-        assert_eq!(quantile(&mut [], 0.5), Duration::ZERO);
+        assert_eq!(quantile::<Duration>(&mut [], 0.5), Duration::ZERO);
     }
 }

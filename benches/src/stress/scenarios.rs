@@ -725,9 +725,8 @@ fn h2_floods(plan: &Plan, kind: ServerKind) -> Result<Outcome> {
         // whether or not the server parsed them).
         if flood == Flood::RapidReset {
             let mut written: Vec<u64> = results.iter().map(|r| r.frames).collect();
-            written.sort_unstable();
-            let at = |q: f64| written[((written.len() - 1) as f64 * q).round() as usize];
             if !written.is_empty() {
+                let mut at = |q| quantile(&mut written, q);
                 outcome.figure(
                     &format!("{name}: frames written per connection, min / median / max"),
                     format!("{} / {} / {}", at(0.0), at(0.5), at(1.0)),

@@ -122,11 +122,12 @@ pub(crate) async fn serve_request<A: Application>(
         }
     };
     let status = response.status();
+    let tunnel = connect && status.is_success();
     if let Some(answer) = stream_answer {
         // [LIMIT-11] An HTTP/2 `CONNECT` answered `2xx` is a tunnel.
-        answer.answer(connect && status.is_success());
+        answer.answer(tunnel);
     }
-    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
+    if status == StatusCode::SWITCHING_PROTOCOLS || tunnel {
         // [LIMIT-3] An upgraded connection has no more request heads.
         state.requests.stop();
     } else if state.requests.draining() {

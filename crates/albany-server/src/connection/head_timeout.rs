@@ -35,6 +35,7 @@ use std::task::{Context, Waker};
 use futures_util::task::AtomicWaker;
 use std::time::{Duration, Instant};
 
+use super::keep_waker;
 use crate::counters::{Counters, RequestCounts, UpgradedConnection};
 use crate::observe::Observed;
 use crate::rt::deadline_after;
@@ -139,17 +140,17 @@ impl Requests {
     /// keep-alive PINGs, LIMIT-21).
     pub(crate) fn hold_stream(self: &Arc<Self>) -> (StreamHeld, StreamAnswer) {
         self.started.fetch_add(1, Ordering::Release);
-        let tunnel = Arc::new(AtomicU8::new(0));
+        let tunnel = Arc::new(Tunnel {
+            requests: self.clone(),
+            known: AtomicU8::new(0),
+        });
         (
             StreamHeld {
-                requests: self.clone(),
                 tunnel: tunnel.clone(),
                 resolved: false,
             },
             StreamAnswer {
-                requests: self.clone(),
-                tunnel,
-                answered: false,
+                tunnel: Some(tunnel),
             },
         )
     }
@@ -341,8 +342,15 @@ impl Requests {
     }
 }
 
-/// What is known of an HTTP/2 `CONNECT` stream (see
-/// [`Requests::hold_stream`]): bits of one `AtomicU8`.
+/// An HTTP/2 `CONNECT` stream as its [`StreamHeld`] and [`StreamAnswer`]
+/// share it (see [`Requests::hold_stream`]).
+struct Tunnel {
+    requests: Arc<Requests>,
+    /// What is known of the stream: bits of [`tunnel`].
+    known: AtomicU8,
+}
+
+/// The bits of [`Tunnel::known`].
 mod tunnel {
     /// Albany's `OnUpgrade` was dropped without resolving.
     pub(super) const DROPPED: u8 = 1;
@@ -355,8 +363,7 @@ mod tunnel {
 /// An HTTP/2 `CONNECT` stream counted as open; see
 /// [`Requests::hold_stream`].
 pub(crate) struct StreamHeld {
-    requests: Arc<Requests>,
-    tunnel: Arc<AtomicU8>,
+    tunnel: Arc<Tunnel>,
     /// Albany's `OnUpgrade` has resolved: the stream ends with this guard.
     resolved: bool,
 }
@@ -372,15 +379,16 @@ impl StreamHeld {
 
 impl Drop for StreamHeld {
     fn drop(&mut self) {
+        let tunnel = &*self.tunnel;
         if self.resolved {
-            return self.requests.end_stream();
+            return tunnel.requests.end_stream();
         }
-        let known = self.tunnel.fetch_or(tunnel::DROPPED, Ordering::AcqRel);
+        let known = tunnel.known.fetch_or(tunnel::DROPPED, Ordering::AcqRel);
         // Answered without a tunnel: the stream is over. Answered with a
         // tunnel: hyper's `OnUpgrade` has it, counted as open from now on.
         // Not answered yet: the answer decides.
         if known & tunnel::ANSWERED != 0 && known & tunnel::TUNNEL == 0 {
-            self.requests.end_stream();
+            tunnel.requests.end_stream();
         }
     }
 }
@@ -388,27 +396,26 @@ impl Drop for StreamHeld {
 /// Tells an HTTP/2 `CONNECT` stream's response; see
 /// [`Requests::hold_stream`]. Dropped untold, the stream had no tunnel.
 pub(crate) struct StreamAnswer {
-    requests: Arc<Requests>,
-    tunnel: Arc<AtomicU8>,
-    answered: bool,
+    /// `None` once told.
+    tunnel: Option<Arc<Tunnel>>,
 }
 
 impl StreamAnswer {
-    /// The response head: `tunnel` when it is a `2xx`.
-    pub(crate) fn answer(mut self, tunnel: bool) {
-        self.settle(tunnel);
+    /// The response head: `made` when it is a `2xx`, a tunnel.
+    pub(crate) fn answer(mut self, made: bool) {
+        self.settle(made);
     }
 
     fn settle(&mut self, made: bool) {
-        if std::mem::replace(&mut self.answered, true) {
+        let Some(tunnel) = self.tunnel.take() else {
             return;
-        }
+        };
         let bits = tunnel::ANSWERED | if made { tunnel::TUNNEL } else { 0 };
-        let known = self.tunnel.fetch_or(bits, Ordering::AcqRel);
+        let known = tunnel.known.fetch_or(bits, Ordering::AcqRel);
         // Albany's `OnUpgrade` was dropped unresolved before the answer:
         // without a tunnel, the stream is over.
         if known & tunnel::DROPPED != 0 && !made {
-            self.requests.end_stream();
+            tunnel.requests.end_stream();
         }
     }
 }
@@ -490,13 +497,7 @@ impl<B: Binding> HeadTimer<B> {
         }
         loop {
             if this.sleep.as_mut().poll(cx).is_pending() {
-                if !this
-                    .waker
-                    .as_ref()
-                    .is_some_and(|waker| waker.will_wake(cx.waker()))
-                {
-                    *this.waker = Some(cx.waker().clone());
-                }
+                keep_waker(this.waker, cx);
                 return false;
             }
             if *this.fires_at >= *this.at {

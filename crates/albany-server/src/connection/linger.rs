@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use albany::ShutdownSignal;
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 
-use super::Requests;
+use super::{keep_waker, Requests};
 use crate::rt::deadline_after;
 use crate::Binding;
 
@@ -90,16 +90,6 @@ impl<I: Unpin> State<I> {
             );
         }
         polled
-    }
-}
-
-/// Keeps `cx`'s waker in `slot` (no clone when it is already there).
-fn keep_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
-    if !slot
-        .as_ref()
-        .is_some_and(|waker| waker.will_wake(cx.waker()))
-    {
-        *slot = Some(cx.waker().clone());
     }
 }
 

@@ -515,6 +515,16 @@ where
     .await
 }
 
+/// Keeps `cx`'s waker in `slot` (no clone when it is already there).
+fn keep_waker(slot: &mut Option<std::task::Waker>, cx: &std::task::Context<'_>) {
+    if !slot
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()))
+    {
+        *slot = Some(cx.waker().clone());
+    }
+}
+
 /// Whether `duration` has passed since `sleep` was first found empty here
 /// (it is set then, on `binding`); if not, `cx` is woken when it has.
 fn waited<B: Binding>(
